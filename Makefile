@@ -1,0 +1,39 @@
+# Every target creates/uses .venv and installs what it needs; `make demo` and `make test` work on a fresh clone.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.edgeunet-installed
+PYTEST_ARGS ?=
+
+.PHONY: demo test test-all lint typecheck setup clean
+
+setup: $(STAMP)
+
+$(STAMP): setup.py pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[train,dev]'
+	$(PY) tests/prepare_trt_stubs.py .typecheck/stubs
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/edgeunet demo
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check edgeunet tests benchmarks
+	@if command -v python3.8 >/dev/null 2>&1; then python3.8 -m compileall -q edgeunet && echo "python3.8: edgeunet compiles"; fi
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+	MYPYPATH=.typecheck/stubs $(VENV)/bin/mypy --strict edgeunet/trt
+
+# pytest exits 5 when it collects no test; make treats that as a failure, as it should.
+test: lint typecheck
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-all: lint typecheck
+	$(PY) -m pytest -m "" $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .typecheck .mypy_cache .ruff_cache .pytest_cache *.egg-info

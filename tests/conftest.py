@@ -1,0 +1,64 @@
+"""Shared fixtures: real data from ../shared/data, small synthetic data made on the fly."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("EDGEUNET_SHARED_DATA", REPO.parent / "shared" / "data"))
+ISBI = SHARED_DATA / "isbi2012-membrane"
+VTEST = SHARED_DATA / "video" / "vtest.avi"
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run `python -m edgeunet ARGS` as a user would; returns the finished process (text output)."""
+    return subprocess.run(
+        [sys.executable, "-m", "edgeunet", *map(str, args)],
+        cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+
+
+def assert_user_error(proc: subprocess.CompletedProcess, fragment: str) -> None:
+    """One line on stderr that names the problem, a non-zero exit, no traceback."""
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert fragment.lower() in lines[0].lower(), lines[0]
+
+
+@pytest.fixture(scope="session")
+def isbi() -> Path:
+    if not (ISBI / "train" / "images").is_dir():
+        pytest.skip(f"ISBI data not found at {ISBI} (set EDGEUNET_SHARED_DATA)")
+    return ISBI / "train"
+
+
+@pytest.fixture(scope="session")
+def vtest() -> Path:
+    if not VTEST.is_file():
+        pytest.skip(f"vtest.avi not found at {VTEST} (set EDGEUNET_SHARED_DATA)")
+    return VTEST
+
+
+@pytest.fixture(scope="session")
+def synth_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from edgeunet.synth import make_dataset
+
+    return make_dataset(tmp_path_factory.mktemp("synth") / "cells", count=16, size=64, seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory, synth_data: Path) -> Path:
+    """A finished 2-epoch width-8 run on synthetic data (seconds on a CPU)."""
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    proc = run_cli("train", "--data", synth_data, "--out", out, "--epochs", "2", "--width", "8", "--size", "64",
+                   "--batch-size", "4", "--snapshot-samples", "2")
+    assert proc.returncode == 0, proc.stderr
+    return out
