@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 from typing import Any, Dict
 
@@ -36,11 +35,9 @@ def load_checkpoint(path: Path | str, map_location: str = "cpu") -> Dict[str, An
         raise EdgeUnetError(f"{path}: no such checkpoint file")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, AttributeError, ModuleNotFoundError) as exc:
-        first = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-        raise EdgeUnetError(f"{path}: not a readable PyTorch checkpoint ({first}); pass best.pt or last.pt from an edgeunet run") from None
-    except Exception as exc:  # noqa: BLE001 - unpickling errors have many types; all mean "not ours"
-        raise EdgeUnetError(f"{path}: not a loadable checkpoint ({type(exc).__name__}); pass best.pt or last.pt from an edgeunet run") from None
+    except Exception as exc:  # noqa: BLE001 - zip, pickle and weights-only errors have many types; all mean "not ours"
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:100] or type(exc).__name__
+        raise EdgeUnetError(f"{path}: not a readable PyTorch checkpoint ({reason}); pass best.pt or last.pt from an edgeunet run") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise EdgeUnetError(f"{path}: a PyTorch file but not an edgeunet checkpoint; pass best.pt or last.pt from an edgeunet run")
     return payload

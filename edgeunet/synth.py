@@ -64,7 +64,7 @@ def make_video(path: Path | str, frames: int = 90, width: int = 256, height: int
     cells = _random_cells(rng, width, height, 14)
     with atomic_path(path) as tmp:
         avi = tmp.with_suffix(".avi")
-        writer = cv2.VideoWriter(str(avi), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height))
+        writer = cv2.VideoWriter(str(avi), cv2.VideoWriter.fourcc(*"MJPG"), fps, (width, height))
         try:
             for _ in range(frames):
                 gray, _ = _render(cells, width, height, rng)

@@ -180,7 +180,10 @@ class Trainer:
         self.train_set = SegmentationDataset(train_samples, spec, mapper, cfg, train=True)
         self.val_set = SegmentationDataset(val_samples, spec, mapper, cfg, train=False)
         torch.manual_seed(cfg.seed)
-        self.model_args = {"in_channels": spec.in_channels, "out_channels": spec.out_channels, "width": cfg.width, "depth": cfg.depth, "upsampling": cfg.upsampling}
+        self.model_args: Dict[str, Any] = {
+            "in_channels": spec.in_channels, "out_channels": spec.out_channels,
+            "width": cfg.width, "depth": cfg.depth, "upsampling": cfg.upsampling,
+        }
         self.model = UNet(**self.model_args).to(self.device)
         self.optimizer = build_optimizer(cfg, self.model)
         self.scheduler = build_scheduler(cfg, self.optimizer)
@@ -189,7 +192,15 @@ class Trainer:
         self.state = TrainState()
         self.history: List[Dict[str, Any]] = []
         self.lut = colour_lut(spec.colors)
-        self.tensorboard = self._tensorboard() if cfg.tensorboard else None
+        self.tensorboard: Any = None
+
+    def preload(self) -> None:
+        """Read and check every pair before anything is written: a bad mask fails now, not at epoch 7."""
+        from tqdm import tqdm
+
+        for dataset in (self.train_set, self.val_set):
+            for index in tqdm(range(len(dataset)), desc="reading data", leave=False, disable=None, unit="image"):
+                dataset.pair(index)
 
     def _tensorboard(self) -> Any:
         try:
@@ -294,6 +305,8 @@ class Trainer:
         return not math.isnan(value) and value > self.state.best_value + 1e-6
 
     def fit(self) -> None:
+        if self.cfg.tensorboard and self.tensorboard is None:
+            self.tensorboard = self._tensorboard()
         start = self.state.epoch + 1
         for epoch in range(start, self.cfg.epochs + 1):
             began = time.perf_counter()
@@ -367,6 +380,12 @@ def resume_checkpoint_path(resume: Path) -> Path:
     return resume
 
 
+def remove_stale_temp_files(run_dir: Path) -> None:
+    """A SIGKILL mid-write leaves our '.NAME.*.tmp' files behind (the real files are intact); tidy them."""
+    for stale in list(run_dir.glob(".*.tmp")) + list(run_dir.glob("snapshots/.*.tmp")):
+        stale.unlink()
+
+
 def train(cfg: TrainConfig, resume: Optional[Path] = None, device: Optional[str] = None) -> Path:
     """Run (or continue) a training; returns the run folder."""
     if resume is not None:
@@ -379,6 +398,7 @@ def train(cfg: TrainConfig, resume: Optional[Path] = None, device: Optional[str]
             cfg.device = device
         run_dir = last.parent
         cfg.out = str(run_dir)
+        remove_stale_temp_files(run_dir)
         spec = ModelSpec.from_dict(payload["spec"], str(last))
     else:
         cfg.validate()
@@ -389,8 +409,9 @@ def train(cfg: TrainConfig, resume: Optional[Path] = None, device: Optional[str]
     train_samples, val_samples = split_data(cfg)
     if payload is None:
         spec = build_spec(cfg, train_samples)
-    ensure_writable_dir(run_dir, "--out folder")
     trainer = Trainer(cfg, run_dir, spec, train_samples, val_samples)
+    trainer.preload()
+    ensure_writable_dir(run_dir, "--out folder")
     if payload is None:
         images = [trainer.train_set.pair(i)[0] for i in range(min(64, len(trainer.train_set)))]
         spec.mean, spec.std = mean_std(images)

@@ -153,7 +153,7 @@ def preview_dataset(
     samples = find_samples(root)[:count]
     mapper = MaskMapper(mask_values, num_classes)
     lut = colour_lut([DEFAULT_COLORS_BGR[i % len(DEFAULT_COLORS_BGR)] for i in range(num_classes)])
-    transform = None
+    transform: Any = None
     if augment:
         from edgeunet.augment import AugmentConfig, build_augmentation
 
