@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
@@ -10,6 +11,9 @@ import click
 
 from edgeunet import __version__
 from edgeunet.errors import EdgeUnetError
+
+# OpenCV's own warnings (e.g. for a truncated PNG) would add a second line to our one-line errors.
+os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 
 PathArg = click.Path(path_type=Path)
 
@@ -134,7 +138,9 @@ TRAIN_OPTION_NAMES = [
 @click.option("--resume", type=PathArg, default=None, help="Continue the run in this folder (or its last.pt).")
 @click.option("--config", "config_file", type=PathArg, default=None, help="YAML/JSON file of these options.")
 @click.pass_context
-def train(ctx: click.Context, data_dir: Optional[Path], resume: Optional[Path], config_file: Optional[Path], class_names: Optional[str], **options: Any) -> None:
+def train(
+    ctx: click.Context, data_dir: Optional[Path], resume: Optional[Path], config_file: Optional[Path], class_names: Optional[str], **options: Any
+) -> None:
     """Train a UNet; watch RUN/curves.png, RUN/snapshots/ and RUN/learning.gif."""
     from edgeunet.config import TrainConfig, load_config_file
     from edgeunet.train import train as run_training
