@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 import signal
 import sys
 import time
@@ -79,6 +80,44 @@ class SegmentationDataset(Dataset):  # type: ignore[type-arg]
 
 
 @dataclass
+class Distributed:
+    """torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK); one process without it."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @classmethod
+    def from_env(cls) -> "Distributed":
+        return cls(int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("LOCAL_RANK", "0")))
+
+    def start(self, device: torch.device) -> None:
+        if self.enabled and not torch.distributed.is_initialized():
+            torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+
+    def stop(self) -> None:
+        if self.enabled and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+    def sum(self, values: np.ndarray) -> np.ndarray:
+        """Add an array across processes (CPU gloo and CUDA nccl alike); identity for one process."""
+        if not self.enabled:
+            return values
+        backend_device = "cuda" if torch.distributed.get_backend() == "nccl" else "cpu"
+        tensor = torch.as_tensor(values, dtype=torch.float64, device=backend_device)
+        torch.distributed.all_reduce(tensor)
+        return tensor.cpu().numpy()
+
+
+@dataclass
 class TrainState:
     epoch: int = 0
     best_value: float = -math.inf
@@ -87,9 +126,11 @@ class TrainState:
     stopped_early: bool = False
 
 
-def resolve_device(requested: str) -> torch.device:
+def resolve_device(requested: str, local_rank: int = 0) -> torch.device:
     if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        requested = "cuda" if torch.cuda.is_available() else "cpu"
+    if requested == "cuda" and torch.cuda.is_available():
+        return torch.device("cuda", local_rank % torch.cuda.device_count())
     if requested.startswith("cuda") and not torch.cuda.is_available():
         raise EdgeUnetError(f"--device {requested}: PyTorch sees no CUDA GPU here; use --device cpu (or auto)")
     if requested != "cpu" and not requested.startswith("cuda"):
@@ -172,9 +213,11 @@ class Trainer:
         self.cfg = cfg
         self.run_dir = run_dir
         self.spec = spec
-        self.device = resolve_device(cfg.device)
+        self.dist = Distributed.from_env()
+        self.device = resolve_device(cfg.device, self.dist.local_rank)
+        self.dist.start(self.device)
         self.use_amp = cfg.amp and self.device.type == "cuda"
-        if cfg.amp and not self.use_amp:
+        if cfg.amp and not self.use_amp and self.dist.is_main:
             print("note: --amp needs CUDA; training in fp32 on the CPU", file=sys.stderr)
         mapper = MaskMapper(spec.mask_values, spec.num_classes)
         self.train_set = SegmentationDataset(train_samples, spec, mapper, cfg, train=True)
@@ -185,6 +228,10 @@ class Trainer:
             "width": cfg.width, "depth": cfg.depth, "upsampling": cfg.upsampling,
         }
         self.model = UNet(**self.model_args).to(self.device)
+        self.net: torch.nn.Module = self.model  # what forward passes go through (DDP-wrapped under torchrun)
+        if self.dist.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         self.optimizer = build_optimizer(cfg, self.model)
         self.scheduler = build_scheduler(cfg, self.optimizer)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
@@ -244,10 +291,17 @@ class Trainer:
     # -- one epoch ----------------------------------------------------------------------------
     def _loader(self, dataset: SegmentationDataset, shuffle: bool, epoch: int) -> DataLoader:  # type: ignore[type-arg]
         generator = torch.Generator().manual_seed(self.cfg.seed * 100003 + epoch)
+        sampler: Optional[torch.utils.data.distributed.DistributedSampler] = None  # type: ignore[type-arg]
+        if self.dist.enabled:  # each process sees its own shard; shuffled with (seed, epoch) like one process
+            sampler = torch.utils.data.distributed.DistributedSampler(
+                dataset, num_replicas=self.dist.world_size, rank=self.dist.rank, shuffle=shuffle, seed=self.cfg.seed
+            )
+            sampler.set_epoch(epoch)
         return DataLoader(
             dataset,
             batch_size=self.cfg.batch_size,
-            shuffle=shuffle,
+            shuffle=shuffle and sampler is None,
+            sampler=sampler,
             generator=generator,
             num_workers=self.cfg.workers,
             pin_memory=self.device.type == "cuda",
@@ -258,15 +312,15 @@ class Trainer:
 
         dataset = self.train_set if train else self.val_set
         dataset.epoch = epoch
-        self.model.train(train)
+        self.net.train(train)
         cm = ConfusionMatrix(self.spec.num_classes)
         total_loss, seen = 0.0, 0
         label = f"epoch {epoch}/{self.cfg.epochs} {'train' if train else 'val'}"
-        for images, masks in tqdm(self._loader(dataset, train, epoch), desc=label, leave=False, disable=None, unit="batch"):
+        for images, masks in tqdm(self._loader(dataset, train, epoch), desc=label, leave=False, disable=None if self.dist.is_main else True, unit="batch"):
             images = images.to(self.device, non_blocking=True)
             masks = masks.to(self.device, non_blocking=True)
             with torch.set_grad_enabled(train), torch.autocast(self.device.type, dtype=torch.float16, enabled=self.use_amp):
-                logits = self.model(images)
+                logits = self.net(images)
                 loss = self.loss_fn(logits.float(), masks)
             if train:
                 self.optimizer.zero_grad(set_to_none=True)
@@ -276,6 +330,9 @@ class Trainer:
             total_loss += float(loss.detach()) * images.shape[0]
             seen += images.shape[0]
             cm.update(predictions(logits.detach()), masks)
+        totals = self.dist.sum(np.array([total_loss, seen], dtype=np.float64))
+        total_loss, seen = float(totals[0]), int(totals[1])
+        cm.matrix = self.dist.sum(cm.matrix).astype(np.int64)
         result = cm.scores()
         return {"loss": total_loss / max(seen, 1), "pixel_acc": result["pixel_acc"], "miou": result["miou"], "dice": result["dice"], "images": seen}
 
@@ -320,14 +377,16 @@ class Trainer:
             row["epoch_seconds"] = time.perf_counter() - began
             row["train_images_per_s"] = train["images"] / max(train_seconds, 1e-9)
             self._finish_epoch(epoch, row)
-            print(
-                f"epoch {epoch}/{self.cfg.epochs}  loss {row['train_loss']:.4f}/{row['val_loss']:.4f}  "
-                f"val mIoU {row['val_miou']:.4f}  val Dice {row['val_dice']:.4f}  "
-                f"{row['train_images_per_s']:.1f} img/s  best {self.cfg.monitor} {self.state.best_value:.4f} @ {self.state.best_epoch}",
-                flush=True,
-            )
+            if self.dist.is_main:
+                print(
+                    f"epoch {epoch}/{self.cfg.epochs}  loss {row['train_loss']:.4f}/{row['val_loss']:.4f}  "
+                    f"val mIoU {row['val_miou']:.4f}  val Dice {row['val_dice']:.4f}  {row['train_images_per_s']:.1f} img/s  "
+                    f"best {self.cfg.monitor} {self.state.best_value:.4f} @ {self.state.best_epoch}",
+                    flush=True,
+                )
             if self.state.stopped_early:
-                print(f"early stop: no {self.cfg.monitor} improvement for {self.cfg.patience} epochs", flush=True)
+                if self.dist.is_main:
+                    print(f"early stop: no {self.cfg.monitor} improvement for {self.cfg.patience} epochs", flush=True)
                 break
 
     def _finish_epoch(self, epoch: int, row: Dict[str, Any]) -> None:
@@ -346,6 +405,8 @@ class Trainer:
         else:
             self.state.epochs_without_improvement += 1
         self.state.stopped_early = self.cfg.patience > 0 and self.state.epochs_without_improvement >= self.cfg.patience
+        if not self.dist.is_main:  # one writer: metrics and checkpoints exist once
+            return
         # Order matters for crash safety: best.pt, then last.pt (the resume point), then files derived from it.
         if improved:
             save_checkpoint(self.run_dir / "best.pt", self.payload(full=False))
@@ -360,6 +421,9 @@ class Trainer:
             self.tensorboard.flush()
 
     def finish(self) -> None:
+        self.dist.stop()
+        if not self.dist.is_main:
+            return
         frames = sorted((self.run_dir / "snapshots").glob("epoch_*.png"))
         make_animation(frames, self.run_dir / "learning.gif")
         if self.tensorboard is not None:
@@ -415,18 +479,22 @@ def train(cfg: TrainConfig, resume: Optional[Path] = None, device: Optional[str]
     if payload is None:
         images = [trainer.train_set.pair(i)[0] for i in range(min(64, len(trainer.train_set)))]
         spec.mean, spec.std = mean_std(images)
-        atomic_write_text(run_dir / "config.json", _json(cfg.to_dict()))
+        if trainer.dist.is_main:
+            atomic_write_text(run_dir / "config.json", _json(cfg.to_dict()))
     else:
         trainer.restore(payload)
         if trainer.state.stopped_early or trainer.state.epoch >= cfg.epochs:
             print(f"{run_dir}: this run already finished at epoch {trainer.state.epoch}; nothing to resume")
             return run_dir
-        print(f"resuming {run_dir} from epoch {trainer.state.epoch}", flush=True)
-    print(
-        f"training on {len(train_samples)} images, validating on {len(val_samples)}; "
-        f"{spec.in_channels} channel(s), {spec.num_classes} classes, {cfg.size}x{cfg.size}, width {cfg.width}, device {trainer.device}",
-        flush=True,
-    )
+        if trainer.dist.is_main:
+            print(f"resuming {run_dir} from epoch {trainer.state.epoch}", flush=True)
+    if trainer.dist.is_main:
+        print(
+            f"training on {len(train_samples)} images, validating on {len(val_samples)}; {spec.in_channels} channel(s), "
+            f"{spec.num_classes} classes, {cfg.size}x{cfg.size}, width {cfg.width}, device {trainer.device}"
+            + (f", {trainer.dist.world_size} processes" if trainer.dist.enabled else ""),
+            flush=True,
+        )
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         trainer.fit()

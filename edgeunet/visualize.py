@@ -131,7 +131,8 @@ def make_animation(frames: Sequence[Path], path: Path | str, seconds_per_frame: 
         return
     height = min(img.shape[0] for img in images)
     images = [img[:height] for img in images]
-    durations = [seconds_per_frame] * (len(images) - 1) + [2.0]
+    # Pillow wants a scalar duration for a single frame, a list otherwise; durations are in milliseconds.
+    durations: Any = [seconds_per_frame * 1000] * (len(images) - 1) + [2000.0] if len(images) > 1 else 2000.0
     with atomic_path(path) as tmp:
         imageio.mimsave(tmp, images, format="GIF", duration=durations, loop=0)
 
