@@ -26,7 +26,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
-	MYPYPATH=.typecheck/stubs $(VENV)/bin/mypy --strict edgeunet/trt
+	MYPYPATH=.typecheck/stubs $(VENV)/bin/mypy --strict --follow-imports=silent edgeunet/trt
 
 # pytest exits 5 when it collects no test; make treats that as a failure, as it should.
 test: lint typecheck
