@@ -22,7 +22,9 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check edgeunet tests benchmarks
-	@if command -v python3.8 >/dev/null 2>&1; then python3.8 -m compileall -q edgeunet && echo "python3.8: edgeunet compiles"; fi
+	@py38=$$(for p in python3.8 $$HOME/.pyenv/versions/3.8*/bin/python3.8; do "$$p" -c "" >/dev/null 2>&1 && echo "$$p" && break; done); \
+	if [ -n "$$py38" ]; then "$$py38" -m compileall -q edgeunet && echo "python3.8 ($$py38): edgeunet compiles"; \
+	else echo "python3.8 not found: skipped the JetPack 5 syntax check"; fi
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
