@@ -5,12 +5,12 @@ from __future__ import annotations
 import contextlib
 import json
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional
+from typing import Any, Dict, Iterator, Optional, Sequence
 
 import cv2
 
 from edgeunet.atomic import atomic_dir, atomic_write_text
-from edgeunet.data import MaskMapper, find_samples, load_pair
+from edgeunet.data import MaskMapper, Sample, find_samples, load_pair
 from edgeunet.metrics import ConfusionMatrix
 from edgeunet.segmenter import Segmenter
 from edgeunet.visualize import colour_lut, overlay
@@ -23,11 +23,15 @@ def evaluate(
     device: str = "auto",
     save_predictions: Optional[Path] = None,
     segmenter: Optional[Segmenter] = None,
+    samples: Optional[Sequence[Sample]] = None,
 ) -> Dict[str, Any]:
-    """Metrics of `model` on DATA/images + DATA/masks, with the mask mapping the model was trained with."""
+    """Metrics of `model` on DATA/images + DATA/masks, with the mask mapping the model was trained with.
+
+    `samples`: score exactly these pairs instead of all of DATA (e.g. a validation split for the gate).
+    """
     seg = segmenter or Segmenter(model, backend=backend, device=device)
     spec = seg.spec
-    samples = find_samples(data)
+    samples = list(samples) if samples is not None else find_samples(data)
     mapper = MaskMapper(spec.mask_values, spec.num_classes)
     cm = ConfusionMatrix(spec.num_classes)
     lut = colour_lut(spec.colors)

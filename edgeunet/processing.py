@@ -19,6 +19,11 @@ def to_model_channels(image: np.ndarray, spec: ModelSpec) -> np.ndarray:
     """Convert a gray or BGR uint8 image to the model's channel layout (HxW for gray, HxWx3 RGB)."""
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (3, 4)):
+        shape = "x".join(map(str, image.shape))
+        raise EdgeUnetError(f"image of shape {shape}: expected gray (HxW) or colour (HxWx3) pixels; save it as gray or RGB")
+    if image.ndim == 3 and image.shape[2] == 4:
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
     if spec.in_channels == 1:
         return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     if image.ndim == 2:

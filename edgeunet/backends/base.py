@@ -68,4 +68,12 @@ def load_backend(path: Path | str, backend: str = "auto", device: str = "auto", 
         from edgeunet.backends.torch_backend import TorchBackend
 
         return TorchBackend(path, device=device, **options)
+    if kind == "onnxruntime":
+        from edgeunet.backends.ort_backend import OrtBackend
+
+        return OrtBackend(path, device=device, **options)
+    if kind == "tensorrt":
+        from edgeunet.backends.trt_backend import TensorRTBackend
+
+        return TensorRTBackend(path, device=device, **options)
     raise EdgeUnetError(f"{path}: the {kind} backend is not available in this version of edgeunet")

@@ -1,0 +1,38 @@
+"""The only place edgeunet imports TensorRT and pycuda, and always lazily.
+
+Why lazily: the edge path (and CI) must work without TensorRT; a missing TensorRT is a user-fixable
+condition, reported as one line that names the install step (exit code 3), never an ImportError.
+
+Layout (Polygraphy-style: small callables, heavy imports inside functions):
+    build.py        per-version decisions as plain functions of a version tuple + the builder steps
+    calibration.py  implicit-calibration helpers that need no TensorRT (image choice, cache file, parsing)
+    calibrator.py   IInt8EntropyCalibrator2 / IInt8MinMaxCalibrator subclasses (imports tensorrt at import time:
+                    only ever imported from inside a build)
+    cuda.py         pycuda buffers, one stream, primary context usable from any thread
+    runner.py       deserialize an engine and run it with name-based I/O (execute_async_v3)
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from edgeunet.errors import MissingDependencyError
+
+INSTALL_HINT = (
+    "on Jetson install JetPack's TensorRT Python bindings (sudo apt install python3-libnvinfer) and build pycuda "
+    "(pip install pycuda); on a desktop GPU: pip install 'edgeunet[trt]'"
+)
+
+
+def missing_tensorrt(what: str = "TensorRT") -> MissingDependencyError:
+    """The one error for an absent TensorRT/pycuda, with the install step (exit code 3)."""
+    return MissingDependencyError(f"{what} not found: {INSTALL_HINT}")
+
+
+def tensorrt_version() -> Optional[str]:
+    """The installed TensorRT version string, or None when `import tensorrt` fails (any reason: absent, broken libs)."""
+    try:
+        import tensorrt as trt
+    except Exception:  # noqa: BLE001 - a half-installed TensorRT raises OSError/RuntimeError as well as ImportError
+        return None
+    return str(trt.__version__)

@@ -1,0 +1,139 @@
+"""Run a serialized TensorRT engine: name-based I/O, pinned buffers, one stream, execute_async_v3.
+
+The same calls work on 8.5, 10.x and 11.x (num_io_tensors / get_tensor_name / get_tensor_mode,
+set_input_shape, set_tensor_address, execute_async_v3); the bindings API removed in 10 is never used.
+One inference: set shapes -> async H2D -> execute_async_v3 -> async D2H -> one synchronize.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Dict, List, Tuple
+
+import numpy as np
+
+from edgeunet.errors import EdgeUnetError
+from edgeunet.trt.build import dims_tuple
+from edgeunet.trt.cuda import CudaSession, DeviceBuffer
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+    import tensorrt as trt
+
+# Keyed by DataType name, not by enum member, so that names newer than the running TensorRT are never looked up.
+NUMPY_BY_TRT_DTYPE: Dict[str, Any] = {
+    "FLOAT": np.float32,
+    "HALF": np.float16,
+    "INT8": np.int8,
+    "INT32": np.int32,
+    "INT64": np.int64,
+    "UINT8": np.uint8,
+    "BOOL": np.bool_,
+}
+
+
+def numpy_dtype(dtype_name: str) -> Any:
+    """numpy dtype for a TensorRT DataType name (e.g. 'HALF' -> float16)."""
+    try:
+        return NUMPY_BY_TRT_DTYPE[dtype_name]
+    except KeyError:
+        raise EdgeUnetError(f"engine tensor type {dtype_name} is not supported by edgeunet's runner; rebuild with float or uint8 I/O") from None
+
+
+class _Binding:
+    def __init__(self, name: str, is_input: bool, dtype: Any) -> None:
+        self.name = name
+        self.is_input = is_input
+        self.dtype = dtype
+        self.shape: Tuple[int, ...] = ()
+        self.host: npt.NDArray[Any] = np.empty(0, dtype=dtype)
+        self.device: DeviceBuffer | None = None
+
+    def ensure(self, session: CudaSession, shape: Tuple[int, ...]) -> None:
+        """(Re)allocate pinned host + device memory when the shape changes."""
+        if shape == self.shape and self.device is not None:
+            return
+        if any(d < 0 for d in shape):
+            raise EdgeUnetError(f"engine tensor {self.name} has an unresolved shape {shape}; set the input shape first")
+        if self.device is not None:
+            self.device.free()
+        self.host = session.pinned(shape, self.dtype)
+        self.device = session.alloc(int(self.host.nbytes))
+        self.shape = shape
+
+
+class EngineRunner:
+    """Deserialize once, then `infer({name: array}) -> {name: array}` as often as needed, from any thread."""
+
+    def __init__(self, plan_bytes: bytes, source: str = "engine") -> None:
+        from edgeunet.trt import missing_tensorrt
+
+        try:
+            import tensorrt as trt
+        except ImportError:
+            raise missing_tensorrt() from None
+        self.session = CudaSession()
+        self._logger = trt.Logger(trt.Logger.WARNING)
+        with self.session.activate():
+            self._runtime = trt.Runtime(self._logger)
+            engine = self._runtime.deserialize_cuda_engine(plan_bytes)
+            if engine is None:
+                raise EdgeUnetError(f"{source}: TensorRT could not load this engine (corrupt, or built by another version); rebuild it")
+            self.engine: trt.ICudaEngine = engine
+            self.context: trt.IExecutionContext = engine.create_execution_context()
+        self.bindings: List[_Binding] = []
+        for index in range(engine.num_io_tensors):
+            name = engine.get_tensor_name(index)
+            is_input = engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
+            self.bindings.append(_Binding(name, is_input, numpy_dtype(engine.get_tensor_dtype(name).name)))
+        self.input_names = [b.name for b in self.bindings if b.is_input]
+        self.output_names = [b.name for b in self.bindings if not b.is_input]
+
+    def infer(self, inputs: Dict[str, npt.NDArray[Any]]) -> Dict[str, npt.NDArray[Any]]:
+        missing = [name for name in self.input_names if name not in inputs]
+        if missing:
+            raise EdgeUnetError(f"engine inputs missing: {', '.join(missing)}")
+        with self.session.activate():
+            for binding in self.bindings:
+                if binding.is_input:
+                    array = np.ascontiguousarray(inputs[binding.name], dtype=binding.dtype)
+                    shape = tuple(int(d) for d in array.shape)
+                    if not self.context.set_input_shape(binding.name, shape):
+                        raise EdgeUnetError(f"input {binding.name} shape {shape} is outside the engine's profile; rebuild with --shapes")
+                    binding.ensure(self.session, shape)
+                    np.copyto(binding.host, array)
+            for binding in self.bindings:
+                if not binding.is_input:
+                    binding.ensure(self.session, dims_tuple(self.context.get_tensor_shape(binding.name)))
+                assert binding.device is not None
+                self.context.set_tensor_address(binding.name, binding.device.ptr)
+            for binding in self.bindings:
+                if binding.is_input and binding.device is not None:
+                    self.session.copy_to_device_async(binding.device, binding.host)
+            if not self.context.execute_async_v3(self.session.stream_handle):
+                raise EdgeUnetError("TensorRT failed to run the engine (see its log above)")
+            for binding in self.bindings:
+                if not binding.is_input and binding.device is not None:
+                    self.session.copy_to_host_async(binding.host, binding.device)
+            self.session.synchronize()
+        return {b.name: b.host.copy() for b in self.bindings if not b.is_input}
+
+    def close(self) -> None:
+        with self.session.activate():
+            for binding in self.bindings:
+                if binding.device is not None:
+                    binding.device.free()
+                    binding.device = None
+            del self.context
+            del self.engine
+
+
+def runtime_info() -> Tuple[str, str, Tuple[int, int]]:
+    """(TensorRT version, GPU name, compute capability) of this machine, for the sidecar check."""
+    from edgeunet.trt import missing_tensorrt
+
+    try:
+        import tensorrt as trt
+    except ImportError:
+        raise missing_tensorrt() from None
+    session = CudaSession()
+    return str(trt.__version__), session.device_name(), session.compute_capability()
