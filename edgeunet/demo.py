@@ -51,7 +51,27 @@ def run_demo(out: Path, epochs: int = 15) -> Dict[str, Path]:
         "test predictions": out / "predictions",
         "test metrics": out / "evaluate.json",
     }
+    places.update(_bench(run_dir / "best.pt", data, test, out))
     print(f"\ndemo finished in {time.perf_counter() - began:.0f} s; where everything is:")
     for what, where in places.items():
         print(f"  {what:32s} {where}")
     return places
+
+
+def _bench(checkpoint: Path, train_data: Path, test: Path, out: Path) -> Dict[str, Path]:
+    """export -> fp16 -> calibrate int8 -> bench table and chart, with small iteration counts (the demo stays fast)."""
+    from edgeunet.bench import bench_command
+
+    models = out / "models"
+    print("\nexport -> fp16 -> int8 calibration -> bench (20 timed runs per row; `edgeunet bench` for real numbers)", flush=True)
+    report = bench_command(
+        [checkpoint], data=test, calib_data=train_data, cache=models, warmup=3, iterations=20, calib_images=16,
+        json_out=out / "bench.json", md_out=out / "bench.md", plot=out / "bench.png",
+        command=f"edgeunet bench {checkpoint} --data {test} --calib-data {train_data} --warmup 3 --iterations 20",
+    )
+    files = sorted({Path(r["file"]).parent for r in report["rows"] if r.get("file") and r["backend"] == "onnxruntime"})
+    return {
+        "ONNX models (fp32, fp16, int8)": files[0] if files else models,
+        "bench table (JSON, Markdown)": out / "bench.md",
+        "bench chart": out / "bench.png",
+    }

@@ -1,0 +1,49 @@
+"""`edgeunet bench` end to end on the tiny run: rows, reports, recommendation, floor, TensorRT 'unavailable'."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import assert_user_error, run_cli
+
+
+def test_bench_rows_reports_and_choose(tiny_run: Path, synth_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = run_cli(
+        "bench", tiny_run / "best.pt", "--precisions", "fp32,fp16,int8", "--backends", "torch,onnxruntime,tensorrt",
+        "--data", synth_data, "--eval-images", "4", "--calib-images", "4", "--warmup", "1", "--iterations", "3",
+        "--cache", tmp_path / "cache", "--json", out / "b.json", "--csv", out / "b.csv", "--md", out / "b.md",
+        "--plot", out / "b.png", "--choose", "--max-drop", "0.05",
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((out / "b.json").read_text())
+    rows = {(r["backend"], r["precision"]): r for r in report["rows"]}
+    assert len(rows) == 9
+    for key in [("torch", "fp32"), ("onnxruntime", "fp32"), ("onnxruntime", "fp16"), ("onnxruntime", "int8")]:
+        row = rows[key]
+        assert row["status"] == "ok", row
+        assert row["dice"] is not None and row["fps"] > 0 and row["latency_ms"]["p99"] >= row["latency_ms"]["p50"]
+    for precision in ("fp32", "fp16", "int8"):
+        trt = rows[("tensorrt", precision)]
+        assert trt["status"] == "unavailable" and "TensorRT" in trt["reason"]
+    assert rows[("torch", "fp16")]["status"] == "unavailable" and "CUDA" in rows[("torch", "fp16")]["reason"]
+    assert "unavailable" in proc.stdout and "Timing:" in proc.stdout
+    assert (out / "b.png").stat().st_size > 0 and (out / "b.csv").is_file() and "| backend |" in (out / "b.md").read_text()
+    rec = json.loads((out / "recommended.json").read_text())
+    assert rec["recommended"]["dice_drop"] <= 0.05
+
+    # Second run: variants come from the cache; a floor above the best Dice fails with one line.
+    best = max(r["dice"] for r in report["rows"] if r["dice"] is not None)
+    proc = run_cli("bench", tiny_run / "best.pt", "--backends", "onnxruntime", "--precisions", "fp32", "--data", synth_data,
+                   "--eval-images", "4", "--warmup", "0", "--iterations", "2", "--cache", tmp_path / "cache",
+                   "--min-dice", f"{min(best + 0.01, 1.0):.4f}")
+    assert_user_error(proc, "--min-dice")
+
+
+def test_bench_bad_input_is_one_line(tmp_path: Path) -> None:
+    assert_user_error(run_cli("bench", tmp_path / "missing.pt"), "no such model file")
+    model = tmp_path / "m.onnx"
+    model.write_bytes(b"x")
+    assert_user_error(run_cli("bench", model, "--precisions", "fp8"), "--precisions")
+    assert_user_error(run_cli("bench", model, "--choose"), "--data")
