@@ -52,6 +52,7 @@ def run_demo(out: Path, epochs: int = 15) -> Dict[str, Path]:
         "test metrics": out / "evaluate.json",
     }
     places.update(_bench(run_dir / "best.pt", data, test, out))
+    places.update(_stream(out / "models", video, out))
     print(f"\ndemo finished in {time.perf_counter() - began:.0f} s; where everything is:")
     for what, where in places.items():
         print(f"  {what:32s} {where}")
@@ -75,3 +76,17 @@ def _bench(checkpoint: Path, train_data: Path, test: Path, out: Path) -> Dict[st
         "bench table (JSON, Markdown)": out / "bench.md",
         "bench chart": out / "bench.png",
     }
+
+
+def _stream(models: Path, video: Path, out: Path) -> Dict[str, Path]:
+    """The last step a user would take: the fp32 ONNX over the synthetic 'camera' into an overlay video, timed per stage."""
+    from edgeunet.stream import stream_command
+
+    onnx = sorted(models.rglob("fp32-*.onnx"))
+    if not onnx:
+        print("\nstream skipped: no fp32 ONNX in the bench cache", flush=True)
+        return {}
+    overlay, stats = out / "stream" / "cells_overlay.mp4", out / "stream" / "stats.json"
+    print(f"\nstream {video.name} -> {overlay.name} (`edgeunet stream {onnx[0]} {video} --output {overlay} --stats {stats}`)", flush=True)
+    stream_command(onnx[0], str(video), [str(overlay)], stats_out=stats, threads=None)
+    return {"stream overlay video": overlay, "stream latency (JSON)": stats}

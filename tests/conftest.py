@@ -62,3 +62,20 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory, synth_data: Path) -> Path
                    "--batch-size", "4", "--snapshot-samples", "2")
     assert proc.returncode == 0, proc.stderr
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx(tmp_path_factory: pytest.TempPathFactory, tiny_run: Path, synth_data: Path) -> Path:
+    """The tiny run exported to a 64x64 fp32 ONNX (what `edgeunet stream` and bench tests run)."""
+    out = tmp_path_factory.mktemp("onnx") / "tiny.onnx"
+    proc = run_cli("export", tiny_run / "best.pt", "--out", out, "--parity-data", synth_data)
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+@pytest.fixture(scope="session")
+def synth_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 60-frame 256x192 MJPG .avi at 30 FPS (the demo's stand-in for a camera)."""
+    from edgeunet.synth import make_video
+
+    return make_video(tmp_path_factory.mktemp("video") / "cells30.avi", frames=60, fps=30.0)

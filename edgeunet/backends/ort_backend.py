@@ -53,19 +53,39 @@ def choose_providers(device: str, available: List[str]) -> List[Any]:
     return [*chain, "CPUExecutionProvider"]
 
 
+OPT_LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC", "extended": "ORT_ENABLE_EXTENDED", "all": "ORT_ENABLE_ALL"}
+
+
+def session_options(ort: Any, threads: Optional[int], opt_level: str = "all", spinning: bool = True) -> Any:
+    """The CPU knobs that move latency: intra-op threads, graph optimisation level, thread spin-waiting.
+
+    "all" (the default) includes the layout transforms (NCHWc for fp32 Conv, NHWC for QLinearConv) that make
+    ONNX Runtime fast on x86 and ARM; lower levels exist to measure what they bring. Spin-waiting buys latency
+    on an idle machine and costs it when other threads (capture, overlay) share the cores: `stream` turns it off.
+    The memory arena stays on: it is what keeps per-frame allocations off the hot path.
+    """
+    if threads is not None and threads < 0:
+        raise EdgeUnetError(f"--threads {threads}: must be 0 (ONNX Runtime's default) or more")
+    if opt_level not in OPT_LEVELS:
+        raise EdgeUnetError(f"--ort-opt-level {opt_level}: choose from {', '.join(OPT_LEVELS)}")
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = int(threads)
+    options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, OPT_LEVELS[opt_level])
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+    return options
+
+
 class OrtBackend:
     """`run(batch)` -> the graph's first output. `threads` sets intra-op threads (None: ORT's default)."""
 
     name = "onnxruntime"
 
-    def __init__(self, path: Path, device: str = "auto", threads: Optional[int] = None, **_: Any) -> None:
+    def __init__(self, path: Path, device: str = "auto", threads: Optional[int] = None, opt_level: str = "all",
+                 spinning: bool = True, **_: Any) -> None:
         ort = _ort()
         path = Path(path)
-        if threads is not None and threads < 0:
-            raise EdgeUnetError(f"--threads {threads}: must be 0 (ONNX Runtime's default) or more")
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = int(threads)
+        options = session_options(ort, threads, opt_level, spinning)
         options.log_severity_level = 3  # errors only: provider fallbacks are reported through `device`
         providers = choose_providers(device, list(ort.get_available_providers()))
         try:
@@ -82,6 +102,7 @@ class OrtBackend:
         self.target = meta.get(KEY_TARGET, "any")
         self.device = self.session.get_providers()[0]
         self.threads = threads
+        self.opt_level = opt_level
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
         self.input_type = inp.type
