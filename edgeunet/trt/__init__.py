@@ -36,3 +36,12 @@ def tensorrt_version() -> Optional[str]:
     except Exception:  # noqa: BLE001 - a half-installed TensorRT raises OSError/RuntimeError as well as ImportError
         return None
     return str(trt.__version__)
+
+
+def pycuda_version() -> Optional[str]:
+    """The installed pycuda version, or None. Importing the top-level package does not initialise CUDA."""
+    try:
+        import pycuda
+    except Exception:  # noqa: BLE001 - a pycuda built against another CUDA fails with OSError on import
+        return None
+    return str(getattr(pycuda, "VERSION_TEXT", "unknown version"))

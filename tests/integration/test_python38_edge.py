@@ -58,3 +58,18 @@ def test_edge_path_runs_on_python38_without_torch(venv38: Path, tiny_run: Path, 
     evaluate = subprocess.run([str(venv38), "-m", "edgeunet", "evaluate", str(onnx), "--data", str(synth_data)],
                               capture_output=True, text=True, env=env, timeout=300)
     assert evaluate.returncode == 0 and "mIoU" in evaluate.stdout, evaluate.stderr
+
+
+def test_doctor_and_deepstream_export_run_on_python38_without_torch(venv38: Path, tiny_run: Path, tmp_path: Path) -> None:
+    """JetPack 5's Python: `doctor` reports torch absent (and still works), `export-deepstream` needs no torch."""
+    onnx = tmp_path / "model.onnx"
+    assert run_cli("export", tiny_run / "best.pt", "--out", onnx).returncode == 0
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"}
+    doctor = subprocess.run([str(venv38), "-m", "edgeunet", "doctor"], capture_output=True, text=True, env=env, timeout=120)
+    assert doctor.returncode == 0, doctor.stderr
+    torch_line = next(line for line in doctor.stdout.splitlines() if " torch " in line)
+    assert "[missing]" in torch_line and "3.8" in doctor.stdout
+    ds = subprocess.run([str(venv38), "-m", "edgeunet", "export-deepstream", str(onnx), "--out", str(tmp_path / "ds")],
+                        capture_output=True, text=True, env=env, timeout=120)
+    assert ds.returncode == 0, ds.stderr
+    assert (tmp_path / "ds" / "config_infer_primary_edgeunet.txt").is_file()
