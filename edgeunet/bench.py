@@ -19,7 +19,8 @@ Timing method (printed next to the table, written into the Markdown report, like
 
 Variants are derived from one fp32 model and cached in CACHE/<sha256[:12] of the source>/ (export at
 each size with a symbolic batch, fp16 via quantize.convert_fp16, int8 via quantize.calibrate with
-target "cpu" for ONNX Runtime rows), so a second run only measures.
+target "tensorrt" (symmetric Q/DQ, what an engine is built from) and int8-cpu with target "cpu"), so a
+second run only measures.
 
 JSON schema ("edgeunet-bench/1"): see README "Benchmarks" and `SCHEMA` below.
 
@@ -47,7 +48,10 @@ from edgeunet.atomic import atomic_path, atomic_write_text
 from edgeunet.errors import EdgeUnetError
 
 SCHEMA = "edgeunet-bench/1"
-PRECISIONS = ("fp32", "fp16", "int8")
+# int8: the TensorRT-valid symmetric Q/DQ graph (what build-engine uses); int8-cpu: the graph ONNX Runtime runs fastest
+# on a CPU (calibrate --target cpu). Both are shown so users see what each target costs and gains.
+PRECISIONS = ("fp32", "fp16", "int8", "int8-cpu")
+INT8_TARGETS = {"int8": "tensorrt", "int8-cpu": "cpu"}
 BACKENDS = ("torch", "onnxruntime", "tensorrt")
 SHORT = {"torch": "torch", "onnxruntime": "ORT", "tensorrt": "TRT"}
 
@@ -76,6 +80,8 @@ class BenchConfig:
     iterations: Optional[int] = 100
     duration: Optional[float] = None
     threads: Optional[int] = None
+    ort_opt_level: str = "all"
+    val_split: bool = False  # score on each model's own validation split (from its checkpoint/ONNX), not all of --data
     device: str = "auto"
     cache: Optional[Path] = None
     calib_images: int = 32
@@ -145,15 +151,10 @@ def parse_ints(text: str, option: str, minimum: int = 1) -> List[int]:
 
 # -- statistics -------------------------------------------------------------------------------
 def summarize(latencies_ms: Sequence[float]) -> Dict[str, float]:
-    """mean/p50/p95/p99/min/max/std of per-run latencies (ms). Uses edgeunet.stats when it offers a recorder."""
-    values = np.asarray(latencies_ms, dtype=np.float64)
-    if values.size == 0:
-        raise ValueError("no latencies recorded")
-    p50, p95, p99 = np.percentile(values, [50, 95, 99])
-    return {
-        "mean": float(values.mean()), "p50": float(p50), "p95": float(p95), "p99": float(p99),
-        "min": float(values.min()), "max": float(values.max()), "std": float(values.std()),
-    }
+    """mean/p50/p95/p99/min/max/std of per-run latencies (ms), by edgeunet.stats: the same code as `stream`'s table."""
+    from edgeunet.stats import summarize as stats_summarize
+
+    return stats_summarize(latencies_ms)
 
 
 class RssSampler:
@@ -336,24 +337,24 @@ class Variants:
                 return Path(data)
         raise EdgeUnetError("int8 needs calibration images: pass --calib-data DIR (or --data DIR)")
 
-    def int8(self, size: List[int]) -> Path:
+    def int8(self, size: List[int], target: str = "tensorrt") -> Path:
         data = self.calib_source()
         import hashlib
 
         tag = hashlib.sha256(f"{Path(data).resolve()}|{self.cfg.calib_images}".encode()).hexdigest()[:8]
-        out = self.dir / f"int8-cpu-{size[0]}x{size[1]}-{tag}.onnx"
+        out = self.dir / f"int8-{target}-{size[0]}x{size[1]}-{tag}.onnx"
         if out.exists():
             return out
 
         def make() -> Path:
             from edgeunet.quantize import calibrate
 
-            self.log(f"bench: calibrating int8 on {data} ({self.cfg.calib_images} images) -> {out}")
-            calibrate(self.fp32(size), data, out, num_images=self.cfg.calib_images, method="minmax", target="cpu",
+            self.log(f"bench: calibrating int8 ({target} target) on {data} ({self.cfg.calib_images} images) -> {out}")
+            calibrate(self.fp32(size), data, out, num_images=self.cfg.calib_images, method="minmax", target=target,
                       manifest_dir=self.dir / "calibration", progress=False)
             return out
 
-        return self._memo(f"int8-{size}-{tag}", make)
+        return self._memo(f"int8-{target}-{size}-{tag}", make)
 
 
 # -- running one row --------------------------------------------------------------------------
@@ -383,6 +384,7 @@ def _open(row: Row, path: Path, cfg: BenchConfig) -> Any:
     options: Dict[str, Any] = {}
     if row.backend == "onnxruntime":
         options["threads"] = cfg.threads
+        options["opt_level"] = cfg.ort_opt_level
         device = "cpu" if cfg.device == "auto" else cfg.device
         try:  # GPU providers when this onnxruntime has them (onnxruntime-gpu), else the CPU
             import onnxruntime
@@ -431,33 +433,29 @@ def _model_file(variants: Variants, row: Row, cfg: BenchConfig) -> Path:
     if row.backend == "torch":
         if not variants.is_checkpoint:
             raise EdgeUnetError(f"the torch backend needs the .pt checkpoint ({variants.model.name} is not one)")
-        if row.precision == "int8":
+        if row.precision in INT8_TARGETS:
             raise EdgeUnetError("torch runs fp32/fp16 here; INT8 runs through onnxruntime or tensorrt")
         return variants.model
     if row.backend == "onnxruntime":
         if variants.is_engine:
             raise EdgeUnetError(f"{variants.model.name} is a TensorRT engine; onnxruntime needs the .onnx")
-        return {"fp32": variants.fp32, "fp16": variants.fp16, "int8": variants.int8}[row.precision](row.size)
+        if row.precision in INT8_TARGETS:
+            return variants.int8(row.size, INT8_TARGETS[row.precision])
+        return {"fp32": variants.fp32, "fp16": variants.fp16}[row.precision](row.size)
+    if row.precision == "int8-cpu":
+        raise EdgeUnetError("the cpu-target INT8 graph is for ONNX Runtime; TensorRT builds from the tensorrt-target one (int8 row)")
     return _trt_engine(variants, row, cfg)
 
 
 def _pipeline_fps(backend: Any, video: Path, frames: int) -> Tuple[Optional[float], Optional[str]]:
-    """End-to-end FPS over `video` through the stream code, or (None, why not)."""
-    import importlib
+    """End-to-end FPS over `video` through the very pipeline `edgeunet stream` runs, or (None, why not)."""
+    from edgeunet.stream import measure_pipeline
 
     try:
-        stream = importlib.import_module("edgeunet.stream")
-    except ImportError:
-        return None, "edgeunet.stream not installed"
-    measure = getattr(stream, "measure_pipeline", None) or getattr(stream, "benchmark", None)
-    if measure is None:
-        return None, "edgeunet.stream has no measure_pipeline()"
-    try:
-        result = measure(backend, str(video), max_frames=frames)
+        report = measure_pipeline(backend, str(video), max_frames=frames)
     except EdgeUnetError as exc:
         return None, str(exc)
-    fps = result.get("fps") if isinstance(result, dict) else getattr(result, "fps", result)
-    return (float(fps) if fps is not None else None), None
+    return float(report["fps"]), None
 
 
 def run_row(row: Row, variants: Variants, cfg: BenchConfig, samples: Optional[list]) -> Row:
@@ -478,7 +476,7 @@ def run_row(row: Row, variants: Variants, cfg: BenchConfig, samples: Optional[li
             phases = getattr(getattr(backend, "runner", None), "phase_ms", None)
             if callable(phases):
                 row.trt_phases_ms = {k: round(float(v), 4) for k, v in phases().items()}
-            if cfg.data is not None:
+            if samples and cfg.data is not None:
                 from edgeunet.evaluate import evaluate
                 from edgeunet.segmenter import Segmenter
 
@@ -527,19 +525,43 @@ def check_config(cfg: BenchConfig) -> None:
         raise EdgeUnetError(f"--warmup {cfg.warmup}: must be 0 or more")
 
 
+def scoring_samples(model: Path, cfg: BenchConfig) -> Optional[list]:
+    """The labelled pairs Dice/mIoU are computed on: all of --data, or with --val-split the images the model
+    never trained on (the same split training and the accuracy gate use), so accuracy is not flattered."""
+    if cfg.data is None:
+        return None
+    from edgeunet.data import find_samples, split_samples
+
+    if not cfg.val_split:
+        samples = find_samples(cfg.data)
+    elif model.suffix.lower() in (".pt", ".pth"):
+        from edgeunet.checkpoint import load_checkpoint
+
+        config = load_checkpoint(model).get("config") or {}
+        if config.get("val_data"):
+            samples = find_samples(config["val_data"])
+        elif config.get("data") and config.get("val_ratio"):
+            _, samples, _ = split_samples(find_samples(config["data"]), float(config["val_ratio"]), 0.0, seed=int(config.get("seed") or 0))
+        else:
+            raise EdgeUnetError(f"--val-split: {model} records no validation split; pass --data with held-out images instead")
+    elif model.suffix.lower() == ".onnx":
+        from edgeunet.quantize import validation_samples
+
+        samples = validation_samples(model)[0]
+    else:
+        raise EdgeUnetError(f"--val-split: {model.name} is an engine; pass its validation images with --data instead")
+    return samples[: cfg.eval_images] if cfg.eval_images else samples
+
+
 def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> Dict[str, Any]:
     """Every row for every model; returns the JSON-ready report (schema SCHEMA)."""
     check_config(cfg)
     began = time.perf_counter()
-    samples = None
-    if cfg.data is not None:
-        from edgeunet.data import find_samples
-
-        samples = find_samples(cfg.data)
-        if cfg.eval_images:
-            samples = samples[: cfg.eval_images]
     rows: List[Row] = []
+    scored: List[int] = []
     for model in cfg.models:
+        samples = scoring_samples(model, cfg)
+        scored.append(len(samples) if samples else 0)
         variants = Variants(model, cfg, log)
         sizes = [[s, s] for s in cfg.sizes] or [variants.native_size()]
         for size in sizes:
@@ -556,8 +578,9 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> Dict[str,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_info(),
         "settings": {
-            "warmup": cfg.warmup, "iterations": cfg.iterations, "duration_s": cfg.duration, "threads": cfg.threads,
-            "device": cfg.device, "data": str(cfg.data) if cfg.data else None, "eval_images": len(samples) if samples else None,
+            "warmup": cfg.warmup, "iterations": cfg.iterations, "duration_s": cfg.duration, "threads": cfg.threads, "ort_opt_level": cfg.ort_opt_level,
+            "device": cfg.device, "data": str(cfg.data) if cfg.data else None, "eval_images": max(scored) if any(scored) else None,
+            "val_split": cfg.val_split,
             "calib_data": str(cfg.calib_data) if cfg.calib_data else None, "calib_images": cfg.calib_images,
             "video": str(cfg.video) if cfg.video else None,
         },
@@ -789,15 +812,15 @@ def int8_notes(rows: List[Row]) -> List[str]:
     """Plain sentences wherever INT8 is not faster than FP16/FP32 on the same backend, batch and size."""
     notes = []
     for r in rows:
-        if r.precision != "int8" or r.fps is None:
+        if r.precision not in INT8_TARGETS or r.fps is None:
             continue
         others = [o for o in rows if o.backend == r.backend and o.batch == r.batch and o.size == r.size and o.model == r.model
                   and o.precision in ("fp32", "fp16") and o.fps is not None]
         faster = [o for o in others if (o.fps or 0) >= r.fps]
         if faster:
             best = max(faster, key=lambda o: o.fps or 0)
-            notes.append(f"INT8 is not faster than {best.precision.upper()} on this device with {r.backend} "
-                         f"(batch {r.batch}, {r.size[0]}x{r.size[1]}): int8 {r.fps:.1f} FPS vs {best.precision} {best.fps:.1f} FPS")
+            notes.append(f"INT8 ({r.precision}) is not faster than {best.precision.upper()} on this device with {r.backend} "
+                         f"(batch {r.batch}, {r.size[0]}x{r.size[1]}): {r.precision} {r.fps:.1f} FPS vs {best.precision} {best.fps:.1f} FPS")
     return notes
 
 
@@ -810,7 +833,7 @@ def iter_ok(report: Dict[str, Any]) -> Iterator[Row]:
 # -- the command ---------------------------------------------------------------------------------
 def bench_command(
     models: Sequence[Path],
-    precisions: str = "fp32,fp16,int8",
+    precisions: str = "fp32,fp16,int8,int8-cpu",
     backends: str = "auto",
     data: Optional[Path] = None,
     calib_data: Optional[Path] = None,
@@ -821,6 +844,8 @@ def bench_command(
     iterations: Optional[int] = None,
     duration: Optional[float] = None,
     threads: Optional[int] = None,
+    ort_opt_level: str = "all",
+    val_split: bool = False,
     device: str = "auto",
     cache: Optional[Path] = None,
     calib_images: int = 32,
@@ -839,6 +864,8 @@ def bench_command(
     """Parse, run, print the table, write the reports (atomically), then apply --min-dice and --choose."""
     if iterations is not None and duration is not None:
         raise EdgeUnetError("--iterations and --duration exclude each other: choose one")
+    if val_split and data is None:
+        raise EdgeUnetError("--val-split scores on the model's validation split of its training data: pass that folder as --data")
     if (min_dice is not None or choose_best) and data is None:
         raise EdgeUnetError(f"{'--min-dice' if min_dice is not None else '--choose'} needs Dice scores: pass --data DIR (images/ + masks/)")
     cfg = BenchConfig(
@@ -848,6 +875,7 @@ def bench_command(
         data=data, calib_data=calib_data, video=video, batches=parse_ints(batch, "--batch"),
         sizes=parse_ints(size, "--size", minimum=16) if size else [], warmup=warmup,
         iterations=None if duration is not None else (iterations or 100), duration=duration, threads=threads, device=device,
+        ort_opt_level=ort_opt_level, val_split=val_split,
         cache=cache, calib_images=calib_images, eval_images=eval_images,
     )
     report = run_bench(cfg, log=echo)

@@ -335,7 +335,8 @@ def build_engine_cmd(model: Path, **options: Any) -> None:
 # -- bench ------------------------------------------------------------------------------------
 @cli.command("bench")
 @click.argument("models", type=PathArg, nargs=-1, required=True)
-@click.option("--precisions", default="fp32,fp16,int8", show_default=True, help="Comma-separated: fp32, fp16, int8.")
+@click.option("--precisions", default="fp32,fp16,int8,int8-cpu", show_default=True,
+              help="Comma-separated: fp32, fp16, int8 (TensorRT-valid Q/DQ), int8-cpu (calibrate --target cpu).")
 @click.option("--backends", default="auto", show_default=True, help="auto, or comma-separated: torch, onnxruntime, tensorrt.")
 @click.option("--data", type=PathArg, default=None, help="Labelled folder (images/ + masks/): Dice and mIoU per row.")
 @click.option("--calib-data", type=PathArg, default=None, help="INT8 calibration images (default: --data, else the training data).")
@@ -346,10 +347,13 @@ def build_engine_cmd(model: Path, **options: Any) -> None:
 @click.option("--iterations", type=click.IntRange(min=1), default=None, help="Timed runs per row (default 100).")
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None, help="Seconds of timed runs per row (instead of --iterations).")
 @click.option("--threads", type=click.IntRange(min=0), default=None, help="Intra-op threads for ONNX Runtime and torch (default: theirs).")
+@click.option("--ort-opt-level", type=click.Choice(["disable", "basic", "extended", "all"]), default="all", show_default=True,
+              help="ONNX Runtime graph optimisation ('all' includes the NCHWc/NHWC layout transforms).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda[:N].")
 @click.option("--cache", type=PathArg, default=None, help="Folder for derived variants (default: bench-cache/ next to MODEL).")
 @click.option("--calib-images", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--eval-images", type=click.IntRange(min=1), default=None, help="Score only the first N images of --data.")
+@click.option("--val-split", is_flag=True, help="Score on each model's own validation split (as trained), not all of --data.")
 @click.option("--json", "json_out", type=PathArg, default=None)
 @click.option("--csv", "csv_out", type=PathArg, default=None)
 @click.option("--md", "md_out", type=PathArg, default=None)

@@ -11,7 +11,7 @@ from tests.conftest import assert_user_error, run_cli
 def test_bench_rows_reports_and_choose(tiny_run: Path, synth_data: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     proc = run_cli(
-        "bench", tiny_run / "best.pt", "--precisions", "fp32,fp16,int8", "--backends", "torch,onnxruntime,tensorrt",
+        "bench", tiny_run / "best.pt", "--precisions", "fp32,fp16,int8,int8-cpu", "--backends", "torch,onnxruntime,tensorrt",
         "--data", synth_data, "--eval-images", "4", "--calib-images", "4", "--warmup", "1", "--iterations", "3",
         "--cache", tmp_path / "cache", "--json", out / "b.json", "--csv", out / "b.csv", "--md", out / "b.md",
         "--plot", out / "b.png", "--choose", "--max-drop", "0.05",
@@ -19,14 +19,16 @@ def test_bench_rows_reports_and_choose(tiny_run: Path, synth_data: Path, tmp_pat
     assert proc.returncode == 0, proc.stderr
     report = json.loads((out / "b.json").read_text())
     rows = {(r["backend"], r["precision"]): r for r in report["rows"]}
-    assert len(rows) == 9
-    for key in [("torch", "fp32"), ("onnxruntime", "fp32"), ("onnxruntime", "fp16"), ("onnxruntime", "int8")]:
+    assert len(rows) == 12
+    for key in [("torch", "fp32"), ("onnxruntime", "fp32"), ("onnxruntime", "fp16"), ("onnxruntime", "int8"), ("onnxruntime", "int8-cpu")]:
         row = rows[key]
         assert row["status"] == "ok", row
         assert row["dice"] is not None and row["fps"] > 0 and row["latency_ms"]["p99"] >= row["latency_ms"]["p50"]
     for precision in ("fp32", "fp16", "int8"):
         trt = rows[("tensorrt", precision)]
         assert trt["status"] == "unavailable" and "TensorRT" in trt["reason"]
+    assert rows[("tensorrt", "int8-cpu")]["status"] == "unavailable" and "cpu-target" in rows[("tensorrt", "int8-cpu")]["reason"]
+    assert rows[("torch", "int8-cpu")]["status"] == "unavailable"
     assert rows[("torch", "fp16")]["status"] == "unavailable" and "CUDA" in rows[("torch", "fp16")]["reason"]
     assert "unavailable" in proc.stdout and "Timing:" in proc.stdout
     assert (out / "b.png").stat().st_size > 0 and (out / "b.csv").is_file() and "| backend |" in (out / "b.md").read_text()

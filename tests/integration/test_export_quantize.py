@@ -11,7 +11,7 @@ import numpy as np
 import onnx
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import assert_user_error, run_cli
 
 pytest.importorskip("torch")
 
@@ -105,6 +105,9 @@ def test_cpu_target_is_flagged_for_tensorrt(onnx_dir: Path, synth_data: Path, tm
     assert proc.returncode == 0, proc.stderr
     proc = run_cli("inspect", out, "--strict")
     assert proc.returncode != 0 and "uint8 quantization" in proc.stdout and "TensorRT would reject" in proc.stderr
+    proc = run_cli("build-engine", out, "--out", tmp_path / "cpu.engine")
+    assert_user_error(proc, "made for the CPU")
+    assert not (tmp_path / "cpu.engine").exists()
 
 
 def test_fp16_convert_and_gate(onnx_dir: Path, synth_data: Path, tmp_path: Path) -> None:

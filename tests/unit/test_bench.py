@@ -66,7 +66,7 @@ def test_choose_fastest_within_drop_and_int8_note() -> None:
     assert bench.choose(REPORT, max_drop=0.1)["recommended"]["precision"] == "int8"
     slow_int8 = _report([_row("onnxruntime", "fp32", 20.0, 0.9), _row("onnxruntime", "int8", 15.0, 0.9)])
     notes = bench.choose(slow_int8, 0.01)["notes"]
-    assert notes and "INT8 is not faster than FP32" in notes[0]
+    assert notes and "INT8 (int8) is not faster than FP32" in notes[0]
 
 
 def test_min_dice_fails_in_one_line() -> None:
