@@ -235,12 +235,12 @@ def export_cmd(checkpoint: Path, out: Optional[Path], size: Optional[tuple], dyn
 @click.option("--method", type=click.Choice(["entropy", "minmax", "percentile"]), default="entropy", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Which images are sampled.")
 @click.option("--target", type=click.Choice(["tensorrt", "cpu"]), default="tensorrt", show_default=True,
-              help="tensorrt: symmetric INT8 Q/DQ TensorRT accepts; cpu: asymmetric, faster on ONNX Runtime CPU, TensorRT rejects it.")
+              help="tensorrt: symmetric Q/DQ that TensorRT accepts; cpu: QLinear ops with uint8 activations for ONNX Runtime on the CPU (TensorRT rejects it).")
 @click.option("--manifest-dir", type=PathArg, default=Path("calibration"), show_default=True)
 @_gate_options
 def calibrate(model: Path, data_dir: Path, out: Optional[Path], num_images: int, method: str, seed: int, target: str,
               manifest_dir: Path, val_data: Optional[Path], max_drop: float, no_gate: bool) -> None:
-    """INT8: calibrate MODEL (fp32 ONNX) on real images into a Q/DQ ONNX, then gate its accuracy."""
+    """INT8: calibrate MODEL (fp32 ONNX) on real images into an INT8 ONNX for --target, then gate its accuracy."""
     from edgeunet.quantize import default_output, quantize_and_gate
 
     calib, gate = quantize_and_gate(model, data_dir, out or default_output(model, "int8"), val_data=val_data, max_drop=max_drop,
