@@ -22,7 +22,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check edgeunet tests benchmarks
-	find deploy -name '*.sh' -print0 | xargs -0 -r $(VENV)/bin/shellcheck --shell=bash --external-sources
+	find deploy benchmarks -name '*.sh' -print0 | xargs -0 -r $(VENV)/bin/shellcheck --shell=bash --external-sources
 	@py38=$$(for p in python3.8 $$HOME/.pyenv/versions/3.8*/bin/python3.8; do "$$p" -c "" >/dev/null 2>&1 && echo "$$p" && break; done); \
 	if [ -n "$$py38" ]; then "$$py38" -m compileall -q edgeunet && echo "python3.8 ($$py38): edgeunet compiles"; \
 	else echo "python3.8 not found: skipped the JetPack 5 syntax check"; fi

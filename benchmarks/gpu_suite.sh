@@ -26,7 +26,7 @@ if [ ! -f "$MODEL" ]; then
 fi
 video_args=()
 [ -f "$VIDEO" ] && video_args=(--video "$VIDEO")
-cmd=($EU bench "$MODEL" --precisions fp32,fp16,int8 --backends torch,onnxruntime,tensorrt --size 256,512 --batch 1,8
+cmd=("$EU" bench "$MODEL" --precisions "fp32,fp16,int8" --backends "torch,onnxruntime,tensorrt" --size "256,512" --batch "1,8"
      --data "$DATA" "${video_args[@]}" --device auto --warmup 50 --iterations "$ITERS"
      --json "$BASE.json" --csv "$BASE.csv" --md "$BASE.md" --plot "$BASE.png" --choose --recommend-out "$BASE.recommended.json")
 echo "${cmd[*]}"

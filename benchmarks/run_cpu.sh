@@ -31,7 +31,7 @@ done
 
 video_args=()
 [ -f "$VIDEO" ] && video_args=(--video "$VIDEO")
-cmd=($EU bench "${models[@]}" --precisions fp32,fp16,int8 --backends torch,onnxruntime,tensorrt --size 256,512
+cmd=("$EU" bench "${models[@]}" --precisions "fp32,fp16,int8,int8-cpu" --backends "torch,onnxruntime,tensorrt" --size "256,512"
      --batch "$BATCH" --data "$DATA" "${video_args[@]}" --device cpu --warmup "$WARMUP" --iterations "$ITERS"
      --json "$BASE.json" --csv "$BASE.csv" --md "$BASE.md" --plot "$BASE.png" --choose --max-drop 0.01
      --recommend-out "$BASE.recommended.json")
