@@ -72,7 +72,7 @@ def _bench(checkpoint: Path, train_data: Path, test: Path, out: Path) -> Dict[st
     )
     files = sorted({Path(r["file"]).parent for r in report["rows"] if r.get("file") and r["backend"] == "onnxruntime"})
     return {
-        "ONNX models (fp32, fp16, int8, int8-cpu)": files[0] if files else models,
+        "ONNX models, every precision": files[0] if files else models,
         "bench table (JSON, Markdown)": out / "bench.md",
         "bench chart": out / "bench.png",
     }
