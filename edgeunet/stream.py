@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 
 from edgeunet.atomic import atomic_write_text, ensure_writable_dir
-from edgeunet.backends.base import Backend, load_backend
+from edgeunet.backends.base import Backend, backend_for, load_backend
 from edgeunet.errors import EdgeUnetError
 from edgeunet.processing import postprocess, preprocess
 from edgeunet.sinks import Sink, display_problem, open_sinks
@@ -495,6 +495,7 @@ class Stream:
         backend: str = "auto",
         device: str = "auto",
         threads: Optional[int] = None,
+        half: bool = False,
         log: Optional[Log] = None,
         **overrides: Any,
     ) -> None:
@@ -505,6 +506,9 @@ class Stream:
         self.model_name = str(model) if self._owns_backend else getattr(model, "name", "backend")
         # ONNX Runtime's spin-waiting threads would take the cores that capture, overlay and encoding need.
         extra: Dict[str, Any] = {"spinning": False, **({} if threads is None else {"threads": threads})}
+        if half:
+            _check_half(model, backend)
+            extra["half"] = True
         self.backend: Backend = load_backend(model, backend, device, **extra) if isinstance(model, (str, Path)) else model
         self.source: Any = None
         self.sinks: List[Sink] = []
@@ -619,6 +623,13 @@ class Stream:
         }
 
 
+def _check_half(model: Union[str, Path, Backend], backend: str) -> None:
+    """fp16 is a property of the file for ONNX and engines; only a checkpoint can be run in half precision on the fly."""
+    if not isinstance(model, (str, Path)) or backend_for(Path(model), backend) != "torch":
+        raise EdgeUnetError("--fp16 runs a .pt checkpoint in half precision on CUDA; for ONNX Runtime use an fp16 ONNX "
+                            "(edgeunet convert --fp16), for TensorRT an fp16 engine (edgeunet build-engine --fp16)")
+
+
 def measure_pipeline(backend: Backend, video: Union[str, Path], max_frames: Optional[int] = None, overlay: str = "alpha",
                      outputs: Sequence[str] = ("null",)) -> Dict[str, Any]:
     """End-to-end run of an already-open backend over `video` (read -> ... -> overlay -> outputs); `bench` reads ["fps"]."""
@@ -669,14 +680,15 @@ def _check_stats_path(path: Path) -> None:
 
 
 def stream_command(model: Path, source: str, outputs: Sequence[str], stats_out: Optional[Path] = None, backend: str = "auto",
-                   device: str = "auto", threads: Optional[int] = None, echo: Log = print, **options: Any) -> Dict[str, Any]:
+                   device: str = "auto", threads: Optional[int] = None, half: bool = False, echo: Log = print,
+                   **options: Any) -> Dict[str, Any]:
     """`edgeunet stream`: run, print the summary table, write --stats, then turn a lost source or a failed output into exit 4."""
     if stats_out is not None:
         _check_stats_path(Path(stats_out))
     note: Log = lambda msg: echo(f"note: {msg}")  # noqa: E731
     opts = StreamOptions(**options).check()
     targets = list(outputs) or default_outputs(note)
-    with Stream(model, source, targets, opts, backend=backend, device=device, threads=threads, log=note) as stream:
+    with Stream(model, source, targets, opts, backend=backend, device=device, threads=threads, half=half, log=note) as stream:
         b = stream.backend
         echo(f"{source} -> {', '.join(s.where or s.name for s in stream.sinks)}  ({b.name} {b.precision} on {b.device})")
         with stop_controls(stream, note):

@@ -119,7 +119,13 @@ def mismatched_onnx(tiny_onnx: Path, tmp_path: Path) -> Path:
     return out
 
 
-def test_bad_inputs_are_one_line(tiny_onnx: Path, synth_video: Path, mismatched_onnx: Path, tmp_path: Path) -> None:
+def _cuda_available() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def test_bad_inputs_are_one_line(tiny_onnx: Path, tiny_run: Path, synth_video: Path, mismatched_onnx: Path, tmp_path: Path) -> None:
     env_headless = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     cases = [
         (("stream", tmp_path / "none.onnx", synth_video), "no such model file"),
@@ -133,7 +139,10 @@ def test_bad_inputs_are_one_line(tiny_onnx: Path, synth_video: Path, mismatched_
         (("stream", tiny_onnx, tmp_path), "no images"),
         (("stream", tiny_onnx, synth_video, "--overlay", "blur"), "--overlay"),
         (("stream", tiny_onnx, "rtsp://127.0.0.1:9/none"), "cannot be opened (RTSP stream)"),
+        (("stream", tiny_onnx, synth_video, "--fp16"), "edgeunet convert --fp16"),
     ]
+    if not _cuda_available():
+        cases.append((("stream", tiny_run / "best.pt", synth_video, "--fp16"), "needs CUDA"))
     if not Path("/dev/video9").exists():
         cases.append((("stream", tiny_onnx, "camera://9"), "cannot be opened (camera 9)"))
     from edgeunet.sources import opencv_has
@@ -170,3 +179,18 @@ def test_demo_finishes_with_a_stream(tiny_onnx: Path, synth_video: Path, tmp_pat
     places = _stream(tmp_path / "models", synth_video, tmp_path)
     assert read_back(places["stream overlay video"]) == (60, {(256, 192)})
     assert json.loads(places["stream latency (JSON)"].read_text())["frames"] == 60
+
+
+# -- on a CUDA machine ------------------------------------------------------------------------------
+@pytest.mark.gpu
+@pytest.mark.skipif(not _cuda_available(), reason="needs PyTorch with a CUDA GPU")
+def test_vtest_through_torch_cuda_fp16(tiny_run: Path, vtest: Path, tmp_path: Path) -> None:
+    """Acceptance 7: the checkpoint in half precision on the GPU, every frame, per-stage stats."""
+    out, stats = tmp_path / "out.mp4", tmp_path / "s.json"
+    proc = run_cli("stream", tiny_run / "best.pt", vtest, "--backend", "torch", "--device", "cuda", "--fp16",
+                   "--output", out, "--stats", stats, "--no-hud")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(stats.read_text())
+    assert report["precision"] == "fp16" and report["device"].startswith("cuda"), report["device"]
+    assert read_back(out) == (795, {(768, 576)})
+    assert all(report["stages"][s]["count"] == 795 for s in STAGES)
