@@ -36,23 +36,32 @@ from edgeunet.bench import BenchConfig, run_bench  # noqa: E402
 DATA = REPO.parent / "shared" / "data" / "isbi2012-membrane" / "train"
 
 
-def matmul_peak(threads: int, n: int = 1024, repeats: int = 20) -> Dict[str, float]:
-    """Best-of-N GFLOP/s of an n x n fp32 matmul through ORT (MLAS) and numpy (BLAS)."""
+def _matmul_session(threads: int, n: int, a_type: int, b_type: int, op: str, out_type: int) -> Any:
     import onnxruntime as ort
-    from onnx import TensorProto, helper
+    from onnx import helper
 
     graph = helper.make_graph(
-        [helper.make_node("MatMul", ["a", "b"], ["c"])], "mm",
-        [helper.make_tensor_value_info("a", TensorProto.FLOAT, [n, n]), helper.make_tensor_value_info("b", TensorProto.FLOAT, [n, n])],
-        [helper.make_tensor_value_info("c", TensorProto.FLOAT, [n, n])],
+        [helper.make_node(op, ["a", "b"], ["c"])], "mm",
+        [helper.make_tensor_value_info("a", a_type, [n, n]), helper.make_tensor_value_info("b", b_type, [n, n])],
+        [helper.make_tensor_value_info("c", out_type, [n, n])],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
-    session = ort.InferenceSession(model.SerializeToString(),
-                                   options, providers=["CPUExecutionProvider"])
-    a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
-    flops = 2.0 * n**3
+    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+
+def matmul_peak(threads: int, n: int = 1024, repeats: int = 20) -> Dict[str, float]:
+    """Best-of-N rate of an n x n matmul: fp32 through ORT (MLAS) and numpy (BLAS), and int8 through ORT's
+    MatMulInteger (uint8 x int8, the MLAS integer GEMM that QLinearConv also runs on). The int8 figure is the
+    ceiling for any INT8 speed-up on this CPU: without VNNI it is about the fp32 rate."""
+    from onnx import TensorProto
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n)).astype(np.float32)
+    a_u8 = rng.integers(0, 256, (n, n), dtype=np.uint8)
+    b_s8 = rng.integers(-127, 128, (n, n), dtype=np.int8)
+    ops = 2.0 * n**3
 
     def best(run: Any) -> float:
         run()
@@ -61,9 +70,11 @@ def matmul_peak(threads: int, n: int = 1024, repeats: int = 20) -> Dict[str, flo
             t0 = time.perf_counter()
             run()
             times.append(time.perf_counter() - t0)
-        return flops / min(times) / 1e9
+        return ops / min(times) / 1e9
 
-    result = {"onnxruntime_mlas": best(lambda: session.run(None, {"a": a, "b": a}))}
+    fp32 = _matmul_session(threads, n, TensorProto.FLOAT, TensorProto.FLOAT, "MatMul", TensorProto.FLOAT)
+    int8 = _matmul_session(threads, n, TensorProto.UINT8, TensorProto.INT8, "MatMulInteger", TensorProto.INT32)
+    result = {"onnxruntime_mlas": best(lambda: fp32.run(None, {"a": a, "b": a}))}
     try:
         from threadpoolctl import threadpool_limits
 
@@ -72,6 +83,7 @@ def matmul_peak(threads: int, n: int = 1024, repeats: int = 20) -> Dict[str, flo
     except ImportError:
         result["numpy_blas"] = best(lambda: a @ a)
     result["peak"] = max(result.values())
+    result["int8_onnxruntime_gops"] = best(lambda: int8.run(None, {"a": a_u8, "b": b_s8}))
     return result
 
 
@@ -119,7 +131,7 @@ def main() -> int:
     command = " ".join([".venv/bin/python", "benchmarks/cpu_int8.py", *sys.argv[1:]])
     peak = matmul_peak(args.threads)
     print(f"fp32 matmul peak, {args.threads} threads: ONNX Runtime {peak['onnxruntime_mlas']:.1f} GFLOP/s, "
-          f"numpy {peak['numpy_blas']:.1f} GFLOP/s", flush=True)
+          f"numpy {peak['numpy_blas']:.1f} GFLOP/s; int8 (u8 x s8) ONNX Runtime {peak['int8_onnxruntime_gops']:.1f} GOP/s", flush=True)
     cfg = BenchConfig(
         models=[args.checkpoint], precisions=["fp32", "fp16", "int8", "int8-cpu"], backends=["torch", "onnxruntime"],
         data=args.data, calib_data=args.data, batches=[1], sizes=[args.size], warmup=args.warmup, iterations=args.iterations,
@@ -154,6 +166,7 @@ def main() -> int:
         "best_gated_cpu_variant": f"{best['backend']} {best['precision']}" if best else None,
         "best_gated_over_torch_fp32": best["x_torch_fp32"] if best else None,
         "model_gflop": round(flops / 1e9, 3),
+        "int8_peak_over_fp32_peak": round(peak["int8_onnxruntime_gops"] / peak["peak"], 3),
     }
     text = "\n".join(lines)
     print(text)
@@ -167,7 +180,9 @@ def main() -> int:
         f"Machine: {platform.processor() or platform.machine()}, {report['machine'].get('cpu_count')} cores, "
         f"onnxruntime {report['machine'].get('onnxruntime')}. Date: {report['created']}.", "",
         f"fp32 matmul peak ({args.threads} threads, 1024^3, best of 20): ONNX Runtime/MLAS {peak['onnxruntime_mlas']:.1f} GFLOP/s, "
-        f"numpy/BLAS {peak['numpy_blas']:.1f} GFLOP/s. Model: {flops / 1e9:.2f} GFLOP (Conv + ConvTranspose) per image.", "",
+        f"numpy/BLAS {peak['numpy_blas']:.1f} GFLOP/s. int8 matmul (uint8 x int8, ONNX Runtime MatMulInteger): "
+        f"{peak['int8_onnxruntime_gops']:.1f} GOP/s = {peak['int8_onnxruntime_gops'] / peak['peak']:.2f}x the fp32 peak, the ceiling "
+        f"for any INT8 speed-up here. Model: {flops / 1e9:.2f} GFLOP (Conv + ConvTranspose) per image.", "",
         "Dice on the model's own validation split (6 ISBI images never trained on); drop is vs ORT fp32.", "",
         text, "", "```json", json.dumps(summary, indent=2), "```", "", report["timing_method"], "",
     ]

@@ -445,6 +445,8 @@ def doctor(selftest: bool) -> None:
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda[:N].")
 @click.option("--threads", type=click.IntRange(min=0), default=None, help="ONNX Runtime intra-op threads (default: all cores).")
 @click.option("--fp16", "half", is_flag=True, help="Run a .pt checkpoint in half precision (torch backend on CUDA).")
+@click.option("--ort-opt-level", type=click.Choice(["disable", "basic", "extended", "all"]), default="all", show_default=True,
+              help="ONNX Runtime graph optimisation, as in bench.")
 def stream_cmd(model: Path, source: str, outputs: tuple, stats_out: Optional[Path], **options: Any) -> None:
     """Segment a live SOURCE into sinks with per-stage latency: file, folder/glob, 0, v4l2:///dev/video0, csi://0, rtsp://, http://, gst:..."""
     from edgeunet.stream import stream_command

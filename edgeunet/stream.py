@@ -496,6 +496,7 @@ class Stream:
         device: str = "auto",
         threads: Optional[int] = None,
         half: bool = False,
+        ort_opt_level: str = "all",
         log: Optional[Log] = None,
         **overrides: Any,
     ) -> None:
@@ -505,7 +506,7 @@ class Stream:
         self._owns_backend = isinstance(model, (str, Path))
         self.model_name = str(model) if self._owns_backend else getattr(model, "name", "backend")
         # ONNX Runtime's spin-waiting threads would take the cores that capture, overlay and encoding need.
-        extra: Dict[str, Any] = {"spinning": False, **({} if threads is None else {"threads": threads})}
+        extra: Dict[str, Any] = {"spinning": False, "opt_level": ort_opt_level, **({} if threads is None else {"threads": threads})}
         if half:
             _check_half(model, backend)
             extra["half"] = True
@@ -680,15 +681,16 @@ def _check_stats_path(path: Path) -> None:
 
 
 def stream_command(model: Path, source: str, outputs: Sequence[str], stats_out: Optional[Path] = None, backend: str = "auto",
-                   device: str = "auto", threads: Optional[int] = None, half: bool = False, echo: Log = print,
-                   **options: Any) -> Dict[str, Any]:
+                   device: str = "auto", threads: Optional[int] = None, half: bool = False, ort_opt_level: str = "all",
+                   echo: Log = print, **options: Any) -> Dict[str, Any]:
     """`edgeunet stream`: run, print the summary table, write --stats, then turn a lost source or a failed output into exit 4."""
     if stats_out is not None:
         _check_stats_path(Path(stats_out))
     note: Log = lambda msg: echo(f"note: {msg}")  # noqa: E731
     opts = StreamOptions(**options).check()
     targets = list(outputs) or default_outputs(note)
-    with Stream(model, source, targets, opts, backend=backend, device=device, threads=threads, half=half, log=note) as stream:
+    with Stream(model, source, targets, opts, backend=backend, device=device, threads=threads, half=half,
+                ort_opt_level=ort_opt_level, log=note) as stream:
         b = stream.backend
         echo(f"{source} -> {', '.join(s.where or s.name for s in stream.sinks)}  ({b.name} {b.precision} on {b.device})")
         with stop_controls(stream, note):

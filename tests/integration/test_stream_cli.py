@@ -162,6 +162,17 @@ def test_bad_inputs_are_one_line(tiny_onnx: Path, tiny_run: Path, synth_video: P
     assert not list(tmp_path.glob("*.mp4"))
 
 
+def test_ort_knobs_reach_the_session(tiny_onnx: Path, synth_video: Path) -> None:
+    from edgeunet.stream import Stream
+
+    with Stream(tiny_onnx, synth_video, ["null"], threads=1, ort_opt_level="basic", max_frames=2) as stream:
+        assert stream.run()["frames"] == 2
+        options = stream.backend.session.get_session_options()  # type: ignore[attr-defined]
+        assert options.intra_op_num_threads == 1 and options.graph_optimization_level.name == "ORT_ENABLE_BASIC"
+    proc = run_cli("stream", tiny_onnx, synth_video, "-o", "null", "--max-frames", "2", "--ort-opt-level", "disable")
+    assert proc.returncode == 0, proc.stderr
+
+
 def test_headless_without_output_falls_back_to_null(tiny_onnx: Path, synth_video: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     proc = subprocess.run([sys.executable, "-m", "edgeunet", "stream", str(tiny_onnx), str(synth_video), "--max-frames", "3"],
