@@ -25,6 +25,7 @@ import numpy as np
 
 from edgeunet.atomic import ensure_writable_dir
 from edgeunet.errors import EdgeUnetError
+from edgeunet.visualize import to_bgr
 
 VIDEO_FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".mkv": "mp4v", ".avi": "MJPG"}
 DEFAULT_MJPEG = ("127.0.0.1", 8090)
@@ -109,10 +110,6 @@ class NullSink(Sink):
     """Frames go nowhere: for timing the pipeline without an output's cost."""
 
 
-def _bgr(frame: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR) if frame.ndim == 2 else frame
-
-
 class VideoFileSink(Sink):
     """A video written under a temporary name beside the target and renamed on close: the target is always a whole file."""
 
@@ -147,7 +144,7 @@ class VideoFileSink(Sink):
         return writer
 
     def write(self, frame: np.ndarray, index: int) -> None:
-        frame = _bgr(frame)
+        frame = to_bgr(frame)
         size = (frame.shape[1], frame.shape[0])
         if self._writer is None:
             self.size = size

@@ -42,7 +42,7 @@ from edgeunet.processing import postprocess, preprocess
 from edgeunet.sinks import Sink, display_problem, open_sinks
 from edgeunet.sources import CORRUPT, END, OK, open_source, parse_source
 from edgeunet.stats import END_TO_END, LatencyRecorder
-from edgeunet.visualize import colour_lut, colourise, contour_overlay, overlay
+from edgeunet.visualize import colour_lut, colourise, contour_overlay, overlay, to_bgr
 
 SCHEMA = "edgeunet-stream/1"
 OVERLAYS = ("alpha", "mask", "side", "contour")
@@ -170,10 +170,6 @@ class Channel:
 
 
 # -- drawing -----------------------------------------------------------------------------------------
-def _bgr(frame: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR) if frame.ndim == 2 else frame
-
-
 def render(frame: np.ndarray, mask: np.ndarray, mode: str, lut: np.ndarray, colors: Sequence[Sequence[int]], alpha: float) -> np.ndarray:
     """The picture the sinks get; OpenCV kernels only (LUT, addWeighted, copyTo, findContours): no per-pixel Python."""
     if mode == "alpha":
@@ -182,7 +178,7 @@ def render(frame: np.ndarray, mask: np.ndarray, mode: str, lut: np.ndarray, colo
         return colourise(mask, lut)
     if mode == "contour":
         return contour_overlay(frame, mask, colors)
-    return cv2.hconcat([_bgr(frame), colourise(mask, lut)])
+    return cv2.hconcat([to_bgr(frame), colourise(mask, lut)])
 
 
 def draw_hud(view: np.ndarray, text: str) -> None:

@@ -52,7 +52,8 @@ def contour_overlay(frame: np.ndarray, mask: np.ndarray, colors: Sequence[Sequen
     return out
 
 
-def _bgr(image: np.ndarray) -> np.ndarray:
+def to_bgr(image: np.ndarray) -> np.ndarray:
+    """Gray frames become 3-channel so that colour drawing and video writers take them."""
     return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image
 
 
@@ -76,7 +77,7 @@ def prediction_grid(rows: List[Dict[str, np.ndarray]], lut: np.ndarray, title: s
     """One row per sample: image | truth | prediction | error map."""
     lines = []
     for row in rows:
-        image = _bgr(row["image"])
+        image = to_bgr(row["image"])
         tiles = [
             _label(image, "image"),
             _label(colourise(row["truth"], lut), "truth"),
@@ -162,7 +163,7 @@ def preview_dataset(
     lines = []
     for index, sample in enumerate(samples):
         image, mask = load_pair(sample, mapper)
-        image = _bgr(image)
+        image = to_bgr(image)
         scale = tile / max(image.shape[:2])
         size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
         image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
