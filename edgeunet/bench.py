@@ -530,20 +530,19 @@ def scoring_samples(model: Path, cfg: BenchConfig) -> Optional[list]:
     never trained on (the same split training and the accuracy gate use), so accuracy is not flattered."""
     if cfg.data is None:
         return None
-    from edgeunet.data import find_samples, split_samples
+    from edgeunet.data import find_samples
 
     if not cfg.val_split:
         samples = find_samples(cfg.data)
     elif model.suffix.lower() in (".pt", ".pth"):
         from edgeunet.checkpoint import load_checkpoint
+        from edgeunet.export import validation_split
+        from edgeunet.quantize import split_samples_of
 
-        config = load_checkpoint(model).get("config") or {}
-        if config.get("val_data"):
-            samples = find_samples(config["val_data"])
-        elif config.get("data") and config.get("val_ratio"):
-            _, samples, _ = split_samples(find_samples(config["data"]), float(config["val_ratio"]), 0.0, seed=int(config.get("seed") or 0))
-        else:
+        found = split_samples_of(validation_split(model, load_checkpoint(model).get("config") or {}))
+        if found is None:
             raise EdgeUnetError(f"--val-split: {model} records no validation split; pass --data with held-out images instead")
+        samples = found[0]
     elif model.suffix.lower() == ".onnx":
         from edgeunet.quantize import validation_samples
 

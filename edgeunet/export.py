@@ -107,6 +107,11 @@ def make_uint8_module(model: Any, spec: ModelSpec) -> Any:
     return UInt8IO().eval()
 
 
+def validation_split(checkpoint: Path, config: Dict[str, Any]) -> Dict[str, Any]:
+    """How the run chose its validation images (ratio, seed, resolved folders): recorded in the ONNX, read by gate and bench."""
+    return {"val_ratio": config.get("val_ratio"), "seed": config.get("seed"), **training_paths(checkpoint, config)}
+
+
 def training_paths(checkpoint: Path, config: Dict[str, Any]) -> Dict[str, Optional[str]]:
     """The run's data folders as absolute paths, when they can still be found.
 
@@ -266,8 +271,7 @@ def export_onnx(
     if "BatchNormalization" in ops:  # a bug in the export chain, not a user error: keep the traceback
         raise RuntimeError(f"{ops['BatchNormalization']} BatchNormalization node(s) survived export; folding failed")
 
-    config = payload.get("config") or {}
-    val_split: Dict[str, Any] = {"val_ratio": config.get("val_ratio"), "seed": config.get("seed"), **training_paths(checkpoint, config)}
+    val_split = validation_split(checkpoint, payload.get("config") or {})
     set_metadata(model, {
         KEY_SPEC: spec.to_json(),
         KEY_PRECISION: "fp32",

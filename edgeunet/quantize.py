@@ -461,16 +461,23 @@ def validation_samples(reference: Path, val_data: Optional[Path] = None) -> Tupl
     if val_data is not None:
         samples = find_samples(val_data)
         return samples, f"{val_data}"
-    split = json_field(read_metadata(load_onnx(reference)), KEY_VAL_SPLIT) or {}
+    found = split_samples_of(json_field(read_metadata(load_onnx(reference)), KEY_VAL_SPLIT) or {})
+    if found is None:
+        raise EdgeUnetError(
+            f"{reference}: no validation images known for the accuracy gate; pass --val-data DIR (images/ + masks/)"
+        )
+    return found
+
+
+def split_samples_of(split: Dict[str, Any]) -> Optional[Tuple[List[Sample], str]]:
+    """The validation images a recorded split names (export.validation_split), with a description; None if unknown."""
     if split.get("val_data") and Path(split["val_data"]).is_dir():
         return find_samples(split["val_data"]), f"{split['val_data']}"
     if split.get("data") and Path(split["data"]).is_dir() and split.get("val_ratio"):
         seed = int(split.get("seed") or 0)
         _, val, _ = split_samples(find_samples(split["data"]), float(split["val_ratio"]), 0.0, seed=seed)
         return val, f"validation split of {split['data']} (ratio {split['val_ratio']}, seed {seed})"
-    raise EdgeUnetError(
-        f"{reference}: no validation images known for the accuracy gate; pass --val-data DIR (images/ + masks/)"
-    )
+    return None
 
 
 def _evaluate(model: Path, samples: Sequence[Sample], data: Path) -> Dict[str, Any]:

@@ -188,6 +188,7 @@ class ImageFolderSink(Sink):
         if not ok:
             raise OSError(f"cannot encode frame {index} as {self.suffix}")
         target = self.folder / f"{index:06d}{self.suffix}"
+        # Not atomic.atomic_write_bytes: its folder check and mkstemp would run for every frame; open() checked the folder once.
         tmp = self.folder / f".{target.name}.tmp"
         tmp.write_bytes(encoded.tobytes())
         os.replace(tmp, target)

@@ -23,11 +23,13 @@ import cv2
 import numpy as np
 
 from edgeunet.errors import EdgeUnetError
+from edgeunet.images import IMAGE_SUFFIXES
 
 OK, END, CORRUPT, LOST = "ok", "end", "corrupt", "lost"
 LIVE_KINDS = ("camera", "v4l2", "csi", "rtsp", "http", "gst")
 NETWORK_SCHEMES = {"rtsp": "rtsp", "rtsps": "rtsp", "rtmp": "rtsp", "http": "http", "https": "http"}
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
+# The dataset formats, plus what frame grabbers and other tools dump.
+FRAME_SUFFIXES = (*IMAGE_SUFFIXES, ".webp", ".pgm", ".ppm")
 GRAMMAR = ("a video file, an image folder or glob, 0 / camera://0, v4l2:///dev/video0, csi://0, rtsp://..., http://..., "
            "or gst:PIPELINE")
 OPEN_TIMEOUT_MS = 5000  # network sources: a dead host fails in seconds, not minutes
@@ -276,21 +278,21 @@ def _open_camera(target: Any, api: int, options: Dict[str, Any], fourcc: Optiona
 
 def _image_files(spec: SourceSpec) -> List[Path]:
     if spec.kind == "images":
-        return sorted(Path(p) for p in glob.glob(os.path.expanduser(spec.location)) if Path(p).suffix.lower() in IMAGE_SUFFIXES)
+        return sorted(Path(p) for p in glob.glob(os.path.expanduser(spec.location)) if Path(p).suffix.lower() in FRAME_SUFFIXES)
     folder = Path(spec.location).expanduser()
     if folder.is_file():
         return [folder]
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in FRAME_SUFFIXES)
 
 
 def _open_path(spec: SourceSpec, fps: Optional[float]) -> Any:
     path = Path(spec.location).expanduser()
     if spec.kind == "path" and not path.exists():
         raise EdgeUnetError(f"source {spec.text}: no such file or folder; give {GRAMMAR}")
-    if spec.kind == "images" or path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES:
+    if spec.kind == "images" or path.is_dir() or path.suffix.lower() in FRAME_SUFFIXES:
         files = _image_files(spec)
         if not files:
-            raise EdgeUnetError(f"source {spec.text}: no images ({', '.join(IMAGE_SUFFIXES)}) found there")
+            raise EdgeUnetError(f"source {spec.text}: no images ({', '.join(FRAME_SUFFIXES)}) found there")
         return ImageFolderSource(spec, files, fps).open()
     return VideoCaptureSource(
         spec, lambda: _capture(str(path)), "a video file",

@@ -239,11 +239,12 @@ class _Pipeline:
             Channel("postprocess", size),
             Channel("overlay", size),
         ]
-        steps: List[Any] = [("preprocess", self._preprocess), ("inference", self._infer), ("postprocess", self._postprocess),
-                            ("overlay", self._overlay)]
+        # (name, per-frame work, once-per-thread set-up)
+        steps: List[Any] = [("preprocess", self._preprocess, None), ("inference", self._infer, None),
+                            ("postprocess", self._postprocess, None), ("overlay", self._overlay, self._prepare_overlay)]
         self.threads = [threading.Thread(target=self._capture_loop, name="stream-capture", daemon=True)]
-        for i, (name, fn) in enumerate(steps):
-            self.threads.append(threading.Thread(target=self._stage_loop, args=(name, fn, self.channels[i], self.channels[i + 1]),
+        for i, (name, fn, setup) in enumerate(steps):
+            self.threads.append(threading.Thread(target=self._stage_loop, args=(name, fn, setup, self.channels[i], self.channels[i + 1]),
                                                  name=f"stream-{name}", daemon=True))
         self.threads.append(threading.Thread(target=self._sink_loop, args=(self.channels[-1],), name="stream-sink", daemon=True))
 
@@ -370,11 +371,11 @@ class _Pipeline:
         return False
 
     # -- stages -----------------------------------------------------------------------------------
-    def _stage_loop(self, name: str, fn: Callable[[_Packet], None], inbox: Channel, outbox: Channel) -> None:
+    def _stage_loop(self, name: str, fn: Callable[[_Packet], None], setup: Optional[Callable[[], None]], inbox: Channel,
+                    outbox: Channel) -> None:
         try:
-            if name == "overlay" and self.options.hud:
-                # OpenCV 5 loads putText's font once per thread (about 30 ms): pay it now, while the first frame is inferred.
-                draw_hud(np.zeros((32, 64, 3), np.uint8), "0")
+            if setup is not None:
+                setup()
             while True:
                 try:
                     packet = inbox.get()
@@ -402,6 +403,11 @@ class _Pipeline:
     def _postprocess(self, p: _Packet) -> None:
         p.mask = postprocess(p.output, self.spec, (p.frame.shape[0], p.frame.shape[1]))
         p.output = None
+
+    def _prepare_overlay(self) -> None:
+        if self.options.hud:
+            # OpenCV 5 loads putText's font once per thread (about 30 ms): pay it now, while the first frame is inferred.
+            draw_hud(np.zeros((32, 64, 3), np.uint8), "0")
 
     def _overlay(self, p: _Packet) -> None:
         o = self.options

@@ -50,12 +50,10 @@ class _Feeder:
         self.calibration.write_manifest()
 
 
-class EntropyCalibrator(trt.IInt8EntropyCalibrator2):
-    """Entropy calibration 2: TensorRT's preferred calibrator and the one DLA requires."""
+class _FeederMethods:
+    """What both calibrators answer, from the same feeder (a plain mixin: the pybind trampolines find these by name)."""
 
-    def __init__(self, calibration: CalibrationSet) -> None:
-        trt.IInt8EntropyCalibrator2.__init__(self)  # pybind trampolines need the explicit base __init__
-        self.feeder = _Feeder(calibration)
+    feeder: _Feeder
 
     def get_batch_size(self) -> int:
         return 1
@@ -71,24 +69,20 @@ class EntropyCalibrator(trt.IInt8EntropyCalibrator2):
         self.feeder.write_cache(cache)
 
 
-class MinMaxCalibrator(trt.IInt8MinMaxCalibrator):
+class EntropyCalibrator(_FeederMethods, trt.IInt8EntropyCalibrator2):
+    """Entropy calibration 2: TensorRT's preferred calibrator and the one DLA requires."""
+
+    def __init__(self, calibration: CalibrationSet) -> None:
+        trt.IInt8EntropyCalibrator2.__init__(self)  # pybind trampolines need the explicit base __init__
+        self.feeder = _Feeder(calibration)
+
+
+class MinMaxCalibrator(_FeederMethods, trt.IInt8MinMaxCalibrator):
     """Min-max calibration: keeps outliers in range (sometimes better for segmentation logits)."""
 
     def __init__(self, calibration: CalibrationSet) -> None:
         trt.IInt8MinMaxCalibrator.__init__(self)
         self.feeder = _Feeder(calibration)
-
-    def get_batch_size(self) -> int:
-        return 1
-
-    def get_batch(self, names: list[str]) -> list[int]:
-        return self.feeder.next_pointers(names)
-
-    def read_calibration_cache(self) -> Optional[bytes]:
-        return self.feeder.read_cache()
-
-    def write_calibration_cache(self, cache: Any) -> None:
-        self.feeder.write_cache(cache)
 
 
 def make_calibrator(method: str, calibration: CalibrationSet) -> trt.IInt8Calibrator:
