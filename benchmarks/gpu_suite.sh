@@ -3,7 +3,7 @@
 #   1. torch CUDA fp32 / fp16, ONNX Runtime (CUDA provider when installed, else CPU) fp32 / fp16 / int8, TensorRT rows
 #      (built through `edgeunet build-engine`'s code when TensorRT is installed, otherwise "unavailable: <reason>").
 #   2. torch CUDA graphs vs eager (scripted below: bench has no CUDA-graph backend).
-#   3. stream over vtest.avi with the fastest GPU backend (bench --video, when edgeunet.stream is installed).
+#   3. stream over vtest.avi with the fastest GPU backend (bench --video, when edgeunet.stream.pipeline is installed).
 # Output: benchmarks/results/<machine>-<date>.md (+ .json/.csv/.png), with the exact commands.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,7 +35,7 @@ echo "${cmd[*]}"
 # CUDA graphs: capture one forward pass and replay it (what a fixed-shape deployment can do), same timing rule.
 graphs=$($PY - "$MODEL" <<'PYEOF'
 import sys, time, torch, numpy as np
-from edgeunet.checkpoint import load_checkpoint, build_model, spec_of
+from edgeunet.model.checkpoint import load_checkpoint, build_model, spec_of
 payload = load_checkpoint(sys.argv[1]); rows = []
 channels = spec_of(payload, sys.argv[1]).in_channels
 for half in (False, True):

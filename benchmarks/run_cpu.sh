@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue 5: the CPU matrix. ISBI 2012 membranes, widths 16 and 32, sizes 256 and 512, torch / ONNX Runtime x fp32 / fp16 / int8,
-# batch 1 and 4, Dice on the 30 labelled images, pipeline FPS on vtest.avi (when edgeunet.stream is installed).
+# batch 1 and 4, Dice on the 30 labelled images, pipeline FPS on vtest.avi (when edgeunet.stream.pipeline is installed).
 # Models: runs/isbi_w16/best.pt and runs/isbi_w32/best.pt when present, otherwise trained here (EPOCHS, default 12).
 # Output: benchmarks/results/<machine>-<date>.md (+ .json, .csv, .png) with the exact commands.
 set -euo pipefail

@@ -2,7 +2,7 @@
 
 RSS (psutil) is sampled every few seconds. The baseline is taken after a warm-up period (allocator
 pools, ONNX Runtime arenas and OpenCV buffers reach their working size during the first loop);
-growth = (last sample - baseline) / baseline, goal < 5 %. Latency samples are kept by edgeunet.stats
+growth = (last sample - baseline) / baseline, goal < 5 %. Latency samples are kept by edgeunet.stream.stats
 with a fixed cap, so the recorder itself cannot grow without bound.
 
     .venv/bin/python benchmarks/stream_soak.py MODEL.onnx [--minutes 10] [--output null|mjpeg://...|frames/]
@@ -27,7 +27,7 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from edgeunet.stream import Stream, StreamOptions  # noqa: E402
+from edgeunet.stream.pipeline import Stream, StreamOptions  # noqa: E402
 
 DEFAULT_VIDEO = REPO.parent / "shared" / "data" / "video" / "vtest.avi"
 

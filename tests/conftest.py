@@ -49,7 +49,7 @@ def vtest() -> Path:
 
 @pytest.fixture(scope="session")
 def synth_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from edgeunet.synth import make_dataset
+    from edgeunet.data.synth import make_dataset
 
     return make_dataset(tmp_path_factory.mktemp("synth") / "cells", count=16, size=64, seed=0)
 
@@ -76,6 +76,6 @@ def tiny_onnx(tmp_path_factory: pytest.TempPathFactory, tiny_run: Path, synth_da
 @pytest.fixture(scope="session")
 def synth_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 60-frame 256x192 MJPG .avi at 30 FPS (the demo's stand-in for a camera)."""
-    from edgeunet.synth import make_video
+    from edgeunet.data.synth import make_video
 
     return make_video(tmp_path_factory.mktemp("video") / "cells30.avi", frames=60, fps=30.0)

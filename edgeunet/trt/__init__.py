@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from edgeunet.errors import MissingDependencyError
+from edgeunet.core.errors import MissingDependencyError
 
 INSTALL_HINT = (
     "on Jetson install JetPack's TensorRT Python bindings (sudo apt install python3-libnvinfer) and build pycuda "

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
-from edgeunet.errors import EdgeUnetError
+from edgeunet.core.errors import EdgeUnetError
 
 if TYPE_CHECKING:
     import tensorrt as trt

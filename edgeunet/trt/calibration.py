@@ -2,52 +2,28 @@
 
 Why this route exists at all: explicit Q/DQ (`edgeunet calibrate`) is the default and the only way on TensorRT 11,
 but DLA INT8 on TensorRT 8.x (JetPack 5) needs a TensorRT calibration cache made by IInt8EntropyCalibrator2.
-The images are chosen with a seed and prepared by `edgeunet.processing.preprocess`, the very function inference
-uses, and every cache gets a manifest (which images, their hashes, the ONNX it belongs to) under `calibration/`,
-because a cache is only valid for the same network and settings.
+The images are chosen with a seed by the same sampler as Q/DQ calibration (`edgeunet.data.splits`) and prepared
+by `edgeunet.core.processing.preprocess`, the very function inference uses, and every cache gets a manifest
+(which images, their hashes, the ONNX it belongs to) under `calibration/`, because a cache is only valid for the same network and settings.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import random
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple
 
-from edgeunet.atomic import atomic_write_text
-from edgeunet.errors import EdgeUnetError
-from edgeunet.spec import ModelSpec
+from edgeunet.core.atomic import atomic_write_text, json_text, sha256_bytes
+from edgeunet.core.errors import EdgeUnetError
+from edgeunet.core.spec import ModelSpec
+from edgeunet.data.splits import sample_images
 
 if TYPE_CHECKING:
     import numpy.typing as npt
 
 DEFAULT_DIR = Path("calibration")
-
-
-def _sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def select_images(data: Path, num_images: int, seed: int = 0) -> List[Path]:
-    """Up to `num_images` images from DATA (or DATA/images), a seeded sample in a stable order."""
-    from edgeunet.data import list_images
-
-    data = Path(data)
-    if not data.is_dir():
-        raise EdgeUnetError(f"--calib-data {data}: no such folder; pass a folder of images (or one with images/)")
-    folder = data / "images" if (data / "images").is_dir() else data
-    files = list_images(folder)
-    if not files:
-        raise EdgeUnetError(f"--calib-data {data}: no images found (png/jpg/tif/bmp); add calibration images")
-    if num_images < 1:
-        raise EdgeUnetError(f"--num-images {num_images}: use at least 1 (64-500 is typical)")
-    if len(files) > num_images:
-        chosen = set(random.Random(seed).sample(range(len(files)), num_images))
-        files = [f for i, f in enumerate(files) if i in chosen]
-    return files
 
 
 def cache_paths(onnx_sha256: str, stem: str, method: str, folder: Path = DEFAULT_DIR) -> Tuple[Path, Path]:
@@ -95,8 +71,8 @@ class CalibrationSet:
 
     def batches(self) -> Iterator[npt.NDArray[Any]]:
         """Each image prepared exactly as at inference (bad image files are one-line errors)."""
-        from edgeunet.images import read_image
-        from edgeunet.processing import preprocess
+        from edgeunet.core.images import read_image
+        from edgeunet.core.processing import preprocess
 
         for path in self.images:
             yield preprocess(read_image(path), self.spec)
@@ -108,15 +84,15 @@ class CalibrationSet:
             "seed": self.seed,
             "onnx_sha256": self.onnx_sha256,
             "num_images": len(self.images),
-            "images": [{"path": str(p), "sha256": _sha256_bytes(p.read_bytes())} for p in self.images],
+            "images": [{"path": str(p), "sha256": sha256_bytes(p.read_bytes())} for p in self.images],
             "cache": self.cache_path.name,
         }
 
     def write_manifest(self) -> str:
         """Write the manifest (atomically) and return its sha256, which the engine sidecar records."""
-        text = json.dumps(self.manifest(), indent=2, sort_keys=True) + "\n"
+        text = json_text(self.manifest(), sort_keys=True)
         atomic_write_text(self.manifest_path, text)
-        return _sha256_bytes(text.encode("utf-8"))
+        return sha256_bytes(text.encode("utf-8"))
 
     def read_cache(self) -> Optional[bytes]:
         """A cache written for this very manifest, else None (TensorRT then calibrates from the images)."""
@@ -139,6 +115,6 @@ def make_calibration_set(
 ) -> CalibrationSet:
     if method not in ("entropy", "minmax"):
         raise EdgeUnetError(f"--calibrator {method}: TensorRT's implicit calibrators are entropy and minmax")
-    images = select_images(data, num_images, seed)
+    images = sample_images(data, num_images, seed)
     cache, manifest = cache_paths(onnx_sha256, stem, method, folder)
     return CalibrationSet(images, spec, method, cache, manifest, onnx_sha256, seed)

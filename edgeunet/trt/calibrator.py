@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Iterator, List, Optional
 
 import tensorrt as trt
 
-from edgeunet.atomic import atomic_write_bytes
+from edgeunet.core.atomic import atomic_write_bytes
 from edgeunet.trt.calibration import CalibrationSet
 from edgeunet.trt.cuda import CudaSession, DeviceBuffer
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Tuple
 
 import numpy as np
 
-from edgeunet.errors import MissingDependencyError
+from edgeunet.core.errors import MissingDependencyError
 
 if TYPE_CHECKING:
     import numpy.typing as npt

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Tuple
 
 import numpy as np
 
-from edgeunet.errors import EdgeUnetError
+from edgeunet.core.errors import EdgeUnetError
 from edgeunet.trt.build import dims_tuple
 from edgeunet.trt.cuda import CudaSession, DeviceBuffer
 

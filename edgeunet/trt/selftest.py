@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Tuple
 
-from edgeunet.errors import EdgeUnetError, MissingDependencyError
+from edgeunet.core.errors import EdgeUnetError, MissingDependencyError
 
 if TYPE_CHECKING:
     import numpy.typing as npt

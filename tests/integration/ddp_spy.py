@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from edgeunet import train as train_module
 from edgeunet.cli import main
+from edgeunet.train import trainer as train_module
 
 LOG = os.environ["EDGEUNET_WRITE_LOG"]
 

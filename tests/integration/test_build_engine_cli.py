@@ -105,7 +105,7 @@ def test_bad_build_inputs_are_one_line(work: Path, synth_data: Path, args: list,
 def test_int8_onnx_with_calib_data_is_refused(work: Path, onnx_model: Path, synth_data: Path) -> None:
     import onnx
 
-    from edgeunet.onnx_model import KEY_PRECISION, KEY_TARGET, set_metadata
+    from edgeunet.core.onnx_model import KEY_PRECISION, KEY_TARGET, set_metadata
 
     model = onnx.load(str(work / "tiny.onnx"))
     set_metadata(model, {KEY_PRECISION: "int8", KEY_TARGET: "tensorrt"})  # the metadata path only; no graph change needed
@@ -119,9 +119,9 @@ def test_int8_onnx_with_calib_data_is_refused(work: Path, onnx_model: Path, synt
 # -- loading an engine ------------------------------------------------------------------------
 def _engine_with_sidecar(folder: Path) -> Path:
     """Bytes plus a sound sidecar: enough for the integrity checks, which run before TensorRT is imported."""
-    from edgeunet.engine import write_sidecar
-    from edgeunet.onnx_model import sha256_file
-    from edgeunet.spec import ModelSpec
+    from edgeunet.core.atomic import sha256_file
+    from edgeunet.core.spec import ModelSpec
+    from edgeunet.trt.sidecar import write_sidecar
 
     engine = folder / "tiny.int8.engine"
     engine.write_bytes(bytes(range(256)) * 64)
@@ -167,8 +167,8 @@ def test_sound_engine_without_tensorrt_is_exit_3(work: Path, synth_data: Path) -
 def test_fp32_engine_matches_onnxruntime(work: Path, synth_data: Path) -> None:
     import numpy as np
 
-    from edgeunet.images import read_image
-    from edgeunet.segmenter import Segmenter
+    from edgeunet.core.images import read_image
+    from edgeunet.runtime.segmenter import Segmenter
 
     proc = run_cli("build-engine", "tiny.onnx", "--timing-cache", "tiny.cache", cwd=work)
     assert proc.returncode == 0, proc.stderr

@@ -90,7 +90,7 @@ def test_a_real_run_refuses_a_non_jetson() -> None:
 
 
 def test_doctor_and_installer_agree_on_the_sample_files() -> None:
-    from edgeunet.doctor import jetpack_for, parse_l4t_release
+    from edgeunet.deploy.doctor import jetpack_for, parse_l4t_release
 
     for sample in sorted(L4T_DATA.iterdir()):
         l4t = parse_l4t_release(sample.read_text())

@@ -55,7 +55,7 @@ def test_export_parity_metadata_and_folded_batchnorm(onnx_dir: Path) -> None:
 
 def test_uint8_io_masks_match_float_io(onnx_dir: Path, tiny_run: Path, synth_data: Path) -> None:
     """Same masks from torch (float), ORT float-I/O and ORT uint8-I/O, at the model's resolution."""
-    from edgeunet.segmenter import Segmenter
+    from edgeunet.runtime.segmenter import Segmenter
 
     u8 = Segmenter(onnx_dir / "uint8.onnx")
     assert u8.backend.name == "onnxruntime" and u8.spec.io == "uint8"
@@ -123,8 +123,8 @@ def test_fp16_convert_and_gate(onnx_dir: Path, synth_data: Path, tmp_path: Path)
 
 def test_gate_failure_renames_and_says_both_dice(onnx_dir: Path, synth_data: Path, tmp_path: Path) -> None:
     """A candidate that is a different (worse) model fails the gate in one line; the file is kept as *.rejected.onnx."""
-    from edgeunet.errors import EdgeUnetError
-    from edgeunet.quantize import accuracy_gate
+    from edgeunet.core.errors import EdgeUnetError
+    from edgeunet.evaluate.gate import accuracy_gate
 
     val = _val(synth_data, tmp_path)
     candidate = tmp_path / "m.int8.onnx"

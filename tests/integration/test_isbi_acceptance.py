@@ -98,9 +98,9 @@ def test_bad_calibration_fails_the_gate(work: Path) -> None:
 def test_uint8_io_same_masks(checkpoint: Path, work: Path, isbi: Path) -> None:
     proc = run_cli("export", checkpoint, "--out", work / "isbi_u8.onnx", "--io", "uint8")
     assert proc.returncode == 0, proc.stderr
-    from edgeunet.data import find_samples, split_samples
-    from edgeunet.images import read_image
-    from edgeunet.segmenter import Segmenter
+    from edgeunet.core.images import read_image
+    from edgeunet.data.dataset import find_samples, split_samples
+    from edgeunet.runtime.segmenter import Segmenter
 
     _, val, _ = split_samples(find_samples(isbi), 0.2, 0, seed=0)
     u8 = Segmenter(work / "isbi_u8.onnx")

@@ -17,7 +17,7 @@ pytest.importorskip("torch")
 
 @pytest.fixture(scope="module")
 def model(tiny_run: Path, synth_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from edgeunet.export import export_onnx
+    from edgeunet.export.onnx_export import export_onnx
 
     return export_onnx(tiny_run / "best.pt", tmp_path_factory.mktemp("bad") / "m.onnx", parity_data=synth_data, parity_images=1).path
 

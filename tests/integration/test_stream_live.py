@@ -14,9 +14,9 @@ import cv2
 import numpy as np
 import pytest
 
-from edgeunet.backends.base import load_backend
-from edgeunet.sinks import MjpegServerSink, Sink, SinkSpec
-from edgeunet.stream import Stream, measure_pipeline
+from edgeunet.runtime.base import load_backend
+from edgeunet.stream.pipeline import Stream, measure_pipeline
+from edgeunet.stream.sinks import MjpegServerSink, Sink, SinkSpec
 from tests.conftest import REPO, run_cli
 
 STAGES = ("capture", "preprocess", "inference", "postprocess", "overlay", "sink", "end_to_end")
@@ -51,7 +51,7 @@ def slow_onnx(tiny_run: Path, synth_data: Path, tmp_path_factory: pytest.TempPat
 
 def test_realtime_drops_stay_bounded_and_latency_stays_low(slow_onnx: Path, tmp_path: Path) -> None:
     """Acceptance 3: camera pace 30 FPS, slower model: drops counted, queues bounded, e2e p99 <= 2 x model latency."""
-    from edgeunet.synth import make_video
+    from edgeunet.data.synth import make_video
 
     video = make_video(tmp_path / "cam30.avi", frames=120, fps=30.0)
     stats = tmp_path / "s.json"
@@ -190,7 +190,7 @@ def test_a_failing_sink_is_reported_and_the_others_stay_valid(tiny_onnx: Path, s
 
 
 def test_measure_pipeline_for_bench(tiny_onnx: Path, synth_video: Path) -> None:
-    from edgeunet.bench import _pipeline_fps
+    from edgeunet.bench.run import _pipeline_fps
 
     backend = load_backend(tiny_onnx)
     result = measure_pipeline(backend, str(synth_video), max_frames=20)

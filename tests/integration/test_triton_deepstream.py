@@ -136,8 +136,9 @@ def _plan_with_sidecar(folder: Path, onnx_path: Path, max_batch: int) -> Path:
     What it checks is the repository layout and the I/O taken from the sidecar's ONNX; whether a server loads the
     plan is for the tensorrt-marked test below.
     """
-    from edgeunet.engine import write_sidecar
-    from edgeunet.onnx_model import read_spec, sha256_file
+    from edgeunet.core.atomic import sha256_file
+    from edgeunet.core.onnx_model import read_spec
+    from edgeunet.trt.sidecar import write_sidecar
 
     engine = folder / "dynamic.fp16.engine"
     engine.write_bytes(bytes(range(256)) * 16)
@@ -215,9 +216,9 @@ def _nvinfer_input(pixels: np.ndarray, prop: Dict[str, str]) -> np.ndarray:
 def test_deepstream_config_reproduces_edgeunet_masks(models: Path, synth_data: Path, tmp_path: Path) -> None:
     import cv2
 
-    from edgeunet.deepstream import nvinfer_class_map
-    from edgeunet.processing import postprocess, preprocess
-    from edgeunet.segmenter import Segmenter
+    from edgeunet.core.processing import postprocess, preprocess
+    from edgeunet.deploy.deepstream import nvinfer_class_map
+    from edgeunet.runtime.segmenter import Segmenter
 
     out = tmp_path / "ds"
     proc = run_cli("export-deepstream", models / "float.onnx", "--out", out)
@@ -254,9 +255,9 @@ def test_deepstream_config_reproduces_edgeunet_masks(models: Path, synth_data: P
 
 def test_deepstream_multiclass_rgb_unequal_std_is_exact(tmp_path: Path) -> None:
     """3 classes, RGB, per-channel std: softmax head, and the folded channel correction makes nvinfer's input exact."""
-    from edgeunet.deepstream import nvinfer_class_map
-    from edgeunet.processing import normalize
-    from edgeunet.spec import ModelSpec
+    from edgeunet.core.processing import normalize
+    from edgeunet.core.spec import ModelSpec
+    from edgeunet.deploy.deepstream import nvinfer_class_map
 
     spec = ModelSpec(in_channels=3, num_classes=3, class_names=["bg", "a", "b"], input_size=[16, 16], channel_order="rgb",
                      mean=[0.4, 0.5, 0.6], std=[0.2, 0.25, 0.3])
@@ -285,7 +286,7 @@ def _write_spec_conv(path: Path, spec, weight_seed: int = 0) -> None:
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    from edgeunet.onnx_model import KEY_PRECISION, KEY_SPEC, set_metadata
+    from edgeunet.core.onnx_model import KEY_PRECISION, KEY_SPEC, set_metadata
 
     rng = np.random.default_rng(weight_seed)
     h, w = spec.input_size

@@ -1,0 +1,1 @@
+"""Backend x precision x batch benchmarks with accuracy beside speed."""

@@ -1,0 +1,46 @@
+"""`edgeunet bench`: the same measurement for every backend x precision x batch, with accuracy beside speed."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Any, List
+
+import click
+
+from edgeunet.cli.options import PathArg, runtime_options
+
+
+@click.command("bench")
+@click.argument("models", type=PathArg, nargs=-1, required=True)
+@click.option("--precisions", default="fp32,fp16,int8,int8-cpu", show_default=True,
+              help="Comma-separated: fp32, fp16, int8 (TensorRT-valid Q/DQ), int8-cpu (calibrate --target cpu).")
+@click.option("--backends", default="auto", show_default=True, help="auto, or comma-separated: torch, onnxruntime, tensorrt.")
+@click.option("--data", type=PathArg, default=None, help="Labelled folder (images/ + masks/): Dice and mIoU per row.")
+@click.option("--calib-data", type=PathArg, default=None, help="INT8 calibration images (default: --data, else the training data).")
+@click.option("--video", type=PathArg, default=None, help="Also measure end-to-end pipeline FPS over this video.")
+@click.option("--batch", default="1", show_default=True, help="Comma-separated batch sizes, e.g. 1,4.")
+@click.option("--size", default=None, help="Comma-separated square input sizes, e.g. 256,512 (default: the model's).")
+@click.option("--warmup", type=click.IntRange(min=0), default=10, show_default=True, help="Untimed runs before timing.")
+@click.option("--iterations", type=click.IntRange(min=1), default=None, help="Timed runs per row (default 100).")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None, help="Seconds of timed runs per row (instead of --iterations).")
+@runtime_options(threads_help="Intra-op threads for ONNX Runtime and torch (default: theirs).", backend=False)
+@click.option("--cache", type=PathArg, default=None, help="Folder for derived variants (default: bench-cache/ next to MODEL).")
+@click.option("--calib-images", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--eval-images", type=click.IntRange(min=1), default=None, help="Score only the first N images of --data.")
+@click.option("--val-split", is_flag=True, help="Score on each model's own validation split (as trained), not all of --data.")
+@click.option("--json", "json_out", type=PathArg, default=None)
+@click.option("--csv", "csv_out", type=PathArg, default=None)
+@click.option("--md", "md_out", type=PathArg, default=None)
+@click.option("--plot", type=PathArg, default=None, help="Bar chart PNG of FPS per variant, annotated with Dice.")
+@click.option("--min-dice", type=float, default=None, help="Fail (exit 4) when any measured row has a lower Dice.")
+@click.option("--choose", "choose_best", is_flag=True, help="Write recommended.json: the fastest variant within --max-drop.")
+@click.option("--max-drop", type=click.FloatRange(min=0), default=0.01, show_default=True, help="Largest Dice drop vs fp32 for --choose.")
+@click.option("--recommend-out", type=PathArg, default=None, help="Where --choose writes (default: recommended.json next to --json, else ./).")
+def bench_cmd(models: List[Path], **options: Any) -> None:
+    """Speed and accuracy of MODEL across backends x precisions x batches, measured the same way."""
+    from edgeunet.bench.run import bench_command
+
+    command = "edgeunet " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    bench_command(models, command=command, echo=click.echo, **options)

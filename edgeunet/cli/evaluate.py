@@ -1,0 +1,46 @@
+"""`edgeunet evaluate|infer`: run a model file (.pt, .onnx, .engine) over labelled or unlabelled images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import click
+
+from edgeunet.cli.options import PathArg, RuntimeOptions, runtime_options
+
+
+@click.command()
+@click.argument("model", type=PathArg)
+@click.option("--data", "data_dir", type=PathArg, required=True, help="Folder with images/ and masks/.")
+@click.option("--json", "json_out", type=PathArg, default=None, help="Also write the metrics as JSON.")
+@click.option("--save-predictions", type=PathArg, default=None, help="New folder for predicted masks and overlays.")
+@runtime_options()
+def evaluate(model: Path, data_dir: Path, json_out: Optional[Path], save_predictions: Optional[Path], **options: Any) -> None:
+    """Pixel accuracy, IoU per class, mIoU and Dice of MODEL on a labelled folder."""
+    from edgeunet.core.atomic import write_json
+    from edgeunet.core.metrics import format_row
+    from edgeunet.core.tables import print_table
+    from edgeunet.evaluate.evaluate import evaluate as run_evaluation
+
+    runtime = RuntimeOptions.pop(options)
+    result = run_evaluation(model, data_dir, save_predictions=save_predictions, **runtime.load_backend_kwargs())
+    print_table([format_row(model.name, result, result["class_names"])], title=f"{data_dir} ({result['images']} images)")
+    if json_out is not None:
+        write_json(json_out, result, sort_keys=True)
+        click.echo(f"wrote {json_out}")
+
+
+@click.command()
+@click.argument("model", type=PathArg)
+@click.argument("inputs", type=PathArg, nargs=-1, required=True)
+@click.option("--out", type=PathArg, required=True, help="New folder for masks/, overlays/ and areas.json.")
+@runtime_options()
+@click.option("--no-overlays", is_flag=True)
+def infer(model: Path, inputs: tuple, out: Path, no_overlays: bool, **options: Any) -> None:
+    """Segment image files or folders: class-id mask PNGs, overlays and per-image class areas (JSON)."""
+    from edgeunet.evaluate.infer import infer as run_infer
+
+    runtime = RuntimeOptions.pop(options)
+    result = run_infer(model, list(inputs), out, overlays=not no_overlays, **runtime.load_backend_kwargs())
+    click.echo(f"wrote {result.images} mask(s) to {result.out} ({result.backend}, {result.precision}); class areas in {result.out / 'areas.json'}")

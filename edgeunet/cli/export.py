@@ -1,0 +1,122 @@
+"""`edgeunet export|calibrate|convert|inspect|build-engine`: from a checkpoint to ONNX variants and engines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import click
+
+from edgeunet.cli.options import PathArg, echo_gate, gate_options
+from edgeunet.core.errors import EdgeUnetError
+
+
+@click.command("export")
+@click.argument("checkpoint", type=PathArg)
+@click.option("--out", type=PathArg, default=None, help="Output .onnx. Default: CHECKPOINT with .onnx (runs/x/best.onnx).")
+@click.option("--size", nargs=2, type=click.IntRange(min=16), default=None, metavar="H W", help="Static input size. Default: the training size.")
+@click.option("--dynamic", is_flag=True, help="Symbolic batch, height and width (multiples of 16).")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Static batch size.")
+@click.option("--opset", type=click.IntRange(13, 21), default=17, show_default=True)
+@click.option("--io", "io_mode", type=click.Choice(["float", "uint8"]), default="float", show_default=True,
+              help="uint8: NHWC uint8 pixels in, uint8 class mask out (normalisation and decision inside the graph).")
+@click.option("--parity-data", type=PathArg, default=None, help="Images for the parity check. Default: the training data.")
+@click.option("--no-simplify", is_flag=True, help="Skip onnxslim.")
+def export_cmd(checkpoint: Path, out: Optional[Path], size: Optional[tuple], dynamic: bool, batch: int, opset: int, io_mode: str,
+               parity_data: Optional[Path], no_simplify: bool) -> None:
+    """Export a checkpoint to ONNX (checked, simplified, BatchNorm folded, metadata inside) and check parity vs torch."""
+    from edgeunet.export.onnx_export import export_onnx
+
+    result = export_onnx(checkpoint, out or checkpoint.with_suffix(".onnx"), size=size or None, dynamic=dynamic, batch=batch,
+                         opset=opset, io=io_mode, simplify=not no_simplify, parity_data=parity_data)
+    shape = "dynamic" if dynamic else f"{batch}x{result.spec.input_size[0]}x{result.spec.input_size[1]}"
+    click.echo(f"wrote {result.path} (opset {result.opset}, io {io_mode}, {shape}, {sum(result.nodes.values())} nodes)")
+    click.echo(result.parity.line())
+    for note in result.notes:
+        click.echo(f"note: {note}")
+
+
+@click.command()
+@click.argument("model", type=PathArg)
+@click.option("--data", "data_dir", type=PathArg, required=True, help="Folder of calibration images (or DIR/images).")
+@click.option("--out", type=PathArg, default=None, help="Output .onnx. Default: MODEL.int8.onnx next to MODEL.")
+@click.option("--num-images", type=int, default=64, show_default=True)
+@click.option("--method", type=click.Choice(["entropy", "minmax", "percentile"]), default="entropy", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Which images are sampled.")
+@click.option("--target", type=click.Choice(["tensorrt", "cpu"]), default="tensorrt", show_default=True,
+              help="tensorrt: symmetric Q/DQ that TensorRT accepts; cpu: QLinear ops with uint8 activations for ONNX Runtime on the CPU (TensorRT rejects it).")
+@click.option("--manifest-dir", type=PathArg, default=Path("calibration"), show_default=True)
+@gate_options
+def calibrate(model: Path, data_dir: Path, out: Optional[Path], num_images: int, method: str, seed: int, target: str,
+              manifest_dir: Path, val_data: Optional[Path], max_drop: float, no_gate: bool) -> None:
+    """INT8: calibrate MODEL (fp32 ONNX) on real images into an INT8 ONNX for --target, then gate its accuracy."""
+    from edgeunet.export.quantize import default_output, quantize_and_gate
+
+    calib, gate = quantize_and_gate(model, data_dir, out or default_output(model, "int8"), val_data=val_data, max_drop=max_drop,
+                                    num_images=num_images, method=method, seed=seed, target=target, manifest_dir=manifest_dir,
+                                    gate=not no_gate)
+    click.echo(f"wrote {calib.onnx_path} ({calib.quantized_nodes} tensors quantized, {len(calib.float_nodes)} ConvTranspose kept float, "
+               f"{calib.num_images} images, {calib.method}, target {calib.target})")
+    click.echo(f"manifest {calib.manifest_path} (sha256 {calib.manifest_sha256[:16]})")
+    echo_gate(gate)
+
+
+@click.command()
+@click.argument("model", type=PathArg)
+@click.option("--fp16", is_flag=True, help="fp16-typed graph (weights and activations), I/O types unchanged.")
+@click.option("--out", type=PathArg, default=None, help="Output .onnx. Default: MODEL.fp16.onnx next to MODEL.")
+@gate_options
+def convert(model: Path, fp16: bool, out: Optional[Path], val_data: Optional[Path], max_drop: float, no_gate: bool) -> None:
+    """Convert an fp32 ONNX to another precision (--fp16), then gate its accuracy."""
+    from edgeunet.export.fp16 import convert_and_gate
+    from edgeunet.export.quantize import default_output
+
+    if not fp16:
+        raise EdgeUnetError("choose a conversion: --fp16 (for INT8 use `edgeunet calibrate`)")
+    path, gate = convert_and_gate(model, out or default_output(model, "fp16"), val_data=val_data, max_drop=max_drop, gate=not no_gate)
+    click.echo(f"wrote {path}")
+    echo_gate(gate)
+
+
+@click.command("inspect")
+@click.argument("model", type=PathArg)
+@click.option("--json", "json_out", type=PathArg, default=None, help="Also write the report as JSON.")
+@click.option("--strict", is_flag=True, help="Exit non-zero when TensorRT would reject the graph.")
+def inspect_cmd(model: Path, json_out: Optional[Path], strict: bool) -> None:
+    """Opset, I/O, metadata, quantized nodes (zero points, axes) and anything TensorRT would reject."""
+    from edgeunet.core.atomic import atomic_write_text
+    from edgeunet.export.inspect import inspect_json, inspect_onnx
+
+    report = inspect_onnx(model)
+    click.echo(report.to_text())
+    if json_out is not None:
+        atomic_write_text(json_out, inspect_json(report))
+        click.echo(f"wrote {json_out}")
+    if strict and report.problems:
+        raise EdgeUnetError(f"{model}: TensorRT would reject it ({len(report.problems)} problem(s), listed above)")
+
+
+@click.command("build-engine")
+@click.argument("model", type=PathArg)
+@click.option("--fp16", is_flag=True, help="FP16 engine (fp16 ONNX is made and gated; TensorRT <= 10 may use the FP16 flag).")
+@click.option("--int8", is_flag=True, help="INT8 engine; from an fp32 ONNX this calibrates and gates first (needs --calib-data).")
+@click.option("--calib-data", type=PathArg, default=None, help="Folder of calibration images (or DIR/images), for --int8.")
+@click.option("--calibrator", type=click.Choice(["qdq", "entropy", "minmax"]), default="qdq", show_default=True,
+              help="qdq: explicit Q/DQ made on the CPU and gated (all TensorRT versions); entropy/minmax: TensorRT's implicit "
+                   "calibrators (8.5-10.x only; the DLA INT8 route on JetPack 5), cache under calibration/.")
+@click.option("--num-images", type=click.IntRange(min=1), default=64, show_default=True, help="Calibration images used.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Which calibration images are sampled.")
+@gate_options
+@click.option("--out", type=PathArg, default=None, help="Engine file (.engine or .plan). Default: MODEL.<precision>.engine.")
+@click.option("--workspace", type=click.IntRange(min=1), default=None, help="Builder workspace limit in MiB (default: TensorRT's).")
+@click.option("--shapes", default=None, metavar="MIN,OPT,MAX",
+              help="Input shapes of the optimization profile, e.g. 1x1x256x256,4x1x256x256,8x1x256x256 (one shape = static).")
+@click.option("--dla-core", type=click.IntRange(min=0), default=None, help="Run on this DLA core (Jetson Xavier/Orin), GPU fallback on.")
+@click.option("--timing-cache", type=PathArg, default=None, help="Reuse and update this timing cache file (faster rebuilds).")
+@click.option("--strongly-typed", is_flag=True, help="TensorRT 10: strongly typed network (precision from the ONNX). Always on in 11.")
+@click.option("--verbose", is_flag=True, help="TensorRT's verbose build log.")
+def build_engine_cmd(model: Path, **options: Any) -> None:
+    """Build a TensorRT engine from MODEL (ONNX), after calibration and the accuracy gate; writes ENGINE and ENGINE.json."""
+    from edgeunet.export.build_engine import BuildOptions, build_engine_command
+
+    build_engine_command(BuildOptions(onnx=model, **options), echo=click.echo)

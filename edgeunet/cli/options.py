@@ -1,0 +1,91 @@
+"""Option groups shared by several verbs (Polygraphy's `tools/args/` is the model): declared once, read once.
+
+A group is a decorator that adds its options, plus a small reader that turns the parsed values into the keyword
+arguments the library takes, so a verb never re-declares `--backend` or `--max-drop` with its own help text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+import click
+
+PathArg = click.Path(path_type=Path)
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+ORT_OPT_LEVELS = ["disable", "basic", "extended", "all"]
+
+
+def mask_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """How mask pixel values become classes (shared by train and the data commands)."""
+    func = click.option("--mask-map", default=None, help="Explicit pixel value:class id pairs, e.g. '0:1,255:0'.")(func)
+    func = click.option(
+        "--positive-value", type=click.IntRange(0, 255), default=None,
+        help="Binary masks: the pixel value of the positive class (ISBI membranes: 0). Default 255.",
+    )(func)
+    func = click.option("--classes", type=click.IntRange(min=2), default=2, show_default=True, help="Number of classes, background included.")(func)
+    return func
+
+
+def mask_values(classes: int, positive_value: Optional[int], mask_map: Optional[str]) -> List[List[int]]:
+    from edgeunet.data.dataset import default_mask_values, parse_mask_map
+
+    return parse_mask_map(mask_map) if mask_map else default_mask_values(classes, positive_value)
+
+
+def gate_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The accuracy gate shared by calibrate, convert and build-engine."""
+    func = click.option("--no-gate", is_flag=True, help="Skip the accuracy gate (not recommended).")(func)
+    func = click.option("--max-drop", type=float, default=0.01, show_default=True,
+                        help="Largest Dice drop vs the fp32 model that is accepted.")(func)
+    func = click.option("--val-data", type=PathArg, default=None,
+                        help="Labelled folder (images/ + masks/) for the gate. Default: the model's own validation split.")(func)
+    return func
+
+
+def echo_gate(gate: Any) -> None:
+    if gate is not None:
+        click.echo(gate.line())
+
+
+def runtime_options(threads_help: str = "ONNX Runtime intra-op threads (default: all cores).", backend: bool = True) -> Decorator:
+    """--backend/--device/--threads/--ort-opt-level: how a model file is opened (evaluate, infer, bench, stream).
+
+    bench picks several backends with its own --backends, so it takes the group without --backend.
+    """
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        func = click.option("--ort-opt-level", type=click.Choice(ORT_OPT_LEVELS), default="all", show_default=True,
+                            help="ONNX Runtime graph optimisation ('all' includes the NCHWc/NHWC layout transforms).")(func)
+        func = click.option("--threads", type=click.IntRange(min=0), default=None, help=threads_help)(func)
+        func = click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda[:N].")(func)
+        if backend:
+            func = click.option("--backend", default="auto", show_default=True, help="auto (by file type), onnxruntime, tensorrt or torch.")(func)
+        return func
+
+    return decorate
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    """The parsed runtime group; `pop` takes its four values out of a verb's **options."""
+
+    backend: str = "auto"
+    device: str = "auto"
+    threads: Optional[int] = None
+    ort_opt_level: str = "all"
+
+    @classmethod
+    def pop(cls, options: Dict[str, Any]) -> "RuntimeOptions":
+        return cls(**{name: options.pop(name) for name in ("backend", "device", "threads", "ort_opt_level") if name in options})
+
+    def load_backend_kwargs(self) -> Dict[str, Any]:
+        """Arguments for `runtime.load_backend` / `Segmenter`: ORT knobs only when they differ from ORT's defaults."""
+        extra: Dict[str, Any] = {}
+        if self.threads is not None:
+            extra["threads"] = self.threads
+        if self.ort_opt_level != "all":
+            extra["opt_level"] = self.ort_opt_level
+        return {"backend": self.backend, "device": self.device, **extra}

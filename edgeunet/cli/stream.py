@@ -1,0 +1,39 @@
+"""`edgeunet stream`: a live source through the model into sinks, with per-stage latency."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Optional
+
+import click
+
+from edgeunet.cli.options import PathArg, RuntimeOptions, runtime_options
+
+
+@click.command("stream")
+@click.argument("model", type=PathArg)
+@click.argument("source")
+@click.option("--output", "-o", "outputs", multiple=True, metavar="SINK",
+              help="Repeatable: out.mp4 / out.avi, frames/ (a folder), display://, mjpeg://HOST:PORT (default 127.0.0.1:8090), null. "
+                   "Default: a window when there is a screen, else null.")
+@click.option("--overlay", type=click.Choice(["alpha", "mask", "side", "contour"]), default="alpha", show_default=True,
+              help="alpha: blended colours; mask: colour mask only; side: frame | mask; contour: class outlines.")
+@click.option("--alpha", type=click.FloatRange(0, 1), default=0.45, show_default=True, help="Opacity of the class colours.")
+@click.option("--hud/--no-hud", default=True, show_default=True, help="Draw FPS and ms on the frames.")
+@click.option("--stats", "stats_out", type=PathArg, default=None, help="Write the latency summary (every stage, p50/p95/p99) as JSON.")
+@click.option("--max-frames", type=click.IntRange(min=1), default=None, help="Stop after N processed frames.")
+@click.option("--realtime", is_flag=True, help="Pace a file like a camera (its FPS, or --fps): newest frame only, drops counted.")
+@click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Pacing rate for --realtime and the frame rate of video outputs (default: the source's).")
+@click.option("--loop", is_flag=True, help="Start a file or image folder again at its end.")
+@click.option("--reconnect", type=click.IntRange(min=0), default=3, show_default=True,
+              help="A live source that drops is reopened up to N times (back-off 0.5 s doubling to 8 s), then the run ends.")
+@runtime_options()
+@click.option("--fp16", "half", is_flag=True, help="Run a .pt checkpoint in half precision (torch backend on CUDA).")
+def stream_cmd(model: Path, source: str, outputs: tuple, stats_out: Optional[Path], **options: Any) -> None:
+    """Segment a live SOURCE into sinks with per-stage latency: file, folder/glob, 0, v4l2:///dev/video0, csi://0, rtsp://, http://, gst:..."""
+    from edgeunet.stream.pipeline import stream_command
+
+    runtime = RuntimeOptions.pop(options)
+    stream_command(model, source, list(outputs), stats_out=stats_out, echo=click.echo, **asdict(runtime), **options)

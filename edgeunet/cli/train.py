@@ -1,0 +1,74 @@
+"""`edgeunet train`: every training option, a --config file under them, and --resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import click
+
+from edgeunet.cli.options import PathArg, mask_options
+from edgeunet.core.errors import EdgeUnetError
+
+TRAIN_OPTION_NAMES = [
+    "data", "val_data", "val_ratio", "seed", "epochs", "batch_size", "lr", "optimizer", "weight_decay", "loss", "alpha",
+    "width", "depth", "upsampling", "size", "classes", "class_names", "positive_value", "mask_map", "device", "amp", "out",
+    "patience", "monitor", "scheduler", "workers", "augment", "snapshot_samples", "tensorboard", "augmentation",
+]
+
+
+@click.command()
+@click.option("--data", "data_dir", type=PathArg, help="Folder with images/ and masks/.")
+@click.option("--val-data", type=PathArg, default=None, help="Separate validation folder (else split --data).")
+@click.option("--val-ratio", type=click.FloatRange(0, 1, max_open=True), default=0.2, show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True)
+@click.option("--optimizer", type=click.Choice(["adam", "adamw", "sgd"]), default="adamw", show_default=True)
+@click.option("--weight-decay", type=click.FloatRange(min=0), default=1e-4, show_default=True)
+@click.option("--loss", type=click.Choice(["ce", "dice", "focal", "dice_ce"]), default="dice_ce", show_default=True)
+@click.option("--alpha", type=click.FloatRange(0, 1), default=0.5, show_default=True, help="dice_ce = alpha*Dice + (1-alpha)*CE.")
+@click.option("--width", type=click.IntRange(min=4), default=32, show_default=True, help="Base width: 64 is the paper, 16/32 the edge presets.")
+@click.option("--depth", type=click.IntRange(1, 6), default=4, show_default=True)
+@click.option("--upsampling", type=click.Choice(["transpose", "bilinear"]), default="transpose", show_default=True)
+@click.option("--size", type=click.IntRange(min=16), default=256, show_default=True, help="Model input side (images are resized).")
+@mask_options
+@click.option("--class-names", default=None, help="Comma-separated, background first.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--amp", is_flag=True, help="Mixed precision (CUDA).")
+@click.option("--out", type=PathArg, default=Path("runs/train"), show_default=True, help="Run folder.")
+@click.option("--patience", type=click.IntRange(min=0), default=15, show_default=True, help="Early stop after N epochs without improvement (0: off).")
+@click.option("--monitor", type=click.Choice(["dice", "miou"]), default="dice", show_default=True)
+@click.option("--scheduler", type=click.Choice(["cosine", "plateau", "none"]), default="cosine", show_default=True)
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True, help="Data-loader processes.")
+@click.option("--augment/--no-augment", default=True, show_default=True)
+@click.option("--snapshot-samples", type=click.IntRange(min=0), default=4, show_default=True)
+@click.option("--tensorboard", is_flag=True, help="Also log to RUN/tensorboard.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--resume", type=PathArg, default=None, help="Continue the run in this folder (or its last.pt).")
+@click.option("--config", "config_file", type=PathArg, default=None, help="YAML/JSON file of these options.")
+@click.pass_context
+def train(
+    ctx: click.Context, data_dir: Optional[Path], resume: Optional[Path], config_file: Optional[Path], class_names: Optional[str], **options: Any
+) -> None:
+    """Train a UNet; watch RUN/curves.png, RUN/snapshots/ and RUN/learning.gif."""
+    from edgeunet.train.config import TrainConfig, load_config_file
+    from edgeunet.train.trainer import train as run_training
+
+    if resume is not None:
+        device = options["device"] if ctx.get_parameter_source("device") != click.core.ParameterSource.DEFAULT else None
+        run_dir = run_training(TrainConfig(), resume=resume, device=device)
+        click.echo(f"run finished: {run_dir}")
+        return
+    values: Dict[str, Any] = {"data": data_dir, "class_names": class_names.split(",") if class_names else None, **options}
+    if config_file is not None:
+        from_file = load_config_file(config_file, TRAIN_OPTION_NAMES)
+        param_of = {"data": "data_dir"}
+        for key, value in from_file.items():
+            if ctx.get_parameter_source(param_of.get(key, key)) in (None, click.core.ParameterSource.DEFAULT):
+                values[key] = value
+    if not values.get("data"):
+        raise EdgeUnetError("--data DIR is required (a folder with images/ and masks/), or --resume RUN")
+    values = {k: (str(v) if isinstance(v, Path) else v) for k, v in values.items()}
+    run_dir = run_training(TrainConfig.from_dict(values))
+    click.echo(f"run finished: {run_dir}  (best.pt, last.pt, metrics.csv, curves.png, learning.gif)")

@@ -1,0 +1,110 @@
+"""The one preprocessing and postprocessing used by training, calibration, evaluation and inference.
+
+Numpy + OpenCV only (it runs on the edge path). Keeping a single implementation is what makes the
+accuracy gate meaningful: calibration images are prepared exactly as frames are at inference.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from edgeunet.core.errors import EdgeUnetError
+from edgeunet.core.spec import ModelSpec
+
+
+def to_model_channels(image: np.ndarray, spec: ModelSpec) -> np.ndarray:
+    """Convert a gray or BGR uint8 image to the model's channel layout (HxW for gray, HxWx3 RGB)."""
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (3, 4)):
+        shape = "x".join(map(str, image.shape))
+        raise EdgeUnetError(f"image of shape {shape}: expected gray (HxW) or colour (HxWx3) pixels; save it as gray or RGB")
+    if image.ndim == 3 and image.shape[2] == 4:
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    if spec.in_channels == 1:
+        return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def resize_to_input(image: np.ndarray, spec: ModelSpec) -> np.ndarray:
+    height, width = spec.input_size
+    if image.shape[0] == height and image.shape[1] == width:
+        return image
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def normalize(image: np.ndarray, spec: ModelSpec) -> np.ndarray:
+    """uint8 HxW[xC] (model channels, model size) -> float32 CxHxW, (x/255 - mean) / std."""
+    std = np.asarray(spec.std, dtype=np.float32)
+    mean = np.asarray(spec.mean, dtype=np.float32)
+    scale = 1.0 / (255.0 * std)
+    offset = -mean / std
+    if image.ndim == 2:
+        out = image.astype(np.float32) * scale[0] + offset[0]
+        return out[None]
+    chw = np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32)
+    return chw * scale[:, None, None] + offset[:, None, None]
+
+
+def preprocess(image: np.ndarray, spec: ModelSpec) -> np.ndarray:
+    """A decoded frame (gray or BGR uint8, any size) -> the graph's input tensor, batch of one.
+
+    float I/O: NCHW float32 normalised; uint8 I/O: NHWC uint8 (normalisation is inside the graph).
+    """
+    if image.dtype != np.uint8:
+        raise EdgeUnetError(f"expected an 8-bit image, got {image.dtype}")
+    prepared = resize_to_input(to_model_channels(image, spec), spec)
+    if spec.io == "uint8":
+        return np.ascontiguousarray(prepared.reshape(1, prepared.shape[0], prepared.shape[1], spec.in_channels))
+    return normalize(prepared, spec)[None]
+
+
+def logit_threshold(spec: ModelSpec) -> float:
+    """Comparing logits with logit(t) equals comparing sigmoid(logits) with t, without the sigmoid."""
+    t = min(max(spec.threshold, 1e-6), 1 - 1e-6)
+    return math.log(t / (1 - t))
+
+
+def postprocess(output: np.ndarray, spec: ModelSpec, out_hw: tuple[int, int] | None = None) -> np.ndarray:
+    """The graph's output for one image -> class-id mask (uint8 HxW) at `out_hw` (default: model size).
+
+    Logits are resized (bilinear) before the decision, so edges at the frame's resolution are
+    smooth; a uint8 mask from a fused graph can only be resized nearest-neighbour.
+    """
+    out = np.asarray(output)
+    if out.ndim == 4:
+        out = out[0]
+    if out.ndim == 3 and out.shape[0] == 1 and (spec.io == "uint8" or spec.is_binary):
+        out = out[0]
+    target = None if out_hw is None else (int(out_hw[1]), int(out_hw[0]))
+    if out.dtype == np.uint8:
+        mask = out
+        if target is not None and (mask.shape[1], mask.shape[0]) != target:
+            mask = cv2.resize(mask, target, interpolation=cv2.INTER_NEAREST)
+        return mask
+    logits = out.astype(np.float32, copy=False)
+    if logits.ndim == 2:
+        if target is not None and (logits.shape[1], logits.shape[0]) != target:
+            logits = cv2.resize(logits, target, interpolation=cv2.INTER_LINEAR)
+        return (logits > logit_threshold(spec)).astype(np.uint8)
+    hwc = logits.transpose(1, 2, 0)
+    if target is not None and (hwc.shape[1], hwc.shape[0]) != target:
+        hwc = cv2.resize(np.ascontiguousarray(hwc), target, interpolation=cv2.INTER_LINEAR)
+        if hwc.ndim == 2:
+            hwc = hwc[:, :, None]
+    return np.argmax(hwc, axis=2).astype(np.uint8)
+
+
+def probabilities(output: np.ndarray, spec: ModelSpec) -> np.ndarray:
+    """Per-pixel class probabilities (sigmoid or softmax) of float logits, for parity checks."""
+    logits = np.asarray(output, dtype=np.float64)
+    if spec.is_binary:
+        return 1.0 / (1.0 + np.exp(-logits))
+    shifted = logits - logits.max(axis=-3, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-3, keepdims=True)

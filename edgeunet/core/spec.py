@@ -1,0 +1,107 @@
+"""ModelSpec: everything downstream needs to use a model, so no flag is ever repeated.
+
+It travels inside checkpoints, ONNX metadata_props and engine sidecars. Pure Python and
+JSON-serialisable, because the edge path (no torch) reads it too.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, List, Tuple
+
+from edgeunet.core.errors import EdgeUnetError
+
+# Distinct, colour-blind-friendly-ish BGR colours (OpenCV order) for class overlays.
+DEFAULT_COLORS_BGR: List[Tuple[int, int, int]] = [
+    (0, 0, 0),
+    (0, 215, 255),
+    (255, 144, 30),
+    (60, 20, 220),
+    (113, 179, 60),
+    (180, 105, 255),
+    (0, 140, 255),
+    (208, 224, 64),
+]
+
+SPEC_VERSION = 1
+
+
+@dataclass
+class ModelSpec:
+    """What a trained model expects and produces.
+
+    `num_classes` counts the background: a binary model has num_classes == 2 and a single
+    output logit (sigmoid + threshold); a multi-class model has one logit per class (argmax).
+    """
+
+    in_channels: int = 1
+    num_classes: int = 2
+    class_names: List[str] = field(default_factory=lambda: ["background", "foreground"])
+    colors: List[List[int]] = field(default_factory=list)
+    input_size: List[int] = field(default_factory=lambda: [256, 256])  # H, W
+    channel_order: str = "gray"  # gray | rgb
+    mean: List[float] = field(default_factory=lambda: [0.5])
+    std: List[float] = field(default_factory=lambda: [0.25])
+    threshold: float = 0.5
+    io: str = "float"  # float: NCHW float32 in, logits out | uint8: NHWC uint8 in, uint8 class mask out
+    mask_values: List[List[int]] = field(default_factory=lambda: [[0, 0], [255, 1], [1, 1]])  # [pixel, class]
+    spec_version: int = SPEC_VERSION
+
+    def __post_init__(self) -> None:
+        if not self.colors:
+            self.colors = [list(DEFAULT_COLORS_BGR[i % len(DEFAULT_COLORS_BGR)]) for i in range(self.num_classes)]
+
+    @property
+    def out_channels(self) -> int:
+        return 1 if self.num_classes == 2 else self.num_classes
+
+    @property
+    def is_binary(self) -> bool:
+        return self.num_classes == 2
+
+    def mask_mapping(self) -> Dict[int, int]:
+        return {int(v): int(c) for v, c in self.mask_values}
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any], source: str = "model") -> "ModelSpec":
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        try:
+            spec = cls(**known)
+        except TypeError as exc:
+            raise EdgeUnetError(f"{source}: model description is malformed ({exc}); re-export the model") from None
+        spec.validate(source)
+        return spec
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "model") -> "ModelSpec":
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise EdgeUnetError(f"{source}: model description is not valid JSON; re-export the model") from None
+        if not isinstance(data, dict):
+            raise EdgeUnetError(f"{source}: model description is not a JSON object; re-export the model")
+        return cls.from_dict(data, source)
+
+    def validate(self, source: str = "model") -> None:
+        problems = []
+        if self.in_channels not in (1, 3):
+            problems.append(f"in_channels={self.in_channels} (1 or 3)")
+        if self.num_classes < 2:
+            problems.append(f"num_classes={self.num_classes} (at least 2)")
+        if len(self.class_names) != self.num_classes:
+            problems.append(f"{len(self.class_names)} class names for {self.num_classes} classes")
+        if len(self.input_size) != 2 or min(self.input_size) < 16:
+            problems.append(f"input_size={self.input_size} (two sides >= 16)")
+        if len(self.mean) != self.in_channels or len(self.std) != self.in_channels:
+            problems.append("mean/std do not match the channel count")
+        if self.io not in ("float", "uint8"):
+            problems.append(f"io={self.io!r} (float or uint8)")
+        if problems:
+            raise EdgeUnetError(f"{source}: invalid model description: {'; '.join(problems)}")

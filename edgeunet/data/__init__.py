@@ -1,0 +1,1 @@
+"""Folder datasets (images/ + masks/ by stem), splits, mask mapping, augmentation, synthetic data."""

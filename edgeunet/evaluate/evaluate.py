@@ -1,0 +1,61 @@
+"""Evaluate any model file on a labelled folder, at the images' own resolution."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, Optional, Sequence
+
+from edgeunet.core.metrics import ConfusionMatrix
+from edgeunet.core.overlay import colour_lut
+from edgeunet.data.dataset import MaskMapper, Sample, find_samples, load_pair
+from edgeunet.evaluate.outputs import prediction_folder
+from edgeunet.runtime.segmenter import Segmenter
+
+
+def evaluate(
+    model: Path | str,
+    data: Path | str,
+    backend: str = "auto",
+    device: str = "auto",
+    save_predictions: Optional[Path] = None,
+    segmenter: Optional[Segmenter] = None,
+    samples: Optional[Sequence[Sample]] = None,
+    **options: Any,
+) -> Dict[str, Any]:
+    """Metrics of `model` on DATA/images + DATA/masks, with the mask mapping the model was trained with.
+
+    `samples`: score exactly these pairs instead of all of DATA (e.g. a validation split for the gate).
+    `segmenter`: score through this open one (the caller closes it); otherwise one is opened and closed here,
+    so a gate run never leaks an ONNX Runtime session or an engine on a GPU.
+    `options`: backend options (threads, opt_level), as for `Segmenter`.
+    """
+    samples = list(samples) if samples is not None else find_samples(data)
+    if segmenter is not None:
+        return _score(segmenter, model, samples, save_predictions)
+    seg = Segmenter(model, backend=backend, device=device, **options)
+    try:
+        return _score(seg, model, samples, save_predictions)
+    finally:
+        seg.close()
+
+
+def _score(seg: Segmenter, model: Path | str, samples: Sequence[Sample], save_predictions: Optional[Path]) -> Dict[str, Any]:
+    spec = seg.spec
+    mapper = MaskMapper(spec.mask_values, spec.num_classes)
+    cm = ConfusionMatrix(spec.num_classes)
+    with prediction_folder(save_predictions, colour_lut(spec.colors)) as writer:
+        for sample in samples:
+            image, truth = load_pair(sample, mapper)
+            pred = seg.predict(image)
+            cm.update(pred, truth)
+            if writer is not None:
+                writer.write(sample.stem, image, pred)
+    result = cm.scores()
+    result.update(
+        model=str(model),
+        backend=seg.backend.name,
+        precision=seg.backend.precision,
+        images=len(samples),
+        class_names=spec.class_names,
+    )
+    return result

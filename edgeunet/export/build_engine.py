@@ -1,0 +1,303 @@
+"""`edgeunet build-engine`: ONNX -> (calibrate, fp16, accuracy gate on CPU) -> TensorRT engine + sidecar JSON.
+
+Why the steps are split this way: everything that decides accuracy happens on the CPU with ONNX Runtime
+*before* TensorRT is touched (precision lives in the ONNX), so on a machine without TensorRT the command still
+does all of that and then stops with one line saying where the validated ONNX is and what to run on the target.
+
+Every engine gets a sidecar `<engine>.json` (TensorRT version, GPU and compute capability, precision, shapes,
+ONNX sha256, calibration manifest hash, gate result, build time, the engine's own sha256 and the exact command).
+An engine only runs with the TensorRT version and GPU that built it, so loading checks the sidecar first and
+refuses a mismatch with the rebuild command; a truncated or replaced engine is caught by its sha256 before
+TensorRT ever sees it. No torch and no tensorrt import here: TensorRT is reached through `edgeunet.trt`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from edgeunet.core.atomic import atomic_write_bytes, ensure_writable_dir, sha256_file
+from edgeunet.core.errors import EdgeUnetError, MissingDependencyError
+from edgeunet.core.onnx_model import KEY_CALIBRATION, KEY_GATE, KEY_TARGET, input_info, json_field, precision_of, read_model
+from edgeunet.core.spec import ModelSpec
+from edgeunet.core.version import __version__
+from edgeunet.trt import INSTALL_HINT, tensorrt_version
+from edgeunet.trt.build import (
+    CALIBRATORS,
+    IMPLICIT_CALIBRATORS,
+    ShapeProfile,
+    always_strongly_typed,
+    parse_shapes,
+    parse_version,
+    plan_build,
+    resolve_profile,
+)
+from edgeunet.trt.sidecar import ENGINE_SUFFIXES, SIDECAR_FORMAT, SIDECAR_VERSION, sidecar_path, write_sidecar
+
+_PRECISION_TAGS = (".fp32", ".fp16", ".int8")
+# A version that has every route (flags, calibrators, strong typing), for checking options on a machine without TensorRT.
+_GENERIC_VERSION = (10, 3, 0)
+
+
+def default_engine_path(onnx: Path, precision: str) -> Path:
+    """runs/x/best.onnx, best.int8.onnx, best.fp16.onnx -> runs/x/best.<precision>.engine."""
+    stem = onnx.stem
+    for tag in _PRECISION_TAGS:
+        if stem.endswith(tag):
+            stem = stem[: -len(tag)]
+    return onnx.with_name(f"{stem}.{precision}.engine")
+
+
+def default_shape(spec: ModelSpec) -> Tuple[int, ...]:
+    """Batch-1 input shape from the model description (NCHW float, NHWC uint8)."""
+    height, width = spec.input_size
+    return (1, height, width, spec.in_channels) if spec.io == "uint8" else (1, spec.in_channels, height, width)
+
+
+@dataclass
+class BuildOptions:
+    """The build-engine command line, as data (so the rebuild hint can be written back as a command)."""
+
+    onnx: Path
+    fp16: bool = False
+    int8: bool = False
+    calib_data: Optional[Path] = None
+    calibrator: str = "qdq"
+    val_data: Optional[Path] = None
+    max_drop: float = 0.01
+    no_gate: bool = False
+    out: Optional[Path] = None
+    workspace: Optional[int] = None
+    shapes: Optional[str] = None
+    dla_core: Optional[int] = None
+    timing_cache: Optional[Path] = None
+    strongly_typed: bool = False
+    num_images: int = 64
+    seed: int = 0
+    verbose: bool = False
+
+
+def command_line(onnx: Path, out: Path, opts: BuildOptions, precision: str, calibrated: bool) -> str:
+    """The `edgeunet build-engine ...` that rebuilds this engine from `onnx` (calibration/gate already done if `calibrated`)."""
+    args: List[str] = ["edgeunet", "build-engine", str(onnx)]
+    if precision == "fp16" or (opts.fp16 and precision == "int8"):
+        args.append("--fp16")
+    if precision == "int8":
+        args.append("--int8")
+        if opts.calibrator in IMPLICIT_CALIBRATORS:
+            args += ["--calibrator", opts.calibrator]
+        if not calibrated and opts.calib_data is not None:
+            args += ["--calib-data", str(opts.calib_data)]
+    args += ["--out", str(out)]
+    if opts.workspace is not None:
+        args += ["--workspace", str(opts.workspace)]
+    if opts.shapes:
+        args += ["--shapes", opts.shapes]
+    if opts.dla_core is not None:
+        args += ["--dla-core", str(opts.dla_core)]
+    if opts.strongly_typed:
+        args.append("--strongly-typed")
+    if opts.timing_cache is not None:
+        args += ["--timing-cache", str(opts.timing_cache)]
+    return " ".join(shlex.quote(a) for a in args)
+
+
+# -- option checks (no TensorRT, nothing written) -----------------------------------------------
+@dataclass
+class _Checked:
+    spec: ModelSpec
+    metadata: Dict[str, str]
+    onnx_precision: str
+    input_name: str
+    input_shape: List[Optional[int]]
+    profile: Optional[ShapeProfile]
+    out: Path
+    precision: str
+
+
+def check_options(opts: BuildOptions) -> _Checked:
+    """Every user mistake that can be found before minutes of calibration, as one line."""
+    onnx = Path(opts.onnx)
+    if not onnx.exists():
+        raise EdgeUnetError(f"{onnx}: no such ONNX file")
+    if onnx.suffix.lower() in ENGINE_SUFFIXES:
+        raise EdgeUnetError(f"{onnx}: is already an engine; build-engine takes the .onnx it was built from")
+    if onnx.suffix.lower() != ".onnx":
+        raise EdgeUnetError(f"{onnx}: not an ONNX file (expected .onnx); create one with `edgeunet export CHECKPOINT`")
+    model, metadata, spec = read_model(onnx)
+    onnx_precision = precision_of(metadata)
+    name, shape, _ = input_info(model)
+    if not opts.max_drop >= 0:  # also NaN
+        raise EdgeUnetError(f"--max-drop {opts.max_drop}: must be 0 or more (the largest Dice drop you accept, e.g. 0.01)")
+    if opts.calibrator not in CALIBRATORS:
+        raise EdgeUnetError(f"--calibrator {opts.calibrator}: choose from {', '.join(CALIBRATORS)}")
+    if not opts.int8 and opts.calib_data is not None:
+        raise EdgeUnetError("--calib-data is only used with --int8; add --int8 or drop it")
+    if not opts.int8 and opts.calibrator != "qdq":
+        raise EdgeUnetError(f"--calibrator {opts.calibrator} is only used with --int8; add --int8 or drop it")
+    if opts.calib_data is not None and not Path(opts.calib_data).is_dir():
+        raise EdgeUnetError(f"--calib-data {opts.calib_data}: no such folder; pass a folder of images")
+    if opts.val_data is not None and not Path(opts.val_data).is_dir():
+        raise EdgeUnetError(f"--val-data {opts.val_data}: no such folder; pass a folder with images/ and masks/")
+    if onnx_precision == "int8":
+        if metadata.get(KEY_TARGET) == "cpu":
+            raise EdgeUnetError(
+                f"{onnx}: an INT8 graph made for the CPU (asymmetric, TensorRT rejects it); "
+                "recalibrate with `edgeunet calibrate --target tensorrt` or pass the fp32 ONNX with --int8 --calib-data DIR"
+            )
+        if opts.calib_data is not None:
+            raise EdgeUnetError(f"{onnx}: is already INT8 (Q/DQ); drop --calib-data, or pass the fp32 ONNX to recalibrate")
+        if opts.calibrator != "qdq":
+            raise EdgeUnetError(f"--calibrator {opts.calibrator} calibrates an fp32 ONNX; {onnx} is already INT8 (Q/DQ)")
+    if onnx_precision == "fp16" and opts.int8:
+        raise EdgeUnetError(f"{onnx}: is an fp16 ONNX; INT8 calibration starts from the fp32 ONNX")
+    int8 = opts.int8 or onnx_precision == "int8"
+    if int8 and onnx_precision == "fp32" and opts.calib_data is None:
+        raise EdgeUnetError("--int8 from an fp32 ONNX needs calibration images: add --calib-data DIR (64-500 typical images)")
+    precision = "int8" if int8 else ("fp16" if (opts.fp16 or onnx_precision == "fp16") else "fp32")
+    requested = parse_shapes(opts.shapes) if opts.shapes else None
+    profile = resolve_profile(shape, requested, default_shape(spec))
+    out = Path(opts.out) if opts.out is not None else default_engine_path(onnx, precision)
+    if out.suffix.lower() not in ENGINE_SUFFIXES:
+        raise EdgeUnetError(f"--out {out}: an engine name must end in .engine or .plan (e.g. {default_engine_path(onnx, precision).name})")
+    if out.exists() and out.is_dir():
+        raise EdgeUnetError(f"--out {out}: is a folder; pass a file name ending in .engine")
+    ensure_writable_dir(out.parent if str(out.parent) else Path("."))
+    if opts.timing_cache is not None:
+        cache = Path(opts.timing_cache)
+        if cache.exists() and not cache.is_file():
+            raise EdgeUnetError(f"--timing-cache {cache}: is not a file; pass a file name (created if missing)")
+        ensure_writable_dir(cache.parent if str(cache.parent) else Path("."), "timing cache folder")
+    # Version-independent combinations (DLA without FP16/INT8, dynamic shapes on DLA, ...), checked as if on 10.x;
+    # the running version's own rules are applied again in `build`.
+    generic_precision = "int8" if (onnx_precision == "int8" or (int8 and opts.calibrator == "qdq")) else onnx_precision
+    plan_build(_GENERIC_VERSION, generic_precision, fp16=opts.fp16 or onnx_precision == "fp16", int8=int8,
+               calibrator=opts.calibrator, strongly_typed=False, dla_core=opts.dla_core, workspace_mib=opts.workspace,
+               profile=profile)
+    return _Checked(spec, metadata, onnx_precision, name, list(shape), profile, out, precision)
+
+
+# -- the command ---------------------------------------------------------------------------------
+Echo = Callable[[str], None]
+
+
+def build_engine_command(opts: BuildOptions, echo: Echo = print) -> Path:
+    """Run build-engine; returns the engine path. Without TensorRT: MissingDependencyError after the CPU steps."""
+    checked = check_options(opts)
+    onnx = Path(opts.onnx)
+    trt_text = tensorrt_version()
+    version = parse_version(trt_text) if trt_text is not None else None
+    if version is not None:
+        # The running version's rules before any calibration (e.g. an implicit calibrator on TensorRT 11).
+        plan_build(version, "int8" if checked.precision == "int8" and opts.calibrator == "qdq" else checked.onnx_precision,
+                   fp16=opts.fp16 or checked.onnx_precision == "fp16", int8=checked.precision == "int8",
+                   calibrator=opts.calibrator, strongly_typed=opts.strongly_typed, dla_core=opts.dla_core,
+                   workspace_mib=opts.workspace, profile=checked.profile)
+
+    build_onnx = onnx
+    onnx_precision = checked.onnx_precision
+    calibration: Dict[str, Any] = json_field(checked.metadata, KEY_CALIBRATION) or {}
+    gate: Optional[Dict[str, Any]] = json_field(checked.metadata, KEY_GATE)
+    calibrated = onnx_precision == "int8"
+
+    if checked.precision == "int8" and onnx_precision == "fp32" and opts.calibrator == "qdq":
+        from edgeunet.export.quantize import default_output, quantize_and_gate
+
+        target = default_output(onnx, "int8")
+        assert opts.calib_data is not None  # check_options guarantees it
+        echo(f"calibrating {onnx.name} on {opts.calib_data} (explicit Q/DQ, TensorRT target) ...")
+        calib, gate_result = quantize_and_gate(
+            onnx, opts.calib_data, target, val_data=opts.val_data, max_drop=opts.max_drop, gate=not opts.no_gate, num_images=opts.num_images,
+            seed=opts.seed, target="tensorrt",
+        )
+        echo(f"wrote {calib.onnx_path} ({calib.quantized_nodes} quantized tensors, {calib.num_images} images; manifest {calib.manifest_path})")
+        if gate_result is not None:
+            echo(gate_result.line())
+            gate = gate_result.to_dict()
+        calibration = {"manifest": str(calib.manifest_path), "manifest_sha256": calib.manifest_sha256, "method": calib.method,
+                       "num_images": calib.num_images, "seed": calib.seed}
+        build_onnx, onnx_precision, calibrated = calib.onnx_path, "int8", True
+    elif checked.precision == "fp16" and onnx_precision == "fp32":
+        from edgeunet.export.fp16 import convert_and_gate
+        from edgeunet.export.quantize import default_output
+
+        fp16_onnx, gate_result = convert_and_gate(onnx, default_output(onnx, "fp16"), val_data=opts.val_data, max_drop=opts.max_drop, gate=not opts.no_gate)
+        echo(f"wrote {fp16_onnx}")
+        if gate_result is not None:
+            echo(gate_result.line())
+            gate = gate_result.to_dict()
+        # TensorRT 11 (and any strongly typed build) takes precision from the graph: build from the fp16 ONNX.
+        # TensorRT <= 10: the FP16 builder flag on the fp32 ONNX; the fp16 ONNX gate checked the weight rounding.
+        if version is None or always_strongly_typed(version) or opts.strongly_typed:
+            build_onnx, onnx_precision = fp16_onnx, "fp16"
+    elif checked.precision == "int8" and opts.calibrator in IMPLICIT_CALIBRATORS:
+        echo(f"note: --calibrator {opts.calibrator} calibrates inside TensorRT; check the engine afterwards with "
+             f"`edgeunet evaluate ENGINE --data VAL` (the CPU gate covers Q/DQ and fp16 ONNX only)")
+
+    if version is None:
+        hint = command_line(build_onnx, checked.out, opts, checked.precision, calibrated)
+        what = "the validated ONNX" if build_onnx != onnx or gate is not None else "the ONNX"
+        raise MissingDependencyError(f"TensorRT not found, stopping before the engine; {what} is at {build_onnx}; run `{hint}` on the target ({INSTALL_HINT})")
+    return _build(opts, checked, build_onnx, onnx_precision, version, trt_text or "", calibration, gate, calibrated, echo)
+
+
+def _build(
+    opts: BuildOptions, checked: _Checked, build_onnx: Path, onnx_precision: str, version: Tuple[int, int, int], trt_text: str,
+    calibration: Dict[str, Any], gate: Optional[Dict[str, Any]], calibrated: bool, echo: Echo,
+) -> Path:
+    """The TensorRT part (runs only where TensorRT and pycuda are installed)."""
+    from edgeunet.trt import build as trt_build
+    from edgeunet.trt.runner import runtime_info
+
+    plan = plan_build(version, onnx_precision, fp16=opts.fp16, int8=checked.precision == "int8", calibrator=opts.calibrator,
+                      strongly_typed=opts.strongly_typed, dla_core=opts.dla_core, workspace_mib=opts.workspace, profile=checked.profile)
+    _, gpu_name, capability = runtime_info()
+    onnx_sha = sha256_file(build_onnx)
+    calib_set = None
+    if plan.implicit_calibrator is not None:
+        from edgeunet.trt.calibration import make_calibration_set
+
+        assert opts.calib_data is not None
+        calib_set = make_calibration_set(opts.calib_data, checked.spec, onnx_sha, build_onnx.stem, plan.implicit_calibrator,
+                                         opts.num_images, opts.seed)
+        calibration = {"manifest": str(calib_set.manifest_path), "manifest_sha256": calib_set.write_manifest(),
+                       "method": plan.implicit_calibrator, "num_images": len(calib_set.images), "seed": opts.seed,
+                       "cache": str(calib_set.cache_path)}
+    timing = Path(opts.timing_cache).read_bytes() if opts.timing_cache is not None and Path(opts.timing_cache).is_file() else None
+    for note in plan.notes:
+        echo(f"note: {note}")
+    echo(f"building {checked.precision} engine with TensorRT {trt_text} on {gpu_name} (flags: {', '.join(plan.builder_flags) or 'none'}"
+         f"{', strongly typed' if plan.strongly_typed else ''}) ...")
+    built, plan = trt_build.build_engine(build_onnx, plan, default_shape(checked.spec), checked.profile, calib_set, timing, opts.verbose)
+    out = checked.out
+    atomic_write_bytes(out, built.plan_bytes)
+    if opts.timing_cache is not None:
+        atomic_write_bytes(opts.timing_cache, built.timing_cache)
+    sidecar = {
+        "format": SIDECAR_FORMAT,
+        "sidecar_version": SIDECAR_VERSION,
+        "edgeunet_version": __version__,
+        "engine": out.name,
+        "engine_sha256": sha256_file(out),
+        "engine_bytes": out.stat().st_size,
+        "tensorrt_version": trt_text,
+        "gpu": {"name": gpu_name, "compute_capability": f"{capability[0]}.{capability[1]}"},
+        "precision": checked.precision,
+        "onnx": {"path": str(build_onnx), "sha256": onnx_sha, "precision": onnx_precision},
+        "input": {"name": built.input_name, "shape": list(built.input_shape)},
+        "shapes": plan.profile.to_dict() if plan.profile is not None else None,
+        "build": {"network_flags": plan.network_flags, "builder_flags": plan.builder_flags, "strongly_typed": plan.strongly_typed,
+                  "calibrator": plan.implicit_calibrator or ("qdq" if checked.precision == "int8" else None),
+                  "dla_core": plan.dla_core, "workspace_bytes": plan.workspace_bytes, "seconds": round(built.seconds, 2)},
+        "calibration": calibration or None,
+        "gate": gate,
+        "built_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "build_command": command_line(build_onnx, out, opts, checked.precision, calibrated),
+        "spec": checked.spec.to_dict(),
+    }
+    write_sidecar(out, sidecar)
+    echo(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, {built.seconds:.0f} s) and {sidecar_path(out).name}")
+    return out

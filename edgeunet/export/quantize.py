@@ -1,0 +1,353 @@
+"""Precision lives in the ONNX: INT8 calibration into a Q/DQ (TensorRT) or QOperator (CPU) graph.
+
+No torch here (edge path). The heavy lifting is done by a maintained library, `onnxruntime.quantization`
+(quant_pre_process + quantize_static). What we add is the part a user gets wrong by hand:
+
+* Calibration images are sampled with a seed and prepared by `edgeunet.core.processing.preprocess`, the
+  very function inference uses, so the ranges TensorRT sees are the ranges of real frames.
+* target="tensorrt" (default) emits what TensorRT accepts on 8.5, 10.x and 11.x: symmetric INT8
+  (zero point 0) activations and weights, per-channel Conv weights on axis 0, per-tensor
+  activations, opset >= 13, ConvTranspose left in float (its weight axis is unverified on hardware).
+  target="cpu" uses asymmetric uint8 activations, which lets ONNX Runtime fuse into QLinearConv on a
+  CPU; TensorRT would reject that graph, so the two are never mixed (the target is in the metadata).
+* A manifest (images + sha256, method, seed, source ONNX sha256) is written to `calibration/` so an
+  engine can be traced to exactly the data that calibrated it.
+* `quantize_and_gate` runs the accuracy gate (`edgeunet.evaluate.gate`) on the result, with the gate's
+  validation images excluded from calibration so the gate measures generalisation.
+
+Interface used by `edgeunet build-engine` (keep stable):
+    calibrate(onnx_path, data, out, num_images=64, method="entropy", seed=0, target="tensorrt",
+              manifest_dir=Path("calibration")) -> CalibrationResult
+    quantize_and_gate(onnx_path, data, out, ...) -> (CalibrationResult, GateResult | None)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import io
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from edgeunet.core.atomic import atomic_write_text, ensure_writable_dir, json_text, sha256_bytes, sha256_file
+from edgeunet.core.errors import EdgeUnetError, MissingDependencyError
+from edgeunet.core.images import read_image
+from edgeunet.core.onnx_model import (
+    KEY_CALIBRATION,
+    KEY_PRECISION,
+    KEY_SOURCE_SHA,
+    KEY_TARGET,
+    input_info,
+    load_onnx,
+    precision_of,
+    read_model,
+    read_spec,
+    save_onnx,
+    set_metadata,
+)
+from edgeunet.core.processing import preprocess
+from edgeunet.core.spec import ModelSpec
+from edgeunet.core.version import __version__
+from edgeunet.data.dataset import Sample
+from edgeunet.data.splits import sample_images
+from edgeunet.evaluate.gate import GateResult, accuracy_gate, check_max_drop, validation_samples
+
+METHODS = ("entropy", "minmax", "percentile")
+TARGETS = ("tensorrt", "cpu")
+# Where INT8 pays: convolutions and the ops between them (TensorRT fuses Q/DQ through MaxPool/Concat).
+# Not the normalisation Mul/Add of --io uint8 graphs, nor the decision at the end.
+QUANTIZED_OPS = ("Conv", "ConvTranspose", "MaxPool", "Concat")
+
+
+@dataclass
+class CalibrationResult:
+    """What `calibrate` produced; build-engine copies these into the engine sidecar."""
+
+    onnx_path: Path
+    manifest_path: Path
+    manifest_sha256: str
+    num_images: int
+    method: str = "entropy"
+    seed: int = 0
+    target: str = "tensorrt"
+    source_sha256: str = ""
+    quantized_nodes: int = 0
+    float_nodes: List[str] = field(default_factory=list)
+
+
+# -- calibration data -------------------------------------------------------------------------
+def _require_ort_quant() -> Any:
+    try:
+        from onnxruntime import quantization
+    except ImportError:  # pragma: no cover - onnxruntime is a core dependency
+        raise MissingDependencyError("calibration needs onnxruntime: pip install onnxruntime") from None
+    return quantization
+
+
+def _progress(total: int, desc: str) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="img", leave=False, disable=None)
+
+
+class _Reader:
+    """An onnxruntime CalibrationDataReader over image files, using the inference preprocess.
+
+    Supports `set_range` so that quantize_static can collect in strides (CalibStridedMinMax):
+    only a few images' intermediate tensors are held in memory at a time, instead of all of them.
+    """
+
+    def __init__(self, images: Sequence[Path], spec: ModelSpec, input_name: str, progress: Any) -> None:
+        self.images = list(images)
+        self.spec = spec
+        self.input_name = input_name
+        self.progress = progress
+        self._range: Tuple[int, int] = (0, len(self.images))
+        self._next = 0
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def set_range(self, start_index: int, end_index: int) -> None:
+        self._range = (start_index, min(end_index, len(self.images)))
+        self._next = start_index
+
+    def get_next(self) -> Optional[Dict[str, np.ndarray]]:
+        if self._next >= self._range[1]:
+            return None
+        path = self.images[self._next]
+        self._next += 1
+        batch = preprocess(read_image(path), self.spec)
+        self.progress.update(1)
+        return {self.input_name: batch}
+
+    def __iter__(self) -> Iterator[Dict[str, np.ndarray]]:
+        return self
+
+    def __next__(self) -> Dict[str, np.ndarray]:
+        item = self.get_next()
+        if item is None:
+            raise StopIteration
+        return item
+
+
+def _stride(count: int, limit: int = 8) -> int:
+    """Largest divisor of `count` not above `limit` (quantize_static needs strides that divide the total)."""
+    return max(d for d in range(1, min(limit, count) + 1) if count % d == 0)
+
+
+def _float_ops_for_target(model: Any, target: str) -> List[str]:
+    """Node names kept in float: ConvTranspose for TensorRT (axis ambiguity, see TENSORRT.md)."""
+    if target != "tensorrt":
+        return []
+    return [node.name for node in model.graph.node if node.op_type == "ConvTranspose"]
+
+
+def _quant_settings(target: str) -> Dict[str, Any]:
+    quantization = _require_ort_quant()
+    if target == "tensorrt":
+        return {
+            "quant_format": quantization.QuantFormat.QDQ,
+            "op_types_to_quantize": list(QUANTIZED_OPS),
+            "activation_type": quantization.QuantType.QInt8,
+            "weight_type": quantization.QuantType.QInt8,
+            "extra_options": {
+                "ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False,
+                "AddQDQPairToWeight": True, "DedicatedQDQPair": False, "ForceQuantizeNoInputCheck": True,
+            },
+        }
+    # cpu: QOperator form (QLinearConv/QLinearConcat, the kernels ORT's MLAS runs directly, with fewer layout
+    # transposes than Q/DQ) and Relu in the op list so its clamp is folded into the uint8 output range of the conv.
+    # Measured on a 2-core AVX2 EPYC (benchmarks/cpu_int8.py): QOperator 1.00-1.13x fp32, Q/DQ 0.86-0.99x.
+    return {
+        "quant_format": quantization.QuantFormat.QOperator,
+        "op_types_to_quantize": [*QUANTIZED_OPS, "Relu"],
+        "activation_type": quantization.QuantType.QUInt8,
+        "weight_type": quantization.QuantType.QInt8,
+        "extra_options": {"ActivationSymmetric": False, "WeightSymmetric": True},
+    }
+
+
+@contextlib.contextmanager
+def _quiet_ort_logging() -> Iterator[None]:
+    """quantize_static logs advice through the root logger; the CLI shows its own summary instead."""
+    logger = logging.getLogger()
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def check_source(onnx_path: Path, what: str) -> Tuple[Any, Dict[str, str], ModelSpec]:
+    model, metadata, spec = read_model(onnx_path)
+    precision = precision_of(metadata)
+    if precision != "fp32":
+        raise EdgeUnetError(
+            f"{onnx_path}: is already {precision}; {what} starts from the fp32 ONNX written by `edgeunet export`"
+        )
+    return model, metadata, spec
+
+
+def same_file(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve()
+
+
+def calibrate(
+    onnx_path: Path,
+    data: Path,
+    out: Path,
+    num_images: int = 64,
+    method: str = "entropy",
+    seed: int = 0,
+    target: str = "tensorrt",
+    manifest_dir: Path = Path("calibration"),
+    exclude: Sequence[Path] = (),
+    progress: bool = True,
+) -> CalibrationResult:
+    """fp32 ONNX + a folder of images -> INT8 Q/DQ ONNX at `out` and a manifest in `manifest_dir`.
+
+    `exclude`: images never to calibrate on (the gate's validation images, so the gate stays honest).
+    The output is written atomically; on any error no file is left at `out`.
+    """
+    onnx_path, data, out, manifest_dir = Path(onnx_path), Path(data), Path(out), Path(manifest_dir)
+    if method not in METHODS:
+        raise EdgeUnetError(f"--method {method}: choose from {', '.join(METHODS)}")
+    if target not in TARGETS:
+        raise EdgeUnetError(f"--target {target}: choose tensorrt (Q/DQ TensorRT accepts) or cpu (ONNX Runtime on a CPU)")
+    if num_images < 1:
+        raise EdgeUnetError(f"--num-images {num_images}: must be at least 1")
+    if out.suffix.lower() != ".onnx":
+        raise EdgeUnetError(f"--out {out}: the file name must end in .onnx (e.g. model.int8.onnx)")
+    if out.exists() and same_file(onnx_path, out):
+        raise EdgeUnetError(f"--out {out}: would overwrite the fp32 model; choose another name (e.g. model.int8.onnx)")
+    model, metadata, spec = check_source(onnx_path, "calibrate")
+    opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
+    if opset < 13:
+        raise EdgeUnetError(f"{onnx_path}: opset {opset}; per-channel INT8 needs opset >= 13: re-export with --opset 17")
+    images = sample_images(data, num_images, seed, exclude)
+    ensure_writable_dir(out.parent if str(out.parent) else Path("."))
+    ensure_writable_dir(manifest_dir, "calibration folder")
+    quantization = _require_ort_quant()
+    source_sha = sha256_file(onnx_path)
+    method_enum = {
+        "entropy": quantization.CalibrationMethod.Entropy,
+        "minmax": quantization.CalibrationMethod.MinMax,
+        "percentile": quantization.CalibrationMethod.Percentile,
+    }[method]
+    settings = _quant_settings(target)
+    settings["extra_options"]["CalibStridedMinMax"] = _stride(len(images))
+    input_name = input_info(model)[0]
+
+    with tempfile.TemporaryDirectory(prefix=".edgeunet-calib-", dir=str(out.parent) if str(out.parent) else ".") as tmp_name:
+        tmp = Path(tmp_name)
+        prepared = tmp / "prepared.onnx"
+        quantized = tmp / "quantized.onnx"
+        with _quiet_ort_logging():
+            # quant_pre_process: shape inference + ORT graph optimisation (folds what export left unfused).
+            from onnxruntime.quantization.shape_inference import quant_pre_process
+
+            quant_pre_process(str(onnx_path), str(prepared), skip_symbolic_shape=True)
+            prepared_model = load_onnx(prepared)
+            float_nodes = _float_ops_for_target(prepared_model, target)
+            bar = _progress(len(images), f"calibrating ({method})")
+            try:
+                with contextlib.redirect_stdout(io.StringIO()):  # ORT prints progress chatter; we show a bar
+                    quantization.quantize_static(
+                        str(prepared), str(quantized), _Reader(images, spec, input_name, bar),
+                        per_channel=True, reduce_range=False,
+                        calibrate_method=method_enum, nodes_to_exclude=float_nodes or None,
+                        use_external_data_format=False, **settings,
+                    )
+            finally:
+                bar.close()
+        qmodel = load_onnx(quantized)
+        _drop_unused_domains(qmodel)
+        manifest = {
+            "format": "edgeunet-calibration-manifest",
+            "edgeunet_version": __version__,
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "source_onnx": str(onnx_path.resolve()),
+            "source_onnx_sha256": source_sha,
+            "data": str(data.resolve()),
+            "method": method,
+            "seed": seed,
+            "target": target,
+            "num_images": len(images),
+            "float_nodes": float_nodes,
+            "images": [{"path": str(p.resolve()), "sha256": sha256_file(p)} for p in images],
+        }
+        manifest_text = json_text(manifest)
+        manifest_path = manifest_dir / f"{out.stem}.{source_sha[:12]}.{method}-seed{seed}.json"
+        manifest_sha = sha256_bytes(manifest_text.encode("utf-8"))
+        # Keep our metadata; quantize_static keeps metadata_props but we restate what changed.
+        set_metadata(qmodel, dict(metadata))
+        set_metadata(qmodel, {
+            KEY_PRECISION: "int8",
+            KEY_TARGET: target,
+            KEY_SOURCE_SHA: source_sha,
+            KEY_CALIBRATION: {"manifest": str(manifest_path), "manifest_sha256": manifest_sha, "method": method,
+                              "num_images": len(images), "seed": seed},
+        })
+        quantized_nodes = sum(1 for n in qmodel.graph.node if n.op_type == "QuantizeLinear" or n.op_type.startswith("QLinear"))
+        atomic_write_text(manifest_path, manifest_text)
+        save_onnx(qmodel, out)
+    return CalibrationResult(
+        onnx_path=out, manifest_path=manifest_path, manifest_sha256=manifest_sha, num_images=len(images), method=method,
+        seed=seed, target=target, source_sha256=source_sha, quantized_nodes=quantized_nodes, float_nodes=float_nodes,
+    )
+
+
+def _drop_unused_domains(model: Any) -> None:
+    """quant_pre_process declares ORT's private domains (com.microsoft, ...); keep only those nodes use."""
+    used = {node.domain for node in model.graph.node} | {""}
+    keep = [o for o in model.opset_import if o.domain in used or o.domain == "ai.onnx"]
+    del model.opset_import[:]
+    model.opset_import.extend(keep)
+
+
+def quantize_and_gate(
+    onnx_path: Path,
+    data: Path,
+    out: Path,
+    val_data: Optional[Path] = None,
+    max_drop: float = 0.01,
+    num_images: int = 64,
+    method: str = "entropy",
+    seed: int = 0,
+    target: str = "tensorrt",
+    manifest_dir: Path = Path("calibration"),
+    gate: bool = True,
+) -> Tuple[CalibrationResult, Optional[GateResult]]:
+    """calibrate + accuracy_gate, the way `edgeunet calibrate` and `build-engine --int8` run them.
+
+    Validation images are excluded from calibration so the gate measures generalisation.
+    Bad arguments are refused before minutes of calibration are spent.
+    """
+    check_max_drop(max_drop)
+    samples: Optional[List[Sample]] = None
+    source = ""
+    if gate:
+        read_spec(onnx_path)  # a foreign ONNX fails here, with its own message, before the val split is looked up
+        samples, source = validation_samples(Path(onnx_path), val_data)
+    calib = calibrate(
+        onnx_path, data, out, num_images=num_images, method=method, seed=seed, target=target, manifest_dir=manifest_dir,
+        exclude=[s.image for s in samples] if samples else (),
+    )
+    if not gate or samples is None:
+        return calib, None
+    result = accuracy_gate(onnx_path, out, val_data=Path(source) if val_data is not None else None, max_drop=max_drop,
+                           samples=samples)
+    result.val_source = source
+    return calib, result
+
+
+def default_output(model: Path, tag: str) -> Path:
+    """runs/x/best.onnx + "int8" -> runs/x/best.int8.onnx (the precision in the name, next to its source)."""
+    return model.with_name(f"{model.stem}.{tag}.onnx")

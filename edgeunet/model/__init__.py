@@ -1,0 +1,1 @@
+"""The UNet, its checkpoints, its losses (torch: the [train] extra)."""

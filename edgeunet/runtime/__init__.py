@@ -1,0 +1,1 @@
+"""The Backend protocol, the torch / ONNX Runtime / TensorRT backends, and Segmenter (the Python API)."""

@@ -1,0 +1,53 @@
+"""TensorRT runner for .engine/.plan files, through `edgeunet.trt` (the only place tensorrt/pycuda are imported).
+
+Loading order is chosen so that what can be checked without a GPU is checked first: the engine's sidecar and
+sha256 (a truncated or replaced engine is one line, on any machine), then TensorRT/pycuda are imported (missing:
+one line with the install step, exit 3), then the running TensorRT version and GPU are compared with the
+sidecar (a mismatch is refused with the exact rebuild command), and only then is the engine deserialized.
+No torch here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeunet.core.errors import EdgeUnetError
+from edgeunet.trt.sidecar import check_compatible, check_engine_file, spec_of_sidecar
+
+
+class TensorRTBackend:
+    """`run(batch)` -> the engine's first output; pinned buffers, one stream, usable from a worker thread."""
+
+    name = "tensorrt"
+
+    def __init__(self, path: Path, device: str = "auto", **_: Any) -> None:
+        path = Path(path)
+        if device not in ("auto", "cuda", "cuda:0", "gpu", "tensorrt"):
+            raise EdgeUnetError(
+                f"--device {device}: a TensorRT engine runs on the GPU it was built for (cuda:0); for the CPU use the .onnx"
+            )
+        sidecar = check_engine_file(path)
+        self.spec = spec_of_sidecar(sidecar, path)
+        self.precision = str(sidecar.get("precision", "fp32"))
+        from edgeunet.trt.runner import EngineRunner, runtime_info
+
+        trt_version, gpu_name, capability = runtime_info()
+        check_compatible(sidecar, path, trt_version, gpu_name, capability)
+        self.device = f"cuda:0 ({gpu_name})"
+        self.runner = EngineRunner(path.read_bytes(), str(path))
+        if len(self.runner.input_names) != 1 or not self.runner.output_names:
+            raise EdgeUnetError(f"{path}: expected one input and at least one output; rebuild with `{sidecar['build_command']}`")
+        self._input = self.runner.input_names[0]
+        self._output = self.runner.output_names[0]
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        return self.runner.infer({self._input: batch})[self._output]
+
+    def close(self) -> None:
+        runner = getattr(self, "runner", None)
+        if runner is not None:
+            runner.close()
+            self.runner = None  # type: ignore[assignment]

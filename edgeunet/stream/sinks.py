@@ -1,0 +1,416 @@
+"""Frame sinks behind one URI grammar (after jetson-inference's videoOutput); several can run at once.
+
+    out.mp4 | out.avi | frames/ | display:// | mjpeg://HOST:PORT | null
+
+`parse_sink` is pure; `open_sinks` checks everything that can be checked before the first frame
+(writable folder, codec, free port, a screen), so a mistake is one line at start, not a surprise
+at frame 900. Files are never half-written: a video is encoded under a temporary name next to its
+target and renamed on close; each image is written whole, then renamed. OpenCV only, no torch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import sys
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, List, Optional, Sequence, Tuple, Union
+
+import cv2
+import numpy as np
+
+from edgeunet.core.atomic import ensure_writable_dir
+from edgeunet.core.errors import EdgeUnetError
+from edgeunet.core.overlay import to_bgr
+
+VIDEO_FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".mkv": "mp4v", ".avi": "MJPG"}
+DEFAULT_MJPEG = ("127.0.0.1", 8090)
+GRAMMAR = "a video file (.mp4 .avi .mkv .mov), a folder for frames (frames/), display://, mjpeg://HOST:PORT or null"
+HEADLESS_HINT = "watch from a browser with --output mjpeg://0.0.0.0:8090, or write a file (--output out.mp4)"
+
+
+@dataclass
+class SinkSpec:
+    """A parsed sink URI. kind: video | images | display | mjpeg | null."""
+
+    kind: str
+    location: str = ""
+    host: str = ""
+    port: int = 0
+    text: str = ""
+
+
+def _mjpeg_address(text: str, rest: str) -> Tuple[str, int]:
+    rest = rest.strip().rstrip("/")
+    host, sep, port_text = rest.rpartition(":")
+    if not sep:
+        host, port_text = ("", rest) if rest.isdigit() else (rest, "")
+    host = host.strip("[]") or DEFAULT_MJPEG[0]
+    if port_text == "":
+        return host, DEFAULT_MJPEG[1]
+    if not port_text.isdigit() or int(port_text) > 65535:
+        raise EdgeUnetError(f"output {text}: port {port_text!r} is not a number from 0 to 65535")
+    return host, int(port_text)
+
+
+def parse_sink(text: str) -> SinkSpec:
+    """Output text -> SinkSpec; an unknown scheme or file type is a one-line error."""
+    raw = str(text).strip()
+    lower = raw.lower()
+    if not raw:
+        raise EdgeUnetError(f"empty output: give {GRAMMAR}")
+    if lower in ("null", "null://", "none"):
+        return SinkSpec("null", text=raw)
+    if lower in ("display", "display://") or lower.startswith("display://"):
+        return SinkSpec("display", location=raw[len("display://"):] or "0", text=raw)
+    scheme, sep, rest = raw.partition("://")
+    if sep:
+        if scheme.lower() == "mjpeg":
+            host, port = _mjpeg_address(raw, rest)
+            return SinkSpec("mjpeg", host=host, port=port, text=raw)
+        if scheme.lower() != "file":
+            raise EdgeUnetError(f"output {raw}: unknown scheme {scheme}://; give {GRAMMAR}")
+        raw = rest
+    suffix = Path(raw).suffix.lower()
+    if raw.endswith(("/", os.sep)) or not suffix:
+        return SinkSpec("images", location=raw, text=str(text).strip())
+    if suffix in VIDEO_FOURCC:
+        return SinkSpec("video", location=raw, text=str(text).strip())
+    raise EdgeUnetError(f"output {text}: unknown file type {suffix}; give {GRAMMAR}")
+
+
+# -- sinks ---------------------------------------------------------------------------------------
+class Sink:
+    """open() checks, write() takes one BGR frame, close() finalises; `stop_requested` asks the run to end (display 'q')."""
+
+    kind = "null"
+
+    def __init__(self, spec: SinkSpec) -> None:
+        self.spec = spec
+        self.name = spec.text or spec.kind
+        self.frames = 0
+        self.stop_requested = False
+        self.where = ""  # what to tell the user: a file, a folder, a URL
+
+    def open(self) -> "Sink":
+        return self
+
+    def write(self, frame: np.ndarray, index: int) -> None:
+        self.frames += 1
+
+    def close(self) -> None:
+        pass
+
+
+class NullSink(Sink):
+    """Frames go nowhere: for timing the pipeline without an output's cost."""
+
+
+class VideoFileSink(Sink):
+    """A video written under a temporary name beside the target and renamed on close: the target is always a whole file."""
+
+    kind = "video"
+
+    def __init__(self, spec: SinkSpec, fps: float) -> None:
+        super().__init__(spec)
+        self.path = Path(spec.location).expanduser()
+        self.fps = float(fps) if fps and fps > 0 else 30.0
+        self.fourcc = VIDEO_FOURCC[self.path.suffix.lower()]
+        self.tmp = self.path.with_name(f".{self.path.stem}.{os.getpid()}.partial{self.path.suffix}")
+        self.size: Optional[Tuple[int, int]] = None
+        self._writer: Any = None
+        self.where = str(self.path)
+
+    def open(self) -> "VideoFileSink":
+        if self.path.is_dir():
+            raise EdgeUnetError(f"output {self.name}: is a folder; give a file name such as out.mp4 (or end it with / for frames)")
+        ensure_writable_dir(self.path.parent if str(self.path.parent) else Path("."), "output folder")
+        probe = self._new_writer(self.tmp, (64, 64))  # codec check now, not at the first frame
+        probe.release()
+        with contextlib.suppress(OSError):
+            self.tmp.unlink()
+        return self
+
+    def _new_writer(self, path: Path, size: Tuple[int, int]) -> Any:
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*self.fourcc), self.fps, size)
+        if not writer.isOpened():
+            with contextlib.suppress(OSError):
+                path.unlink()
+            raise EdgeUnetError(f"output {self.name}: this OpenCV cannot write {self.fourcc} into {self.path.suffix}; try out.avi (MJPG)")
+        return writer
+
+    def write(self, frame: np.ndarray, index: int) -> None:
+        frame = to_bgr(frame)
+        size = (frame.shape[1], frame.shape[0])
+        if self._writer is None:
+            self.size = size
+            self._writer = self._new_writer(self.tmp, size)
+        elif size != self.size:  # a camera that reconnected at another size: keep one valid stream
+            frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA)
+        self._writer.write(frame)
+        self.frames += 1
+
+    def close(self) -> None:
+        if self._writer is None:
+            return
+        self._writer.release()
+        self._writer = None
+        if self.frames:
+            os.replace(self.tmp, self.path)
+        else:
+            with contextlib.suppress(OSError):
+                self.tmp.unlink()
+
+
+class ImageFolderSink(Sink):
+    """One JPEG per frame, named by frame number, each written whole then renamed."""
+
+    kind = "images"
+
+    def __init__(self, spec: SinkSpec, suffix: str = ".jpg") -> None:
+        super().__init__(spec)
+        self.folder = Path(spec.location).expanduser()
+        self.suffix = suffix
+        self.where = str(self.folder)
+
+    def open(self) -> "ImageFolderSink":
+        if self.folder.exists() and not self.folder.is_dir():
+            raise EdgeUnetError(f"output {self.name}: exists and is not a folder; give a new folder for the frames")
+        ensure_writable_dir(self.folder, "output folder")
+        return self
+
+    def write(self, frame: np.ndarray, index: int) -> None:
+        ok, encoded = cv2.imencode(self.suffix, frame)
+        if not ok:
+            raise OSError(f"cannot encode frame {index} as {self.suffix}")
+        target = self.folder / f"{index:06d}{self.suffix}"
+        # Not atomic.atomic_write_bytes: its folder check and mkstemp would run for every frame; open() checked the folder once.
+        tmp = self.folder / f".{target.name}.tmp"
+        tmp.write_bytes(encoded.tobytes())
+        os.replace(tmp, target)
+        self.frames += 1
+
+
+def display_problem() -> Optional[str]:
+    """Why a window cannot be shown here (headless machine, OpenCV without GUI), or None."""
+    gui = ""
+    for line in cv2.getBuildInformation().splitlines():
+        if line.strip().startswith("GUI:"):
+            gui = line.split(":", 1)[1].strip()
+    if gui.upper() == "NONE":
+        return f"this OpenCV has no GUI (opencv-python-headless); pip install opencv-python, or {HEADLESS_HINT}"
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return f"no screen here (DISPLAY and WAYLAND_DISPLAY are not set); {HEADLESS_HINT}"
+    return None
+
+
+class DisplaySink(Sink):
+    """An OpenCV window; 'q' or Esc in it (or closing it) ends the run."""
+
+    kind = "display"
+
+    def __init__(self, spec: SinkSpec, title: str = "edgeunet stream") -> None:
+        super().__init__(spec)
+        self.title = title
+        self._shown = False
+        self.where = "a window"
+
+    def open(self) -> "DisplaySink":
+        problem = display_problem()
+        if problem:
+            raise EdgeUnetError(f"output {self.name}: {problem}")
+        return self
+
+    def write(self, frame: np.ndarray, index: int) -> None:
+        if not self._shown:
+            cv2.namedWindow(self.title, cv2.WINDOW_NORMAL)
+            self._shown = True
+        cv2.imshow(self.title, frame)
+        key = cv2.waitKey(1) & 0xFF
+        if key in (ord("q"), 27) or cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1:
+            self.stop_requested = True
+        self.frames += 1
+
+    def close(self) -> None:
+        if self._shown:
+            with contextlib.suppress(cv2.error):
+                cv2.destroyWindow(self.title)
+                cv2.waitKey(1)
+
+
+PAGE = (b"<!doctype html><html><head><title>edgeunet stream</title></head>"
+        b"<body style='margin:0;background:#111'><img src='/stream.mjpg' style='max-width:100%'></body></html>")
+BOUNDARY = "edgeunetframe"
+
+
+class _Hub:
+    """The newest JPEG and a condition the client threads wait on; encoding happens only while someone watches."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.jpeg = b""
+        self.seq = 0
+        self.clients = 0
+        self.closing = False
+
+    def publish(self, jpeg: bytes) -> None:
+        with self.cond:
+            self.jpeg, self.seq = jpeg, self.seq + 1
+            self.cond.notify_all()
+
+    def next_after(self, seq: int, timeout: float = 0.5) -> Tuple[int, bytes]:
+        with self.cond:
+            self.cond.wait_for(lambda: self.seq != seq or self.closing, timeout)
+            return self.seq, self.jpeg
+
+
+def _handler(hub: _Hub) -> type:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.0"
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            path = self.path.split("?")[0]
+            if path in ("/", "/index.html"):
+                self._send(200, "text/html", PAGE)
+            elif path in ("/snapshot.jpg", "/frame.jpg"):
+                self._send(200, "image/jpeg", hub.jpeg) if hub.jpeg else self._send(503, "text/plain", b"no frame yet\n")
+            elif path in ("/stream.mjpg", "/stream", "/video"):
+                self._stream()
+            else:
+                self._send(404, "text/plain", b"try / or /stream.mjpg\n")
+
+        def _send(self, code: int, ctype: str, body: bytes) -> None:
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _stream(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
+            self.send_header("Cache-Control", "no-cache, private")
+            self.end_headers()
+            with hub.cond:
+                hub.clients += 1
+            seq = 0
+            try:
+                while not hub.closing:
+                    seq, jpeg = hub.next_after(seq)
+                    if not jpeg or hub.closing:
+                        continue
+                    head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
+                    self.wfile.write(head + jpeg + b"\r\n")
+            except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError):
+                pass  # the viewer went away: normal
+            finally:
+                with hub.cond:
+                    hub.clients -= 1
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+            pass
+
+    return Handler
+
+
+class MjpegServerSink(Sink):
+    """An HTTP multipart-MJPEG server: open http://HOST:PORT/ in a browser on another machine (bind 0.0.0.0 for that)."""
+
+    kind = "mjpeg"
+
+    def __init__(self, spec: SinkSpec, quality: int = 80) -> None:
+        super().__init__(spec)
+        self.quality = int(quality)
+        self.hub = _Hub()
+        self._server: Optional[ThreadingHTTPServer] = None
+        self._thread: Optional[threading.Thread] = None
+
+    def open(self) -> "MjpegServerSink":
+        host, port = self.spec.host, self.spec.port
+        try:
+            server = ThreadingHTTPServer((host, port), _handler(self.hub))
+        except OSError as exc:
+            raise EdgeUnetError(f"output {self.name}: {self._bind_problem(exc, host, port)}") from None
+        server.daemon_threads = True
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="mjpeg-server", daemon=True)
+        self._thread.start()
+        self.where = self.url
+        return self
+
+    @staticmethod
+    def _bind_problem(exc: OSError, host: str, port: int) -> str:
+        if exc.errno == errno.EADDRINUSE:
+            return f"port {port} is already in use (another stream?); choose another, e.g. mjpeg://{host}:{port + 1}"
+        if exc.errno == errno.EACCES:
+            return f"port {port} needs administrator rights; choose a port above 1023"
+        if exc.errno == errno.EADDRNOTAVAIL or isinstance(exc, OSError) and "resolve" in str(exc).lower():
+            return f"{host} is not an address of this machine; use 127.0.0.1 (this machine) or 0.0.0.0 (all interfaces)"
+        return f"cannot listen on {host}:{port} ({exc.strerror or exc})"
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1]) if self._server is not None else self.spec.port
+
+    @property
+    def url(self) -> str:
+        host = self.spec.host
+        shown = "THIS-MACHINE" if host in ("0.0.0.0", "::") else host
+        return f"http://{shown}:{self.port}/"
+
+    def write(self, frame: np.ndarray, index: int) -> None:
+        self.frames += 1
+        if self.hub.clients == 0 and self.hub.jpeg:
+            return  # nobody watching: skip the encode, keep the last picture for /snapshot.jpg
+        ok, encoded = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+        if ok:
+            self.hub.publish(encoded.tobytes())
+
+    def close(self) -> None:
+        with self.hub.cond:
+            self.hub.closing = True
+            self.hub.cond.notify_all()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+# -- opening -------------------------------------------------------------------------------------
+def make_sink(spec: SinkSpec | str, fps: Optional[float] = None) -> Sink:
+    if isinstance(spec, str):
+        spec = parse_sink(spec)
+    if spec.kind == "video":
+        return VideoFileSink(spec, fps or 30.0)
+    if spec.kind == "images":
+        return ImageFolderSink(spec)
+    if spec.kind == "display":
+        return DisplaySink(spec)
+    if spec.kind == "mjpeg":
+        return MjpegServerSink(spec)
+    return NullSink(spec)
+
+
+def open_sinks(outputs: Sequence[Union[str, Sink]], fps: Optional[float] = None) -> List[Sink]:
+    """Open every sink or none: on the first failure the ones already open are closed, then the error is raised.
+
+    An output is a URI, or a `Sink` object of the caller's own (open() is called on it like on ours).
+    """
+    items = [o if isinstance(o, Sink) else parse_sink(o) for o in outputs]
+    paths = [str(Path(s.location).expanduser().resolve()) for s in items if isinstance(s, SinkSpec) and s.kind in ("video", "images")]
+    if len(paths) != len(set(paths)):
+        raise EdgeUnetError("the same output file or folder is given twice; give each --output once")
+    opened: List[Sink] = []
+    try:
+        for item in items:
+            opened.append(item.open() if isinstance(item, Sink) else make_sink(item, fps).open())
+    except BaseException:
+        for sink in opened:
+            with contextlib.suppress(Exception):
+                sink.close()
+        raise
+    return opened

@@ -1,0 +1,1 @@
+"""The training loop, its config, and the pictures that show a model learn."""

@@ -1,0 +1,105 @@
+"""Settings as dataclasses, and YAML/JSON config files whose keys are the CLI option names."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from edgeunet.core.errors import EdgeUnetError
+from edgeunet.data.augment import AugmentConfig
+
+
+@dataclass
+class TrainConfig:
+    data: str = ""
+    val_data: Optional[str] = None
+    val_ratio: float = 0.2
+    seed: int = 0
+    epochs: int = 50
+    batch_size: int = 4
+    lr: float = 1e-3
+    optimizer: str = "adamw"
+    weight_decay: float = 1e-4
+    loss: str = "dice_ce"
+    alpha: float = 0.5
+    width: int = 32
+    depth: int = 4
+    upsampling: str = "transpose"
+    size: int = 256
+    classes: int = 2
+    class_names: Optional[List[str]] = None
+    positive_value: Optional[int] = None
+    mask_map: Optional[str] = None
+    device: str = "auto"
+    amp: bool = False
+    out: str = "runs/train"
+    patience: int = 15
+    monitor: str = "dice"
+    scheduler: str = "cosine"
+    workers: int = 0
+    augment: bool = True
+    augmentation: AugmentConfig = field(default_factory=AugmentConfig)
+    snapshot_samples: int = 4
+    tensorboard: bool = False
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]) -> "TrainConfig":
+        values = dict(data)
+        aug = values.pop("augmentation", None) or {}
+        known = {f.name for f in fields(cls)}
+        cfg = cls(**{k: v for k, v in values.items() if k in known})
+        cfg.augmentation = AugmentConfig(**{k: v for k, v in aug.items() if k in AugmentConfig.__dataclass_fields__})
+        return cfg
+
+    def validate(self) -> None:
+        checks = [
+            (self.epochs >= 1, f"--epochs {self.epochs} must be at least 1"),
+            (self.batch_size >= 1, f"--batch-size {self.batch_size} must be at least 1"),
+            (self.lr > 0, f"--lr {self.lr} must be positive"),
+            (self.width >= 4, f"--width {self.width} must be at least 4 (16 and 32 are the edge presets)"),
+            (1 <= self.depth <= 6, f"--depth {self.depth} must be 1..6"),
+            (self.size >= 16 and self.size % 2**self.depth == 0, f"--size {self.size} must be a multiple of {2**self.depth} (16 or more)"),
+            (self.classes >= 2, f"--classes {self.classes} must be at least 2 (2 = binary)"),
+            (0 <= self.alpha <= 1, f"--alpha {self.alpha} must be within 0..1"),
+            (0 <= self.val_ratio < 1, f"--val-ratio {self.val_ratio} must be within [0, 1)"),
+            (self.patience >= 0, f"--patience {self.patience} must be 0 (off) or more"),
+            (self.workers >= 0, f"--workers {self.workers} must be 0 or more"),
+            (self.snapshot_samples >= 0, f"--snapshot-samples {self.snapshot_samples} must be 0 or more"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise EdgeUnetError(message)
+        if self.class_names is not None and len(self.class_names) != self.classes:
+            raise EdgeUnetError(f"--class-names gives {len(self.class_names)} names for {self.classes} classes")
+
+
+def load_config_file(path: Path | str, allowed: List[str]) -> Dict[str, Any]:
+    """A YAML or JSON mapping whose keys are option names (dashes or underscores)."""
+    path = Path(path)
+    if not path.is_file():
+        raise EdgeUnetError(f"--config {path}: no such file")
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        if path.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text)
+    except Exception as exc:  # noqa: BLE001 - any parser error is the user's file, reported in one line
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise EdgeUnetError(f"--config {path}: cannot parse ({first})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise EdgeUnetError(f"--config {path}: expected a mapping of option names to values")
+    normalised = {str(k).replace("-", "_"): v for k, v in data.items()}
+    unknown = sorted(set(normalised) - set(allowed))
+    if unknown:
+        raise EdgeUnetError(f"--config {path}: unknown option(s) {', '.join(unknown)}")
+    return normalised

@@ -1,0 +1,96 @@
+"""The engine-file format: `<engine>.json` beside every engine, read and checked before TensorRT sees the engine.
+
+Why a sidecar: an engine only runs with the TensorRT version and GPU that built it, and a truncated or replaced
+file must be caught by its sha256, not by a TensorRT crash. The runtime (loading) and export (building) both
+need this format, so it lives here, below both, and imports no TensorRT.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Dict, Sequence
+
+from edgeunet.core.atomic import sha256_file, write_json
+from edgeunet.core.errors import EdgeUnetError
+from edgeunet.core.spec import ModelSpec
+
+SIDECAR_FORMAT = "edgeunet-engine-sidecar"
+SIDECAR_VERSION = 1
+ENGINE_SUFFIXES = (".engine", ".plan")
+REQUIRED_KEYS = ("format", "engine_sha256", "tensorrt_version", "gpu", "precision", "spec", "build_command")
+
+
+def sidecar_path(engine: Path) -> Path:
+    """model.int8.engine -> model.int8.engine.json (works for .plan too, and never collides with an ONNX name)."""
+    engine = Path(engine)
+    return engine.with_name(engine.name + ".json")
+
+
+def write_sidecar(engine: Path, data: Dict[str, Any]) -> Path:
+    path = sidecar_path(engine)
+    write_json(path, data, sort_keys=True)
+    return path
+
+
+def read_sidecar(engine: Path) -> Dict[str, Any]:
+    """The sidecar of `engine`, or one line saying what is wrong with it."""
+    path = sidecar_path(engine)
+    if not path.is_file():
+        raise EdgeUnetError(
+            f"{engine}: no sidecar {path.name} next to it (it records the TensorRT version and GPU the engine needs); "
+            "rebuild with `edgeunet build-engine MODEL.onnx`"
+        )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise EdgeUnetError(f"{path}: corrupt sidecar (not JSON); rebuild the engine with `edgeunet build-engine MODEL.onnx`") from None
+    if not isinstance(data, dict) or data.get("format") != SIDECAR_FORMAT or any(k not in data for k in REQUIRED_KEYS):
+        missing = [k for k in REQUIRED_KEYS if not isinstance(data, dict) or k not in data]
+        raise EdgeUnetError(
+            f"{path}: not an edgeunet engine sidecar (missing {', '.join(missing) or 'format'}); rebuild with `edgeunet build-engine MODEL.onnx`"
+        )
+    if not isinstance(data.get("gpu"), dict):
+        raise EdgeUnetError(f"{path}: corrupt sidecar (gpu); rebuild with `{data.get('build_command')}`")
+    return data
+
+
+def check_engine_file(engine: Path) -> Dict[str, Any]:
+    """Integrity before TensorRT: the file exists, is what was built (sha256), and its sidecar is sound."""
+    engine = Path(engine)
+    if not engine.exists():
+        raise EdgeUnetError(f"{engine}: no such engine file")
+    if engine.is_dir():
+        raise EdgeUnetError(f"{engine}: is a folder; pass an .engine file")
+    sidecar = read_sidecar(engine)
+    if engine.stat().st_size == 0 or sha256_file(engine) != sidecar["engine_sha256"]:
+        raise EdgeUnetError(
+            f"{engine}: engine file is truncated or was changed after it was built (sha256 differs from {sidecar_path(engine).name}); "
+            f"rebuild with `{sidecar['build_command']}`"
+        )
+    return sidecar
+
+
+def check_compatible(sidecar: Dict[str, Any], engine: Path, trt_version: str, gpu_name: str, capability: Sequence[int]) -> None:
+    """Refuse an engine built by another TensorRT version or on another GPU, with the exact rebuild command."""
+    built_trt = str(sidecar["tensorrt_version"])
+    gpu = sidecar["gpu"]
+    built_cc = str(gpu.get("compute_capability", ""))
+    here_cc = f"{capability[0]}.{capability[1]}"
+    problems = []
+    if built_trt != trt_version:
+        problems.append(f"TensorRT {built_trt} (this machine: {trt_version})")
+    if built_cc != here_cc or str(gpu.get("name", "")) != gpu_name:
+        problems.append(f"GPU {gpu.get('name')} sm {built_cc} (this machine: {gpu_name} sm {here_cc})")
+    if problems:
+        raise EdgeUnetError(
+            f"{engine}: built for {' and '.join(problems)}; engines only run where they were built: "
+            f"rebuild here with `{sidecar['build_command']}`"
+        )
+
+
+def spec_of_sidecar(sidecar: Dict[str, Any], engine: Path) -> ModelSpec:
+    spec = sidecar.get("spec")
+    if not isinstance(spec, dict):
+        raise EdgeUnetError(f"{sidecar_path(engine)}: corrupt sidecar (spec); rebuild with `{sidecar['build_command']}`")
+    return ModelSpec.from_dict(spec, str(sidecar_path(engine)))

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import numpy as np
+
+from edgeunet.core.processing import postprocess, preprocess
+from edgeunet.core.spec import ModelSpec
+
+
+def test_gray_model_takes_colour_frames_and_normalises() -> None:
+    spec = ModelSpec(in_channels=1, input_size=[32, 48], mean=[0.5], std=[0.25])
+    frame = np.full((60, 80, 3), 255, np.uint8)
+    x = preprocess(frame, spec)
+    assert x.shape == (1, 1, 32, 48) and x.dtype == np.float32
+    np.testing.assert_allclose(x, 2.0, atol=1e-5)
+
+
+def test_rgb_order_and_uint8_io() -> None:
+    spec = ModelSpec(in_channels=3, channel_order="rgb", input_size=[16, 16], mean=[0, 0, 0], std=[1, 1, 1], io="uint8")
+    frame = np.zeros((16, 16, 3), np.uint8)
+    frame[..., 0] = 200  # blue in BGR
+    x = preprocess(frame, spec)
+    assert x.shape == (1, 16, 16, 3) and x.dtype == np.uint8
+    assert x[0, 0, 0].tolist() == [0, 0, 200]
+
+
+def test_binary_threshold_and_resize_back() -> None:
+    spec = ModelSpec(threshold=0.5)
+    logits = np.full((1, 1, 8, 8), -3.0, np.float32)
+    logits[..., :, 4:] = 3.0
+    mask = postprocess(logits, spec, (16, 32))
+    assert mask.shape == (16, 32) and mask.dtype == np.uint8
+    assert mask[:, :14].max() == 0 and mask[:, 18:].min() == 1
+
+
+def test_threshold_is_on_probability() -> None:
+    spec = ModelSpec(threshold=0.9)
+    logits = np.full((1, 1, 2, 2), 1.0, np.float32)  # sigmoid(1) = 0.73 < 0.9
+    assert postprocess(logits, spec).max() == 0
+
+
+def test_multiclass_argmax() -> None:
+    spec = ModelSpec(num_classes=3, class_names=["a", "b", "c"])
+    logits = np.zeros((1, 3, 4, 4), np.float32)
+    logits[0, 2, :2] = 5
+    mask = postprocess(logits, spec, (8, 8))
+    assert set(np.unique(mask).tolist()) == {0, 2}
+
+
+def test_uint8_mask_output_resized_nearest() -> None:
+    spec = ModelSpec(io="uint8")
+    out = np.zeros((1, 1, 4, 4), np.uint8)
+    out[..., 2:] = 1
+    assert set(np.unique(postprocess(out, spec, (8, 8))).tolist()) == {0, 1}

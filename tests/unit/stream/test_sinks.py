@@ -1,0 +1,147 @@
+"""Sinks: grammar, always-valid files, the MJPEG server (read by a real HTTP client), headless detection."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edgeunet.core.errors import EdgeUnetError
+from edgeunet.stream.sinks import DisplaySink, ImageFolderSink, MjpegServerSink, SinkSpec, VideoFileSink, display_problem, open_sinks, parse_sink
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "host", "port"),
+    [
+        ("out.mp4", "video", "", 0),
+        ("runs/x/out.AVI", "video", "", 0),
+        ("file://out.mkv", "video", "", 0),
+        ("frames/", "images", "", 0),
+        ("frames", "images", "", 0),
+        ("display://", "display", "", 0),
+        ("display://0", "display", "", 0),
+        ("null", "null", "", 0),
+        ("mjpeg://", "mjpeg", "127.0.0.1", 8090),
+        ("mjpeg://:9000", "mjpeg", "127.0.0.1", 9000),
+        ("mjpeg://9001", "mjpeg", "127.0.0.1", 9001),
+        ("mjpeg://0.0.0.0:8091", "mjpeg", "0.0.0.0", 8091),
+        ("mjpeg://[::1]:8092", "mjpeg", "::1", 8092),
+    ],
+)
+def test_parse_sink(text: str, kind: str, host: str, port: int) -> None:
+    spec = parse_sink(text)
+    assert (spec.kind, spec.host, spec.port) == (kind, host, port)
+
+
+@pytest.mark.parametrize(("text", "fragment"), [("rtmp://x", "unknown scheme"), ("out.xyz", "unknown file type"),
+                                                ("out.png", "unknown file type"), ("mjpeg://host:http", "not a number")])
+def test_parse_sink_errors(text: str, fragment: str) -> None:
+    with pytest.raises(EdgeUnetError, match=fragment):
+        parse_sink(text)
+
+
+def _frames(n: int, w: int = 96, h: int = 64) -> list:
+    return [np.full((h, w, 3), (i * 20) % 256, np.uint8) for i in range(n)]
+
+
+def _count(path: Path) -> tuple:
+    cap = cv2.VideoCapture(str(path))
+    n, shape = 0, None
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            return n, shape
+        n, shape = n + 1, frame.shape
+
+
+@pytest.mark.parametrize("name", ["out.mp4", "out.avi"])
+def test_video_appears_only_when_complete(tmp_path: Path, name: str) -> None:
+    target = tmp_path / "sub" / name
+    sink = VideoFileSink(parse_sink(str(target)), fps=10).open()
+    for i, frame in enumerate(_frames(8)):
+        sink.write(frame, i)
+    sink.write(np.zeros((32, 48, 3), np.uint8), 8)  # another size (a camera that came back at 640x480): resized, stream stays valid
+    assert not target.exists()  # still being written under a hidden temporary name
+    sink.close()
+    assert _count(target) == (9, (64, 96, 3))
+    assert not list(target.parent.glob(".*partial*"))
+
+
+def test_video_sink_without_frames_leaves_nothing(tmp_path: Path) -> None:
+    sink = VideoFileSink(parse_sink(str(tmp_path / "empty.mp4")), fps=10).open()
+    sink.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_image_folder_sink(tmp_path: Path) -> None:
+    sink = ImageFolderSink(parse_sink(str(tmp_path / "frames") + "/")).open()
+    for i, frame in enumerate(_frames(3)):
+        sink.write(frame, i + 10)
+    assert sorted(p.name for p in (tmp_path / "frames").iterdir()) == ["000010.jpg", "000011.jpg", "000012.jpg"]
+    assert cv2.imread(str(tmp_path / "frames" / "000012.jpg")).shape == (64, 96, 3)
+
+
+def test_mjpeg_server_serves_page_snapshot_and_stream() -> None:
+    sink = MjpegServerSink(SinkSpec("mjpeg", host="127.0.0.1", port=0, text="mjpeg://127.0.0.1:0")).open()
+    stop = threading.Event()
+
+    def feed() -> None:
+        i = 0
+        while not stop.is_set():
+            sink.write(_frames(1)[0], i)
+            i += 1
+            time.sleep(0.02)
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    try:
+        base = f"http://127.0.0.1:{sink.port}"
+        assert b"/stream.mjpg" in urllib.request.urlopen(base + "/", timeout=5).read()
+        time.sleep(0.1)
+        snap = urllib.request.urlopen(base + "/snapshot.jpg", timeout=5).read()
+        assert cv2.imdecode(np.frombuffer(snap, np.uint8), cv2.IMREAD_COLOR).shape == (64, 96, 3)
+        cap = cv2.VideoCapture(base + "/stream.mjpg", cv2.CAP_FFMPEG)  # a real MJPEG client
+        ok, frame = cap.read()
+        cap.release()
+        assert ok and frame.shape == (64, 96, 3)
+    finally:
+        stop.set()
+        feeder.join()
+        sink.close()
+
+
+def test_mjpeg_port_in_use_is_one_line() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        with pytest.raises(EdgeUnetError, match=f"port {port} is already in use"):
+            MjpegServerSink(parse_sink(f"mjpeg://127.0.0.1:{port}")).open()
+
+
+def test_display_on_a_headless_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    problem = display_problem()
+    assert problem is not None and "mjpeg://" in problem
+    with pytest.raises(EdgeUnetError, match="mjpeg://"):
+        DisplaySink(parse_sink("display://")).open()
+
+
+def test_open_sinks_refuses_twice_the_same_file(tmp_path: Path) -> None:
+    with pytest.raises(EdgeUnetError, match="twice"):
+        open_sinks([str(tmp_path / "a.mp4"), str(tmp_path / "a.mp4")])
+
+
+def test_open_sinks_closes_what_it_opened_on_failure(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        with pytest.raises(EdgeUnetError, match="in use"):
+            open_sinks(["mjpeg://127.0.0.1:0", f"mjpeg://127.0.0.1:{busy.getsockname()[1]}"])
