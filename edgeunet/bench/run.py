@@ -45,12 +45,14 @@ import numpy as np
 
 from edgeunet.core.atomic import atomic_path, atomic_write_text
 from edgeunet.core.errors import EdgeUnetError
+from edgeunet.core.model_files import CHECKPOINT, ENGINE, ONNX, model_kind
+from edgeunet.core.onnx_model import PRECISIONS
 from edgeunet.core.version import __version__
 
 SCHEMA = "edgeunet-bench/1"
 # int8: the TensorRT-valid symmetric Q/DQ graph (what build-engine uses); int8-cpu: the graph ONNX Runtime runs fastest
 # on a CPU (calibrate --target cpu). Both are shown so users see what each target costs and gains.
-PRECISIONS = ("fp32", "fp16", "int8", "int8-cpu")
+BENCH_PRECISIONS = (*PRECISIONS, "int8-cpu")  # int8-cpu: the ONNX Runtime CPU graph (calibrate --target cpu)
 INT8_TARGETS = {"int8": "tensorrt", "int8-cpu": "cpu"}
 BACKENDS = ("torch", "onnxruntime", "tensorrt")
 SHORT = {"torch": "torch", "onnxruntime": "ORT", "tensorrt": "TRT"}
@@ -69,7 +71,7 @@ TIMING_METHOD = (
 @dataclass
 class BenchConfig:
     models: List[Path]
-    precisions: List[str] = field(default_factory=lambda: list(PRECISIONS))
+    precisions: List[str] = field(default_factory=lambda: list(BENCH_PRECISIONS))
     backends: List[str] = field(default_factory=lambda: ["auto"])
     data: Optional[Path] = None
     calib_data: Optional[Path] = None
@@ -250,8 +252,8 @@ class Variants:
         self.model = model
         self.cfg = cfg
         self.log = log
-        self.is_checkpoint = model.suffix.lower() in (".pt", ".pth")
-        self.is_engine = model.suffix.lower() in (".engine", ".plan")
+        self.is_checkpoint = model_kind(model) == CHECKPOINT
+        self.is_engine = model_kind(model) == ENGINE
         self.dir = cache_dir_for(model, cfg.cache)
         self._errors: Dict[str, str] = {}
 
@@ -373,7 +375,7 @@ def _input_batch(spec: Any, batch: int, size: List[int], data: Optional[Path]) -
     if frame is None:
         rng = np.random.default_rng(0)
         frame = rng.integers(0, 256, size=(size[0], size[1], 3), dtype=np.uint8)
-    sized = type(spec).from_dict({**spec.to_dict(), "input_size": list(size)}, "bench")
+    sized = spec.with_input_size(size, "bench")
     one = preprocess(frame, sized)
     return np.ascontiguousarray(np.repeat(one, batch, axis=0))
 
@@ -400,7 +402,7 @@ def _open(row: Row, path: Path, cfg: BenchConfig) -> Any:
         device = "auto" if cfg.device in ("auto", "cuda") else cfg.device
     backend = load_backend(path, row.backend, device, **options)
     if row.backend == "torch":
-        backend.spec = type(backend.spec).from_dict({**backend.spec.to_dict(), "input_size": list(row.size)}, str(path))
+        backend.spec = backend.spec.with_input_size(row.size, str(path))
         if cfg.threads:
             from edgeunet.model.checkpoint import require_torch
 
@@ -498,9 +500,9 @@ def run_row(row: Row, variants: Variants, cfg: BenchConfig, samples: Optional[li
 def plan_backends(model: Path, requested: List[str]) -> List[str]:
     if requested != ["auto"]:
         return requested
-    if model.suffix.lower() in (".engine", ".plan"):
+    if model_kind(model) == ENGINE:
         return ["tensorrt"]
-    lead = ["torch"] if model.suffix.lower() in (".pt", ".pth") else []
+    lead = ["torch"] if model_kind(model) == CHECKPOINT else []
     return lead + ["onnxruntime", "tensorrt"]
 
 
@@ -510,7 +512,7 @@ def check_config(cfg: BenchConfig) -> None:
     for model in cfg.models:
         if not model.is_file():
             raise EdgeUnetError(f"{model}: no such model file")
-        if model.suffix.lower() not in (".pt", ".pth", ".onnx", ".engine", ".plan"):
+        if model_kind(model) is None:
             raise EdgeUnetError(f"{model}: unknown model type {model.suffix or '(no suffix)'}; expected .pt, .onnx or .engine")
     for opt, folder in (("--data", cfg.data), ("--calib-data", cfg.calib_data)):
         if folder is not None and not folder.is_dir():
@@ -534,7 +536,7 @@ def scoring_samples(model: Path, cfg: BenchConfig) -> Optional[list]:
 
     if not cfg.val_split:
         samples = find_samples(cfg.data)
-    elif model.suffix.lower() in (".pt", ".pth"):
+    elif model_kind(model) == CHECKPOINT:
         from edgeunet.evaluate.gate import split_samples_of
         from edgeunet.export.onnx_export import validation_split
         from edgeunet.model.checkpoint import load_checkpoint
@@ -543,7 +545,7 @@ def scoring_samples(model: Path, cfg: BenchConfig) -> Optional[list]:
         if found is None:
             raise EdgeUnetError(f"--val-split: {model} records no validation split; pass --data with held-out images instead")
         samples = found[0]
-    elif model.suffix.lower() == ".onnx":
+    elif model_kind(model) == ONNX:
         from edgeunet.evaluate.gate import validation_samples
 
         samples = validation_samples(model)[0]
@@ -869,7 +871,7 @@ def bench_command(
         raise EdgeUnetError(f"{'--min-dice' if min_dice is not None else '--choose'} needs Dice scores: pass --data DIR (images/ + masks/)")
     cfg = BenchConfig(
         models=[Path(m) for m in models],
-        precisions=parse_list(precisions, PRECISIONS, "--precisions"),
+        precisions=parse_list(precisions, BENCH_PRECISIONS, "--precisions"),
         backends=["auto"] if backends.strip().lower() == "auto" else parse_list(backends, BACKENDS, "--backends"),
         data=data, calib_data=calib_data, video=video, batches=parse_ints(batch, "--batch"),
         sizes=parse_ints(size, "--size", minimum=16) if size else [], warmup=warmup,

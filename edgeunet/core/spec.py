@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 from edgeunet.core.errors import EdgeUnetError
 
@@ -62,6 +62,13 @@ class ModelSpec:
 
     def mask_mapping(self) -> Dict[int, int]:
         return {int(v): int(c) for v, c in self.mask_values}
+
+    def replaced(self, source: str = "model", **changes: Any) -> "ModelSpec":
+        """A validated copy with some fields changed: a spec that others hold is never edited in place."""
+        return ModelSpec.from_dict({**self.to_dict(), **changes}, source)
+
+    def with_input_size(self, size: Sequence[int], source: str = "model") -> "ModelSpec":
+        return self.replaced(source, input_size=[int(size[0]), int(size[1])])
 
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)

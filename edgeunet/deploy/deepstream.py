@@ -32,6 +32,7 @@ import numpy as np
 
 from edgeunet.core.atomic import atomic_dir
 from edgeunet.core.errors import EdgeUnetError
+from edgeunet.core.model_files import ENGINE, model_kind
 from edgeunet.core.onnx_model import KEY_SPEC, graph_io, precision_of, read_model, save_onnx, set_metadata
 from edgeunet.core.spec import ModelSpec
 
@@ -74,7 +75,7 @@ def normalization(spec: ModelSpec) -> Normalization:
 def check_model(path: Path) -> Tuple[Any, Dict[str, str], ModelSpec]:
     """The ONNX, its metadata and spec; one line for anything nvinfer cannot take."""
     path = Path(path)
-    if path.suffix.lower() in (".engine", ".plan"):
+    if model_kind(path) == ENGINE:
         raise EdgeUnetError(
             f"{path}: pass the ONNX; nvinfer builds its own engine from the exported model.onnx (with the probability head) "
             "and caches it next to the config"

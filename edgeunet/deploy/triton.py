@@ -27,6 +27,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from edgeunet.core.atomic import atomic_dir, sha256_file
 from edgeunet.core.errors import EdgeUnetError, MissingDependencyError
+from edgeunet.core.model_files import ENGINE, ONNX, model_kind
 from edgeunet.core.onnx_model import KEY_PRECISION, TensorInfo, graph_io, precision_of, read_model
 from edgeunet.core.spec import ModelSpec
 
@@ -136,10 +137,10 @@ def _engine_source(path: Path) -> _Source:
 
 def load_source(path: Path) -> _Source:
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".onnx":
+    kind = model_kind(path)
+    if kind == ONNX:
         return _onnx_source(path)
-    if suffix in (".engine", ".plan"):
+    if kind == ENGINE:
         return _engine_source(path)
     raise EdgeUnetError(f"{path}: pass an .onnx model (from `edgeunet export`) or an .engine/.plan (from `edgeunet build-engine`)")
 

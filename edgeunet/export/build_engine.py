@@ -21,6 +21,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from edgeunet.core.atomic import atomic_write_bytes, ensure_writable_dir, sha256_file
 from edgeunet.core.errors import EdgeUnetError, MissingDependencyError
+from edgeunet.core.model_files import ENGINE_SUFFIXES
 from edgeunet.core.onnx_model import KEY_CALIBRATION, KEY_GATE, KEY_TARGET, input_info, json_field, precision_of, read_model
 from edgeunet.core.spec import ModelSpec
 from edgeunet.core.version import __version__
@@ -35,7 +36,7 @@ from edgeunet.trt.build import (
     plan_build,
     resolve_profile,
 )
-from edgeunet.trt.sidecar import ENGINE_SUFFIXES, SIDECAR_FORMAT, SIDECAR_VERSION, sidecar_path, write_sidecar
+from edgeunet.trt.sidecar import SIDECAR_FORMAT, SIDECAR_VERSION, sidecar_path, write_sidecar
 
 _PRECISION_TAGS = (".fp32", ".fp16", ".int8")
 # A version that has every route (flags, calibrators, strong typing), for checking options on a machine without TensorRT.

@@ -236,8 +236,8 @@ def export_onnx(
         height, width = (int(v) for v in size)
         if min(height, width) < 16:
             raise EdgeUnetError(f"--size {height} {width}: both sides must be at least 16")
-        float_spec.input_size = [height, width]
-    spec = ModelSpec.from_dict({**float_spec.to_dict(), "io": io}, str(checkpoint))
+        float_spec = float_spec.with_input_size((height, width), str(checkpoint))
+    spec = float_spec.replaced(str(checkpoint), io=io)
 
     net = build_model(payload)
     module = make_uint8_module(net, spec) if io == "uint8" else net

@@ -13,6 +13,7 @@ from typing import Any, Dict
 import numpy as np
 
 from edgeunet.core.errors import EdgeUnetError
+from edgeunet.core.model_files import CHECKPOINT, ENGINE, ONNX, model_kind
 from edgeunet.core.spec import ModelSpec
 
 try:  # Python 3.8 has typing.Protocol; keep the import local to typing for clarity.
@@ -35,13 +36,7 @@ class Backend(Protocol):
         ...
 
 
-BACKEND_BY_SUFFIX: Dict[str, str] = {
-    ".pt": "torch",
-    ".pth": "torch",
-    ".onnx": "onnxruntime",
-    ".engine": "tensorrt",
-    ".plan": "tensorrt",
-}
+BACKEND_BY_KIND: Dict[str, str] = {CHECKPOINT: "torch", ONNX: "onnxruntime", ENGINE: "tensorrt"}
 BACKEND_NAMES = ("auto", "torch", "onnxruntime", "tensorrt")
 
 
@@ -50,7 +45,7 @@ def backend_for(path: Path, backend: str = "auto") -> str:
         if backend not in BACKEND_NAMES:
             raise EdgeUnetError(f"--backend {backend}: choose from {', '.join(BACKEND_NAMES)}")
         return backend
-    kind = BACKEND_BY_SUFFIX.get(path.suffix.lower())
+    kind = BACKEND_BY_KIND.get(model_kind(path) or "")
     if kind is None:
         raise EdgeUnetError(f"{path}: unknown model type {path.suffix or '(no suffix)'}; expected .pt, .onnx, .engine or .plan")
     return kind

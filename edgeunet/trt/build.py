@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 from edgeunet.core.errors import EdgeUnetError
+from edgeunet.core.onnx_model import PRECISIONS
 
 if TYPE_CHECKING:
     import tensorrt as trt
@@ -31,7 +32,6 @@ Version = Tuple[int, int, int]
 Shape = Tuple[int, ...]
 
 MIN_VERSION: Version = (8, 5, 0)
-PRECISIONS = ("fp32", "fp16", "int8")
 CALIBRATORS = ("qdq", "entropy", "minmax")
 IMPLICIT_CALIBRATORS = ("entropy", "minmax")
 

@@ -17,7 +17,6 @@ from edgeunet.core.spec import ModelSpec
 
 SIDECAR_FORMAT = "edgeunet-engine-sidecar"
 SIDECAR_VERSION = 1
-ENGINE_SUFFIXES = (".engine", ".plan")
 REQUIRED_KEYS = ("format", "engine_sha256", "tensorrt_version", "gpu", "precision", "spec", "build_command")
 
 
