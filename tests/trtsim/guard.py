@@ -141,7 +141,7 @@ def make_enum(qualname: str, values: Optional[Dict[str, int]] = None) -> type:
             taken.add(counter)
         attrs[name] = EnumValue(qualname, name, values[name])
     attrs["__members__"] = {n: v for n, v in attrs.items() if isinstance(v, EnumValue)}
-    return GuardMeta(qualname.split(".")[-1], (), attrs)
+    return GuardMeta(qualname.rsplit(".", maxsplit=1)[-1], (), attrs)
 
 
 # -- the module object ----------------------------------------------------------------------------

@@ -33,11 +33,13 @@ def _drop(names: Sequence[str]) -> None:
 
 
 @contextlib.contextmanager
-def installed(version: Optional[str] = None, purge: Sequence[str] = ()) -> Iterator[Any]:
+def installed(version: Optional[str] = None, purge: Sequence[str] = (), broken_import: Optional[str] = None) -> Iterator[Any]:
     """`import tensorrt` / `pycuda` give the emulator of `version` inside the block; yields the tensorrt module.
 
     `purge`: modules that captured tensorrt names at import (e.g. a module subclassing trt.IInt8EntropyCalibrator2),
     dropped on entry and exit so they re-import against the installed version.
+    `broken_import`: emulate a half-installed TensorRT whose `import tensorrt` raises OSError with this text
+    (a missing libnvinfer.so); the block then yields None.
     """
     previous = STATE.version
     if version is not None:
@@ -48,15 +50,19 @@ def installed(version: Optional[str] = None, purge: Sequence[str] = ()) -> Itera
     sys.path.insert(0, str(SITE))
     importlib.invalidate_caches()
     try:
-        trt = importlib.import_module("tensorrt")
         importlib.import_module("pycuda.driver")
-        yield trt
+        if broken_import is not None:
+            STATE.extra["import_error"] = broken_import
+            yield None
+        else:
+            yield importlib.import_module("tensorrt")
     finally:
         with contextlib.suppress(ValueError):
             sys.path.remove(str(SITE))
         _drop(purge)
         sys.modules.update(saved)
         STATE.version = previous
+        STATE.extra.pop("import_error", None)
         reset()
 
 

@@ -8,6 +8,7 @@ Build with `build_module()` after selecting a version; the shim tests/trtsim/sit
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -15,7 +16,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from onnx import TensorProto
 
-from tests.trtsim import calibrate, cuda, onnxcheck, plan
+from tests.trtsim import cuda, onnxcheck, plan
 from tests.trtsim.guard import Emulated, EnumValue, GuardedModule, build_module, make_enum
 from tests.trtsim.state import STATE
 from tests.trtsim.surface import VERSIONS, major, surface
@@ -578,8 +579,8 @@ class Runtime(Emulated):
                 f"{VERSIONS[STATE.version][2]} got {header.version_text}, please rebuild."
             )
         if tuple(header.compute_capability) != STATE.gpu.compute_capability:
-            want = "%d.%d" % tuple(header.compute_capability)
-            have = "%d.%d" % STATE.gpu.compute_capability
+            want = ".".join(map(str, header.compute_capability))
+            have = ".".join(map(str, STATE.gpu.compute_capability))
             return self._fail(f"6: The engine plan file is generated on an incompatible device, expecting compute {have} got compute {want}, please rebuild.")
         if header.device_type == "DLA":
             core = self._dla_core if self._dla_core >= 0 else 0
@@ -782,6 +783,9 @@ ENUM_NAMES = ("DataType", "TensorIOMode", "NetworkDefinitionCreationFlag", "Memo
 
 def build_tensorrt() -> GuardedModule:
     """A fresh `tensorrt` module for the selected version (its enums hold exactly the json's values)."""
+    broken = STATE.extra.get("import_error") or os.environ.get("EDGEUNET_TRTSIM_IMPORT_ERROR")
+    if broken:  # a half-installed TensorRT: the bindings load but libnvinfer does not (dlopen -> OSError)
+        raise OSError(broken)
     ENUMS.clear()
     api = surface(STATE.version).api
     for name in ENUM_NAMES:
