@@ -102,4 +102,5 @@ def reset() -> None:
 
     STATE.recorder = Recorder()
     STATE.gpu = Gpu()
+    STATE.extra.pop("global_logger", None)
     cuda.reset_device()

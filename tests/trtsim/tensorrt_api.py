@@ -61,6 +61,18 @@ def nptype(trt_type: EnumValue) -> Any:
         raise TypeError(f"Could not resolve TensorRT datatype to an equivalent numpy datatype: {trt_type}") from None
 
 
+def _register_logger(logger: Any) -> None:
+    """TensorRT 8+ keeps one process-wide logger: a Builder/Runtime given a different one logs a warning and
+    keeps using the first ("The logger passed into createInferRuntime differs from one already provided for an
+    existing builder, runtime, or refitter", TensorRT 8.x/10.x log; NvInferRuntime.h getLogger)."""
+    first = STATE.extra.get("global_logger")
+    if first is None:
+        STATE.extra["global_logger"] = logger
+    elif first is not logger:
+        _emit(first, "WARNING", "The logger passed into createInferRuntime differs from one already provided for an existing builder, "
+              "runtime, or refitter. Uses of the global logger, returned by nvinfer1::getLogger(), will return the existing value.")
+
+
 def _emit(logger: Any, severity: str, message: str) -> None:
     """Send a message through the user's logger (TensorRT calls ILogger.log) and record it."""
     STATE.recorder.log.append((severity, message))
@@ -479,6 +491,7 @@ class Builder(Emulated):
         if not isinstance(logger, ILogger):
             raise TypeError("Builder(logger): logger must be a tensorrt.ILogger")
         self._logger = logger
+        _register_logger(logger)
         STATE.recorder.builders_created += 1
 
     @property
@@ -547,6 +560,7 @@ class Runtime(Emulated):
             raise TypeError("Runtime(logger): logger must be a tensorrt.ILogger")
         self._logger = logger
         self._dla_core = -1  # NvInferRuntime.h IRuntime::setDLACore: "Defaults to -1"
+        _register_logger(logger)
         STATE.recorder.runtimes_created += 1
 
     @property

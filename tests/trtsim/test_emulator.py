@@ -347,3 +347,33 @@ def test_subprocess_install() -> None:
     proc = subprocess.run([sys.executable, "-c", code], env=subprocess_env("8.6"), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("8.6.1 ") and "NVIDIA Emulated GPU" in proc.stdout
+
+
+@pytest.mark.parametrize("trt", ["8.5"], indirect=True)
+def test_85_uses_the_861_surface_and_the_85_matrix(trt: Any) -> None:
+    assert trt.__version__ == "8.5.3.1" and trt.IInt8MinMaxCalibrator is not None
+    assert not parse(trt, M.uint8_cast(TensorProto.FLOAT))[4]  # the 8.5 matrix's Cast has no UINT8
+    assert parse(trt, M.conv_relu())[4]
+
+
+@pytest.mark.parametrize("trt", ["10.3"], indirect=True)
+def test_autoinit_context_is_current_only_in_the_importing_thread(trt: Any) -> None:
+    import threading
+
+    import pycuda.autoinit  # noqa: F401
+    import pycuda.driver as cuda
+
+    cuda.mem_alloc(4).free()
+    errors: List[BaseException] = []
+
+    def worker() -> None:
+        try:
+            cuda.mem_alloc(4)
+        except cuda.LogicError as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert len(errors) == 1 and "invalid device context" in str(errors[0])
+    assert_clean()
