@@ -89,7 +89,7 @@ def calibrate(
         STATE.recorder.calibration_scales = scales
         return scales
     _call(calibrator, "get_batch_size", -1)
-    model_bytes, extra = plan.with_intermediates(onnx_bytes)
+    model_bytes, _ = plan.with_intermediates(onnx_bytes)
     sess = plan.session(model_bytes)
     names = [o.name for o in sess.get_outputs()]
     maxabs: Dict[str, float] = {}
@@ -120,5 +120,4 @@ def calibrate(
     scales = {name: (value / 127.0 if value > 0 else 1.0 / 127.0) for name, value in maxabs.items()}
     STATE.recorder.calibration_scales = scales
     _call(calibrator, "write_calibration_cache", None, memoryview(cache_text(algorithm, scales)))
-    del extra
     return scales
