@@ -54,7 +54,7 @@ def build(trt: Any, path: Path, shape: Tuple[int, ...] = (1, 1, 8, 8), **options
 def calibration_set(tmp_path: Path, count: int = 3, bad: int = -1, method: str = "entropy") -> Any:
     import cv2
 
-    from edgeunet.spec import ModelSpec
+    from edgeunet.core.spec import ModelSpec
     from edgeunet.trt.calibration import CalibrationSet
 
     folder = tmp_path / "calib"
@@ -87,7 +87,7 @@ def test_build_engine_and_runner_match_onnxruntime(trt: Any, tmp_path: Path) -> 
     finally:
         runner.close()
     assert state().executions == 3 and state().timing_cache == ["created-empty", "set-accepted"]
-    from edgeunet.errors import EdgeUnetError
+    from edgeunet.core.errors import EdgeUnetError
 
     with pytest.raises(EdgeUnetError, match="outside the engine's profile"):
         EngineRunner(built.plan_bytes).infer({"input": np.zeros((8, 1, 8, 8), np.float32)})
@@ -106,7 +106,7 @@ def test_selftest_build_and_run(trt: Any, tmp_path: Path) -> None:
 
 
 def test_engine_from_another_version_is_a_user_error(tmp_path: Path) -> None:
-    from edgeunet.errors import EdgeUnetError
+    from edgeunet.core.errors import EdgeUnetError
 
     path = write_onnx(tmp_path, M.conv_relu(batch=1))
     with installed("8.6", purge=PURGE) as trt:
@@ -154,7 +154,7 @@ def test_tensorrt_and_pycuda_versions_under_the_emulator() -> None:
                    "trampoline; edgeunet does not record and re-raise it, so calibration silently ends after the good images")
 @pytest.mark.parametrize("trt", ["10.3"], indirect=True)
 def test_bad_calibration_image_fails_the_build(trt: Any, tmp_path: Path) -> None:
-    from edgeunet.errors import EdgeUnetError
+    from edgeunet.core.errors import EdgeUnetError
 
     path = write_onnx(tmp_path, M.conv_relu(batch=1))
     with pytest.raises(EdgeUnetError, match="img1"):
@@ -229,7 +229,7 @@ def test_calibration_buffer_is_freed(trt: Any, tmp_path: Path) -> None:
                    "close() raises AttributeError instead of an EdgeUnetError")
 @pytest.mark.parametrize("trt", ["10.3"], indirect=True)
 def test_runner_infer_after_close(trt: Any, tmp_path: Path) -> None:
-    from edgeunet.errors import EdgeUnetError
+    from edgeunet.core.errors import EdgeUnetError
     from edgeunet.trt.runner import EngineRunner
 
     runner = EngineRunner(build(trt, write_onnx(tmp_path, M.conv_relu(batch=1))).plan_bytes)
@@ -241,7 +241,7 @@ def test_runner_infer_after_close(trt: Any, tmp_path: Path) -> None:
 @pytest.mark.xfail(strict=True, raises=OSError, reason="defect 9: an OSError from a half-installed TensorRT (libnvinfer missing) "
                    "escapes import_tensorrt_version / EngineRunner, which catch ImportError only")
 def test_half_installed_tensorrt_is_a_missing_dependency() -> None:
-    from edgeunet.errors import MissingDependencyError
+    from edgeunet.core.errors import MissingDependencyError
 
     with installed("10.3", purge=PURGE, broken_import="libnvinfer.so.10: cannot open shared object file: No such file or directory"):
         from edgeunet.trt.build import import_tensorrt_version
