@@ -25,6 +25,7 @@ from edgeunet.core.model_files import ENGINE_SUFFIXES
 from edgeunet.core.onnx_model import KEY_CALIBRATION, KEY_GATE, KEY_TARGET, input_info, json_field, precision_of, read_model
 from edgeunet.core.spec import ModelSpec
 from edgeunet.core.version import __version__
+from edgeunet.evaluate.gate import check_max_drop
 from edgeunet.trt import INSTALL_HINT, tensorrt_version
 from edgeunet.trt.build import (
     CALIBRATORS,
@@ -131,8 +132,7 @@ def check_options(opts: BuildOptions) -> _Checked:
     model, metadata, spec = read_model(onnx)
     onnx_precision = precision_of(metadata)
     name, shape, _ = input_info(model)
-    if not opts.max_drop >= 0:  # also NaN
-        raise EdgeUnetError(f"--max-drop {opts.max_drop}: must be 0 or more (the largest Dice drop you accept, e.g. 0.01)")
+    check_max_drop(opts.max_drop)
     if opts.calibrator not in CALIBRATORS:
         raise EdgeUnetError(f"--calibrator {opts.calibrator}: choose from {', '.join(CALIBRATORS)}")
     if not opts.int8 and opts.calib_data is not None:
