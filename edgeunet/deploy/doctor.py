@@ -205,7 +205,7 @@ def check_os() -> Check:
 
 def check_tensorrt() -> Check:
     from edgeunet.trt import INSTALL_HINT, tensorrt_version
-    from edgeunet.trt.build import MIN_VERSION, format_version, parse_version
+    from edgeunet.trt.plan import MIN_VERSION, format_version, parse_version
 
     version = tensorrt_version()
     if version is None:

@@ -27,16 +27,7 @@ from edgeunet.core.spec import ModelSpec
 from edgeunet.core.version import __version__
 from edgeunet.evaluate.gate import check_max_drop
 from edgeunet.trt import INSTALL_HINT, tensorrt_version
-from edgeunet.trt.build import (
-    CALIBRATORS,
-    IMPLICIT_CALIBRATORS,
-    ShapeProfile,
-    always_strongly_typed,
-    parse_shapes,
-    parse_version,
-    plan_build,
-    resolve_profile,
-)
+from edgeunet.trt.plan import CALIBRATORS, IMPLICIT_CALIBRATORS, ShapeProfile, always_strongly_typed, parse_shapes, parse_version, plan_build, resolve_profile
 from edgeunet.trt.sidecar import SIDECAR_FORMAT, SIDECAR_VERSION, sidecar_path, write_sidecar
 
 _PRECISION_TAGS = (".fp32", ".fp16", ".int8")
@@ -192,11 +183,11 @@ def build_engine_command(opts: BuildOptions, echo: Echo = print) -> Path:
     trt_text = tensorrt_version()
     version = parse_version(trt_text) if trt_text is not None else None
     if version is not None:
-        # The running version's rules before any calibration (e.g. an implicit calibrator on TensorRT 11).
-        plan_build(version, "int8" if checked.precision == "int8" and opts.calibrator == "qdq" else checked.onnx_precision,
-                   fp16=opts.fp16 or checked.onnx_precision == "fp16", int8=checked.precision == "int8",
-                   calibrator=opts.calibrator, strongly_typed=opts.strongly_typed, dla_core=opts.dla_core,
-                   workspace_mib=opts.workspace, profile=checked.profile)
+        # The running version's rules before any calibration (e.g. an implicit calibrator on TensorRT 11), checked
+        # against the ONNX that will actually be built: the Q/DQ one after calibration, the fp16 one after conversion.
+        plan_build(version, _precision_to_build(checked, opts, version), fp16=opts.fp16 or checked.onnx_precision == "fp16",
+                   int8=checked.precision == "int8", calibrator=opts.calibrator, strongly_typed=opts.strongly_typed,
+                   dla_core=opts.dla_core, workspace_mib=opts.workspace, profile=checked.profile)
 
     build_onnx = onnx
     onnx_precision = checked.onnx_precision
@@ -245,6 +236,15 @@ def build_engine_command(opts: BuildOptions, echo: Echo = print) -> Path:
     return _build(opts, checked, build_onnx, onnx_precision, version, trt_text or "", calibration, gate, calibrated, echo)
 
 
+def _precision_to_build(checked: _Checked, opts: BuildOptions, version: Tuple[int, int, int]) -> str:
+    """The precision of the ONNX that `_build` will hand TensorRT (calibration and fp16 conversion happen first)."""
+    if checked.precision == "int8" and opts.calibrator == "qdq":
+        return "int8"
+    if checked.precision == "fp16" and checked.onnx_precision == "fp32" and (always_strongly_typed(version) or opts.strongly_typed):
+        return "fp16"
+    return checked.onnx_precision
+
+
 def _build(
     opts: BuildOptions, checked: _Checked, build_onnx: Path, onnx_precision: str, version: Tuple[int, int, int], trt_text: str,
     calibration: Dict[str, Any], gate: Optional[Dict[str, Any]], calibrated: bool, echo: Echo,
@@ -262,21 +262,28 @@ def _build(
         from edgeunet.trt.calibration import make_calibration_set
 
         assert opts.calib_data is not None
+        fixed_batch = checked.input_shape[0]
         calib_set = make_calibration_set(opts.calib_data, checked.spec, onnx_sha, build_onnx.stem, plan.implicit_calibrator,
-                                         opts.num_images, opts.seed)
-        calibration = {"manifest": str(calib_set.manifest_path), "manifest_sha256": calib_set.write_manifest(),
+                                         opts.num_images, opts.seed, batch_size=fixed_batch if isinstance(fixed_batch, int) else 1)
+        # The manifest is written with the cache, after calibration (never before: an old cache would look current).
+        calibration = {"manifest": str(calib_set.manifest_path), "manifest_sha256": calib_set.manifest_sha256(),
                        "method": plan.implicit_calibrator, "num_images": len(calib_set.images), "seed": opts.seed,
-                       "cache": str(calib_set.cache_path)}
+                       "batch_size": calib_set.batch_size, "cache": str(calib_set.cache_path)}
     timing = Path(opts.timing_cache).read_bytes() if opts.timing_cache is not None and Path(opts.timing_cache).is_file() else None
     for note in plan.notes:
         echo(f"note: {note}")
     echo(f"building {checked.precision} engine with TensorRT {trt_text} on {gpu_name} (flags: {', '.join(plan.builder_flags) or 'none'}"
          f"{', strongly typed' if plan.strongly_typed else ''}) ...")
     built, plan = trt_build.build_engine(build_onnx, plan, default_shape(checked.spec), checked.profile, calib_set, timing, opts.verbose)
+    for note in built.notes:
+        echo(f"note: {note}")
     out = checked.out
     atomic_write_bytes(out, built.plan_bytes)
     if opts.timing_cache is not None:
-        atomic_write_bytes(opts.timing_cache, built.timing_cache)
+        if built.timing_cache:
+            atomic_write_bytes(opts.timing_cache, built.timing_cache)
+        else:
+            echo(f"note: TensorRT returned no timing cache; {opts.timing_cache} was left as it was")
     sidecar = {
         "format": SIDECAR_FORMAT,
         "sidecar_version": SIDECAR_VERSION,

@@ -10,7 +10,7 @@ No torch here.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Dict
 
 import numpy as np
 
@@ -37,7 +37,8 @@ class TensorRTBackend:
         trt_version, gpu_name, capability = runtime_info()
         check_compatible(sidecar, path, trt_version, gpu_name, capability)
         self.device = f"cuda:0 ({gpu_name})"
-        self.runner = EngineRunner(path.read_bytes(), str(path))
+        build: Dict[str, Any] = sidecar.get("build") or {}
+        self.runner = EngineRunner(path.read_bytes(), str(path), dla_core=build.get("dla_core"))
         if len(self.runner.input_names) != 1 or not self.runner.output_names:
             raise EdgeUnetError(f"{path}: expected one input and at least one output; rebuild with `{sidecar['build_command']}`")
         self._input = self.runner.input_names[0]
@@ -45,6 +46,11 @@ class TensorRTBackend:
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         return self.runner.infer({self._input: batch})[self._output]
+
+    @property
+    def phase_ms(self) -> Dict[str, float]:
+        """H2D / compute / D2H of the last run (bench's trtexec-style columns)."""
+        return dict(self.runner.phase_ms) if self.runner is not None else {}
 
     def close(self) -> None:
         runner = getattr(self, "runner", None)

@@ -14,9 +14,12 @@ Layout (Polygraphy-style: small callables, heavy imports inside functions):
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Dict, Optional
 
 from edgeunet.core.errors import MissingDependencyError
+
+if TYPE_CHECKING:
+    import tensorrt as trt
 
 INSTALL_HINT = (
     "on Jetson install JetPack's TensorRT Python bindings (sudo apt install python3-libnvinfer) and build pycuda "
@@ -27,6 +30,38 @@ INSTALL_HINT = (
 def missing_tensorrt(what: str = "TensorRT") -> MissingDependencyError:
     """The one error for an absent TensorRT/pycuda, with the install step (exit code 3)."""
     return MissingDependencyError(f"{what} not found: {INSTALL_HINT}")
+
+
+def import_tensorrt() -> Any:
+    """The tensorrt module, or MissingDependencyError (exit 3).
+
+    Any import failure counts: a half-installed TensorRT (libnvinfer missing, CUDA of another major version)
+    raises OSError or RuntimeError from the shared library, not ImportError, and must still be one line.
+    """
+    try:
+        import tensorrt
+    except ImportError:
+        raise missing_tensorrt() from None
+    except Exception as exc:  # noqa: BLE001 - OSError/RuntimeError from a broken install
+        raise MissingDependencyError(f"TensorRT is installed but does not load ({type(exc).__name__}: {exc}); {INSTALL_HINT}") from None
+    return tensorrt
+
+
+_LOGGERS: Dict[int, "trt.Logger"] = {}  # by id of the tensorrt module: one logger per loaded TensorRT
+
+
+def shared_logger(verbose: bool = False) -> "trt.Logger":
+    """One trt.Logger for the whole process.
+
+    TensorRT keeps the first logger it is given process-wide and warns when a later Builder or Runtime brings
+    another one, so builder, runtime and self-test share this one; `verbose` only lowers its threshold.
+    """
+    trt = import_tensorrt()
+    logger = _LOGGERS.get(id(trt))
+    if logger is None:
+        logger = _LOGGERS.setdefault(id(trt), trt.Logger(trt.Logger.WARNING))
+    logger.min_severity = trt.Logger.VERBOSE if verbose else trt.Logger.WARNING
+    return logger
 
 
 def tensorrt_version() -> Optional[str]:

@@ -1,306 +1,32 @@
-"""Version-aware TensorRT engine builder: network from ONNX -> builder config -> serialized engine.
+"""The builder steps: network from ONNX -> builder config -> serialized engine, applying a `BuildPlan`.
 
-Two halves, on purpose:
-
-* **Decisions** (`parse_version`, `plan_build`, `parse_shapes`, `resolve_profile`, ...) are plain functions of a
-  parsed version tuple and the user's options. They import nothing from TensorRT, so every per-version rule
-  (8.5 explicit-batch flag, 10.x optional strong typing, 11.x no precision flags / no implicit calibrators, DLA
-  constraints) is unit-tested on machines without TensorRT.
-* **Steps** (`create_network`, `parse_onnx`, `create_config`, `build_serialized`, `build_engine`) are small
-  callables that apply a `BuildPlan` to the TensorRT API. They only touch names the plan allows for the running
-  version (e.g. `BuilderFlag.FP16` is never looked up on 11.x), and they are type-checked with `mypy --strict`
-  against `tensorrt-stubs` (the API of 10.x) since no machine of ours can run them.
+Small callables (Polygraphy's shape) that only touch the TensorRT names the plan allows for the running version
+(e.g. `BuilderFlag.FP16` is never looked up on 11.x). They are type-checked with `mypy --strict` against
+`tensorrt-stubs` and executed in the tests against the TensorRT emulator of each version (tests/trtsim).
+The decisions themselves live in `edgeunet.trt.plan`.
 """
 
 from __future__ import annotations
 
-import re
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 
 from edgeunet.core.errors import EdgeUnetError
-from edgeunet.core.onnx_model import PRECISIONS
+from edgeunet.trt import import_tensorrt, shared_logger
+from edgeunet.trt.plan import BuildPlan, ShapeProfile, Version, parse_version, resolve_profile
 
 if TYPE_CHECKING:
     import tensorrt as trt
 
     from edgeunet.trt.calibration import CalibrationSet
 
-Version = Tuple[int, int, int]
-Shape = Tuple[int, ...]
 
-MIN_VERSION: Version = (8, 5, 0)
-CALIBRATORS = ("qdq", "entropy", "minmax")
-IMPLICIT_CALIBRATORS = ("entropy", "minmax")
-
-
-# -- per-version decisions (no TensorRT needed) -------------------------------------------------
-def parse_version(text: str) -> Version:
-    """'10.3.0.30' / '8.5.2.2' / '11.4' -> (major, minor, patch); extra build fields are ignored."""
-    match = re.match(r"^\s*(\d+)(?:\.(\d+))?(?:\.(\d+))?", str(text))
-    if not match:
-        raise EdgeUnetError(f"cannot read the TensorRT version {text!r}; reinstall TensorRT")
-    major, minor, patch = (int(part) if part is not None else 0 for part in match.groups())
-    return (major, minor, patch)
-
-
-def format_version(version: Version) -> str:
-    return ".".join(str(part) for part in version)
-
-
-def check_supported(version: Version) -> None:
-    """edgeunet relies on name-based I/O and execute_async_v3, which arrived in TensorRT 8.5."""
-    if version < MIN_VERSION:
-        raise EdgeUnetError(
-            f"TensorRT {format_version(version)} is too old: edgeunet needs 8.5 or newer (JetPack 5.1+, or pip install 'edgeunet[trt]')"
-        )
-
-
-def needs_explicit_batch_flag(version: Version) -> bool:
-    """8.x builds implicit-batch networks unless told otherwise; 10.x ignores the flag and 11.x removed its name."""
-    return version[0] < 10
-
-
-def has_precision_flags(version: Version) -> bool:
-    """BuilderFlag.FP16/INT8 exist up to 10.x; 11.x is strongly typed only (precision comes from the ONNX)."""
-    return version[0] < 11
-
-
-def has_implicit_calibrators(version: Version) -> bool:
-    """IInt8EntropyCalibrator2/MinMax: 8.5 and 10.x (deprecated since 10.1); gone in 11.x."""
-    return MIN_VERSION <= version and version[0] < 11
-
-
-def strongly_typed_available(version: Version) -> bool:
-    """NetworkDefinitionCreationFlag.STRONGLY_TYPED can be asked for on 10.x."""
-    return version[0] >= 10
-
-
-def always_strongly_typed(version: Version) -> bool:
-    """On 11.x every network is strongly typed; there is nothing to ask for."""
-    return version[0] >= 11
-
-
-@dataclass(frozen=True)
-class ShapeProfile:
-    """One optimization profile for the model's single image input (min <= opt <= max, element-wise)."""
-
-    min: Shape
-    opt: Shape
-    max: Shape
-
-    @property
-    def is_static(self) -> bool:
-        return self.min == self.opt == self.max
-
-    def to_dict(self) -> Dict[str, List[int]]:
-        return {"min": list(self.min), "opt": list(self.opt), "max": list(self.max)}
-
-
-def _parse_shape(text: str, option: str) -> Shape:
-    parts = [p for p in re.split(r"[xX*]", text.strip()) if p != ""]
-    try:
-        dims = tuple(int(p) for p in parts)
-    except ValueError:
-        raise EdgeUnetError(f"{option}: {text!r} is not a shape; write dimensions joined by x, e.g. 1x1x256x256") from None
-    if not dims or any(d <= 0 for d in dims):
-        raise EdgeUnetError(f"{option}: {text!r} needs positive dimensions, e.g. 1x1x256x256")
-    return dims
-
-
-def parse_shapes(text: str, option: str = "--shapes") -> ShapeProfile:
-    """'1x1x256x256,4x1x256x256,8x1x256x256' -> ShapeProfile; one shape means min = opt = max (static)."""
-    pieces = [p for p in str(text).split(",") if p.strip()]
-    if len(pieces) == 1:
-        pieces = pieces * 3
-    if len(pieces) != 3:
-        raise EdgeUnetError(f"{option}: expected min,opt,max (three shapes such as 1x1x256x256,4x1x256x256,8x1x256x256), got {text!r}")
-    lo, opt, hi = (_parse_shape(p, option) for p in pieces)
-    if not len(lo) == len(opt) == len(hi):
-        raise EdgeUnetError(f"{option}: min, opt and max must have the same number of dimensions ({text!r})")
-    if any(not (a <= b <= c) for a, b, c in zip(lo, opt, hi)):
-        raise EdgeUnetError(f"{option}: need min <= opt <= max in every dimension ({text!r})")
-    return ShapeProfile(lo, opt, hi)
-
-
-def resolve_profile(input_shape: Sequence[Optional[int]], requested: Optional[ShapeProfile], default: Sequence[int]) -> Optional[ShapeProfile]:
-    """The profile to build with, checked against the ONNX input (None/<=0 dims are dynamic).
-
-    A static ONNX needs no profile (None) and any --shapes must equal it; a dynamic one gets --shapes, or the
-    model's own size with batch 1 (`default`), so a plain `build-engine model.onnx` always works.
-    """
-    dims = [d if d is not None and d > 0 else None for d in input_shape]
-    if requested is not None:
-        for which, shape in (("min", requested.min), ("opt", requested.opt), ("max", requested.max)):
-            if len(shape) != len(dims):
-                raise EdgeUnetError(
-                    f"--shapes {which} {'x'.join(map(str, shape))} has {len(shape)} dimensions; the model input has {len(dims)}"
-                )
-            for axis, (want, have) in enumerate(zip(shape, dims)):
-                if have is not None and want != have:
-                    raise EdgeUnetError(
-                        f"--shapes {which} {'x'.join(map(str, shape))}: dimension {axis} is fixed to {have} in the ONNX; "
-                        "export with --dynamic to vary it"
-                    )
-        return requested
-    if all(d is not None for d in dims):
-        return None
-    if len(default) != len(dims):
-        raise EdgeUnetError(f"model input rank {len(dims)} does not match its description; re-export the model")
-    fixed = tuple(int(d) if d is not None else int(default[i]) for i, d in enumerate(dims))
-    return ShapeProfile(fixed, fixed, fixed)
-
-
-@dataclass(frozen=True)
-class BuildPlan:
-    """Everything the builder steps do, decided up front from the TensorRT version and the options."""
-
-    version: Version
-    precision: str  # the engine's precision label: fp32 | fp16 | int8
-    onnx_precision: str  # what the ONNX holds: fp32 | fp16 | int8 (Q/DQ)
-    explicit_batch: bool = False
-    strongly_typed: bool = False  # STRONGLY_TYPED creation flag requested (10.x); on 11.x implied
-    fp16_flag: bool = False
-    int8_flag: bool = False
-    gpu_fallback: bool = False
-    implicit_calibrator: Optional[str] = None  # entropy | minmax
-    dla_core: Optional[int] = None
-    workspace_bytes: Optional[int] = None
-    profile: Optional[ShapeProfile] = None
-    notes: Tuple[str, ...] = field(default_factory=tuple)
-
-    @property
-    def builder_flags(self) -> List[str]:
-        flags = []
-        if self.fp16_flag:
-            flags.append("FP16")
-        if self.int8_flag:
-            flags.append("INT8")
-        if self.gpu_fallback:
-            flags.append("GPU_FALLBACK")
-        return flags
-
-    @property
-    def network_flags(self) -> List[str]:
-        flags = []
-        if self.explicit_batch:
-            flags.append("EXPLICIT_BATCH")
-        if self.strongly_typed and not always_strongly_typed(self.version):
-            flags.append("STRONGLY_TYPED")
-        return flags
-
-
-def plan_build(
-    version: Version,
-    onnx_precision: str,
-    fp16: bool = False,
-    int8: bool = False,
-    calibrator: str = "qdq",
-    strongly_typed: bool = False,
-    dla_core: Optional[int] = None,
-    workspace_mib: Optional[int] = None,
-    profile: Optional[ShapeProfile] = None,
-) -> BuildPlan:
-    """Decide flags, calibrator and device for this TensorRT version; a combination it cannot build is one clear error."""
-    check_supported(version)
-    vtext = format_version(version)
-    if onnx_precision not in PRECISIONS:
-        raise EdgeUnetError(f"unknown ONNX precision {onnx_precision!r}; re-export the model")
-    if calibrator not in CALIBRATORS:
-        raise EdgeUnetError(f"--calibrator {calibrator}: choose from {', '.join(CALIBRATORS)}")
-    if workspace_mib is not None and workspace_mib <= 0:
-        raise EdgeUnetError(f"--workspace {workspace_mib}: give a positive size in MiB, e.g. 1024")
-    if dla_core is not None and dla_core < 0:
-        raise EdgeUnetError(f"--dla-core {dla_core}: DLA cores are numbered from 0")
-    if onnx_precision == "int8":
-        int8 = True  # a Q/DQ graph is an INT8 engine whatever the flags say
-    notes: List[str] = []
-
-    typed = always_strongly_typed(version) or strongly_typed
-    if strongly_typed and not strongly_typed_available(version):
-        raise EdgeUnetError(f"--strongly-typed needs TensorRT 10 or newer (found {vtext}); drop the option")
-
-    implicit: Optional[str] = None
-    if int8 and calibrator in IMPLICIT_CALIBRATORS:
-        if not has_implicit_calibrators(version):
-            raise EdgeUnetError(
-                f"--calibrator {calibrator}: implicit INT8 calibrators are not in TensorRT 11 (found {vtext}); "
-                "use --calibrator qdq (explicit Q/DQ, the default)"
-            )
-        if typed:
-            raise EdgeUnetError(f"--calibrator {calibrator} cannot be used with a strongly typed network; use --calibrator qdq")
-        if onnx_precision != "fp32":
-            raise EdgeUnetError(
-                f"--calibrator {calibrator} calibrates an fp32 ONNX inside TensorRT, but this ONNX is already {onnx_precision}; "
-                "pass the fp32 ONNX, or use --calibrator qdq"
-            )
-        implicit = calibrator
-    elif int8 and onnx_precision != "int8":
-        raise EdgeUnetError("--int8 --calibrator qdq needs a Q/DQ ONNX; run `edgeunet calibrate` first (build-engine does it given --calib-data)")
-
-    if typed:
-        # Precision comes from the graph's own types: an fp16 engine needs an fp16-typed ONNX.
-        if fp16 and not int8 and onnx_precision != "fp16":
-            raise EdgeUnetError(
-                f"a strongly typed FP16 engine (TensorRT {vtext}) needs an fp16-typed ONNX; run `edgeunet convert --fp16` first"
-            )
-        fp16_flag = int8_flag = False
-        if fp16 and int8:
-            notes.append("strongly typed: layers outside Q/DQ pairs keep the ONNX's float type (--fp16 flag not applicable)")
-    else:
-        fp16_flag = fp16 or onnx_precision == "fp16"
-        int8_flag = int8
-
-    precision = "int8" if int8 else ("fp16" if (fp16 or onnx_precision == "fp16") else "fp32")
-
-    gpu_fallback = False
-    if dla_core is not None:
-        if precision == "fp32":
-            raise EdgeUnetError("--dla-core: the DLA runs FP16 or INT8 only; add --fp16 or --int8")
-        if profile is not None and not profile.is_static:
-            raise EdgeUnetError("--dla-core: the DLA needs static shapes; give --shapes with min = opt = max")
-        if int8 and implicit is None and version[0] < 10:
-            raise EdgeUnetError(
-                f"--dla-core with INT8 on TensorRT {vtext} needs implicit calibration; add --calibrator entropy --calib-data DIR"
-            )
-        gpu_fallback = True
-        notes.append("DLA: layers the DLA cannot run fall back to the GPU (GPU_FALLBACK); the build log lists them")
-
-    return BuildPlan(
-        version=version,
-        precision=precision,
-        onnx_precision=onnx_precision,
-        explicit_batch=needs_explicit_batch_flag(version),
-        strongly_typed=typed,
-        fp16_flag=fp16_flag and has_precision_flags(version),
-        int8_flag=int8_flag and has_precision_flags(version),
-        gpu_fallback=gpu_fallback,
-        implicit_calibrator=implicit,
-        dla_core=dla_core,
-        workspace_bytes=None if workspace_mib is None else int(workspace_mib) << 20,
-        profile=profile,
-        notes=tuple(notes),
-    )
-
-
-# -- builder steps (TensorRT; type-checked against tensorrt-stubs) -------------------------------
 def import_tensorrt_version() -> Version:
-    """The running TensorRT's version tuple; MissingDependencyError (exit 3) when it is absent."""
-    from edgeunet.trt import missing_tensorrt
-
-    try:
-        import tensorrt as trt
-    except ImportError:
-        raise missing_tensorrt() from None
-    return parse_version(trt.__version__)
-
-
-def make_logger(verbose: bool = False) -> trt.Logger:
-    import tensorrt as trt
-
-    return trt.Logger(trt.Logger.VERBOSE if verbose else trt.Logger.WARNING)
+    """The running TensorRT's version tuple; MissingDependencyError (exit 3) when it is absent or broken."""
+    return parse_version(import_tensorrt().__version__)
 
 
 def create_network(builder: trt.Builder, plan: BuildPlan) -> trt.INetworkDefinition:
@@ -323,7 +49,7 @@ def parse_onnx(network: trt.INetworkDefinition, logger: trt.ILogger, onnx_path: 
     if not parser.parse_from_file(str(onnx_path)):
         errors = [str(parser.get_error(i)).strip().replace("\n", " ") for i in range(parser.num_errors)]
         detail = "; ".join(errors[:3]) or "no detail from the parser"
-        raise EdgeUnetError(f"{onnx_path}: TensorRT cannot parse this ONNX ({detail}); run `edgeunet inspect {onnx_path}`")
+        raise EdgeUnetError(f"{onnx_path}: TensorRT cannot parse this ONNX ({detail}); run `edgeunet inspect {onnx_path} --trt`")
     return parser
 
 
@@ -346,9 +72,8 @@ def create_config(
     plan: BuildPlan,
     calibrator: Optional[trt.IInt8Calibrator] = None,
     calibration_profile: Optional[ShapeProfile] = None,
-    timing_cache: Optional[bytes] = None,
 ) -> trt.IBuilderConfig:
-    """Builder config from the plan: flags, workspace pool, profile, calibrator, DLA, timing cache."""
+    """Builder config from the plan: flags, workspace pool, profile, calibrator, DLA (the timing cache is separate)."""
     import tensorrt as trt
 
     config = builder.create_builder_config()
@@ -362,13 +87,14 @@ def create_config(
         name = network.get_input(0).name
         profile = builder.create_optimization_profile()
         profile.set_shape(name, trt.Dims(list(plan.profile.min)), trt.Dims(list(plan.profile.opt)), trt.Dims(list(plan.profile.max)))
-        config.add_optimization_profile(profile)
+        if config.add_optimization_profile(profile) < 0:
+            raise EdgeUnetError(f"TensorRT refused the shape profile {plan.profile.to_dict()}; check --shapes (min <= opt <= max)")
     if plan.implicit_calibrator is not None:
         if calibrator is None:
             raise EdgeUnetError(f"--calibrator {plan.implicit_calibrator} needs calibration images (--calib-data DIR)")
         config.int8_calibrator = calibrator
         if calibration_profile is not None:
-            # Calibration runs one image at a time: a static profile of that shape.
+            # Calibration feeds whole batches of one static shape: a profile of exactly that shape.
             name = network.get_input(0).name
             calib = builder.create_optimization_profile()
             shape = trt.Dims(list(calibration_profile.opt))
@@ -383,9 +109,25 @@ def create_config(
         config.DLA_core = plan.dla_core
     if plan.gpu_fallback:
         config.set_flag(trt.BuilderFlag.GPU_FALLBACK)
-    cache = config.create_timing_cache(timing_cache if timing_cache is not None else b"")
-    config.set_timing_cache(cache, False)
     return config
+
+
+def apply_timing_cache(config: trt.IBuilderConfig, blob: Optional[bytes]) -> Optional[str]:
+    """Reuse `blob` as the timing cache when TensorRT accepts it, else start a new one; returns a note when not reused.
+
+    `set_timing_cache` returns False for a cache made by another TensorRT version or GPU, and a blob that is not a
+    cache at all is logged by TensorRT and read as empty: either way the build goes on with a fresh cache, which is
+    then what gets written back, so the next build reuses it.
+    """
+    note = None
+    if blob:
+        cache = config.create_timing_cache(blob)
+        if config.set_timing_cache(cache, False):
+            return None
+        note = "the --timing-cache file was made by another TensorRT version or GPU (or is damaged); building with a new one"
+    if not config.set_timing_cache(config.create_timing_cache(b""), False):
+        note = "TensorRT did not take a timing cache; building without one"
+    return note
 
 
 def build_serialized(builder: trt.Builder, network: trt.INetworkDefinition, config: trt.IBuilderConfig) -> bytes:
@@ -397,7 +139,9 @@ def build_serialized(builder: trt.Builder, network: trt.INetworkDefinition, conf
 
 
 def serialize_timing_cache(config: trt.IBuilderConfig) -> bytes:
-    return bytes(memoryview(config.get_timing_cache().serialize()))
+    """The config's timing cache, or b"" when it holds none (then nothing is written: the engine is never lost for it)."""
+    cache = config.get_timing_cache()
+    return b"" if cache is None else bytes(memoryview(cache.serialize()))
 
 
 @dataclass
@@ -410,6 +154,27 @@ class BuiltEngine:
     input_shape: Tuple[int, ...]
     profile: Optional[ShapeProfile]
     seconds: float
+    notes: List[str] = field(default_factory=list)
+
+
+def _fit_calibration(calibration: Optional[CalibrationSet], shape: Tuple[int, ...]) -> Optional[CalibrationSet]:
+    """A static batch-N input reads N images behind every calibration pointer: batch the set to match."""
+    if calibration is None or shape[0] <= 0 or shape[0] == calibration.batch_size:
+        return calibration
+    if calibration.batch_size != 1:
+        raise EdgeUnetError(
+            f"the ONNX input has a fixed batch of {shape[0]} but calibration was prepared in batches of {calibration.batch_size}; "
+            "rebuild from the same ONNX"
+        )
+    return dataclasses.replace(calibration, batch_size=shape[0])
+
+
+def _calibration_profile(calibration: Optional[CalibrationSet], profile: Optional[ShapeProfile]) -> Optional[ShapeProfile]:
+    """With a profile (dynamic input), calibration needs its own static one of the calibration batch's shape."""
+    if calibration is None or profile is None:
+        return None
+    one = tuple(int(d) for d in calibration.batch_shape)
+    return ShapeProfile(one, one, one)
 
 
 def build_engine(
@@ -421,13 +186,33 @@ def build_engine(
     timing_cache: Optional[bytes] = None,
     verbose: bool = False,
 ) -> Tuple[BuiltEngine, BuildPlan]:
-    """Network from ONNX -> config -> engine. Returns the bytes and the plan actually used (profile resolved)."""
-    import dataclasses
+    """Network from ONNX -> config -> engine. Returns the bytes and the plan actually used (profile resolved).
 
+    A failure inside TensorRT or CUDA (a pybind RuntimeError, a calibration image that could not be read) is one
+    EdgeUnetError line, never a traceback, and nothing is written by this function either way.
+    """
+    try:
+        return _build_engine(onnx_path, plan, default_shape, requested_shapes, calibration, timing_cache, verbose)
+    except EdgeUnetError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - TensorRT/pycuda raise RuntimeError, TypeError, pycuda.driver.Error, ...
+        raise EdgeUnetError(f"TensorRT failed while building the engine ({type(exc).__name__}: {exc}); see its log above") from None
+
+
+def _build_engine(
+    onnx_path: Path,
+    plan: BuildPlan,
+    default_shape: Sequence[int],
+    requested_shapes: Optional[ShapeProfile],
+    calibration: Optional[CalibrationSet],
+    timing_cache: Optional[bytes],
+    verbose: bool,
+) -> Tuple[BuiltEngine, BuildPlan]:
+    import_tensorrt()  # absent or broken: one line (exit 3)
     import tensorrt as trt
 
     start = time.perf_counter()
-    logger = make_logger(verbose)
+    logger = shared_logger(verbose)
     builder = trt.Builder(logger)
     network = create_network(builder, plan)
     parser = parse_onnx(network, logger, onnx_path)
@@ -436,28 +221,35 @@ def build_engine(
     if plan.dla_core is not None and profile is not None and not profile.is_static:
         raise EdgeUnetError("--dla-core: the DLA needs static shapes; give --shapes with min = opt = max")
     plan = dataclasses.replace(plan, profile=profile)
-    calibrator: Optional[trt.IInt8Calibrator] = None
+    calibration = _fit_calibration(calibration, shape)
+    calib_profile = _calibration_profile(calibration, profile)
+    calibrator = None
     if plan.implicit_calibrator is not None:
         if calibration is None:
             raise EdgeUnetError(f"--calibrator {plan.implicit_calibrator} needs calibration images (--calib-data DIR)")
         from edgeunet.trt.calibrator import make_calibrator
 
         calibrator = make_calibrator(plan.implicit_calibrator, calibration)
-    calib_profile = None
-    if calibration is not None and profile is not None:
-        one = tuple(int(d) for d in calibration.batch_shape)
-        calib_profile = ShapeProfile(one, one, one)
-    config = create_config(builder, network, plan, calibrator, calib_profile, timing_cache)
-    plan_bytes = build_serialized(builder, network, config)
+    try:
+        config = create_config(builder, network, plan, calibrator, calib_profile)
+        notes = [note for note in [apply_timing_cache(config, timing_cache)] if note]
+        plan_bytes = build_serialized(builder, network, config)
+        if calibrator is not None:
+            calibrator.feeder.raise_if_failed()  # TensorRT swallowed it; the engine must not be used
+        cache_bytes = serialize_timing_cache(config)
+    finally:
+        if calibrator is not None:
+            calibrator.feeder.close()
     del parser
     return (
         BuiltEngine(
             plan_bytes=plan_bytes,
-            timing_cache=serialize_timing_cache(config),
+            timing_cache=cache_bytes,
             input_name=name,
             input_shape=shape,
             profile=profile,
             seconds=time.perf_counter() - start,
+            notes=notes,
         ),
         plan,
     )

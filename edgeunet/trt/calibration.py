@@ -61,21 +61,38 @@ class CalibrationSet:
     manifest_path: Path
     onnx_sha256: str
     seed: int = 0
+    batch_size: int = 1  # a static batch-N ONNX is calibrated with whole batches of N images
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or len(self.images) < self.batch_size:
+            raise EdgeUnetError(
+                f"calibration needs at least {self.batch_size} image(s) (the model's fixed batch), found {len(self.images)}; "
+                "add calibration images or export the model with --dynamic"
+            )
 
     @property
     def batch_shape(self) -> Tuple[int, ...]:
-        """The shape preprocess() gives one image: NCHW float or NHWC uint8, batch 1."""
+        """The shape of one calibration batch: NCHW float or NHWC uint8, as preprocess() gives them, stacked."""
         height, width = self.spec.input_size
         channels = self.spec.in_channels
-        return (1, height, width, channels) if self.spec.io == "uint8" else (1, channels, height, width)
+        n = self.batch_size
+        return (n, height, width, channels) if self.spec.io == "uint8" else (n, channels, height, width)
+
+    @property
+    def num_batches(self) -> int:
+        """Whole batches only: TensorRT reads a full batch behind every pointer (a partial last one is left out)."""
+        return len(self.images) // self.batch_size
 
     def batches(self) -> Iterator[npt.NDArray[Any]]:
-        """Each image prepared exactly as at inference (bad image files are one-line errors)."""
+        """Batches of images prepared exactly as at inference; an unreadable image is a one-line error naming it."""
+        import numpy as np
+
         from edgeunet.core.images import read_image
         from edgeunet.core.processing import preprocess
 
-        for path in self.images:
-            yield preprocess(read_image(path), self.spec)
+        for start in range(0, self.num_batches * self.batch_size, self.batch_size):
+            group = self.images[start:start + self.batch_size]
+            yield np.concatenate([preprocess(read_image(path), self.spec) for path in group], axis=0)
 
     def manifest(self) -> Dict[str, Any]:
         return {
@@ -84,13 +101,25 @@ class CalibrationSet:
             "seed": self.seed,
             "onnx_sha256": self.onnx_sha256,
             "num_images": len(self.images),
+            "batch_size": self.batch_size,
             "images": [{"path": str(p), "sha256": sha256_bytes(p.read_bytes())} for p in self.images],
             "cache": self.cache_path.name,
         }
 
+    def manifest_text(self) -> str:
+        return json_text(self.manifest(), sort_keys=True)
+
+    def manifest_sha256(self) -> str:
+        """What the engine sidecar records; the same text `write_manifest` writes."""
+        return sha256_bytes(self.manifest_text().encode("utf-8"))
+
     def write_manifest(self) -> str:
-        """Write the manifest (atomically) and return its sha256, which the engine sidecar records."""
-        text = json_text(self.manifest(), sort_keys=True)
+        """Write the manifest (atomically) beside the cache TensorRT just wrote, and return its sha256.
+
+        Only ever after a cache is written: a manifest written before the build would make `read_cache` accept
+        an old cache made from other images, --num-images or --seed.
+        """
+        text = self.manifest_text()
         atomic_write_text(self.manifest_path, text)
         return sha256_bytes(text.encode("utf-8"))
 
@@ -111,10 +140,10 @@ class CalibrationSet:
 
 def make_calibration_set(
     data: Path, spec: ModelSpec, onnx_sha256: str, stem: str, method: str, num_images: int = 64, seed: int = 0,
-    folder: Path = DEFAULT_DIR,
+    folder: Path = DEFAULT_DIR, batch_size: int = 1,
 ) -> CalibrationSet:
     if method not in ("entropy", "minmax"):
         raise EdgeUnetError(f"--calibrator {method}: TensorRT's implicit calibrators are entropy and minmax")
     images = sample_images(data, num_images, seed)
     cache, manifest = cache_paths(onnx_sha256, stem, method, folder)
-    return CalibrationSet(images, spec, method, cache, manifest, onnx_sha256, seed)
+    return CalibrationSet(images, spec, method, cache, manifest, onnx_sha256, seed, batch_size)

@@ -10,11 +10,12 @@ read_calibration_cache() -> bytes or None (None = calibrate from images), write_
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator, List, Optional
+from typing import TYPE_CHECKING, Any, Iterator, List, Optional, Union
 
 import tensorrt as trt
 
 from edgeunet.core.atomic import atomic_write_bytes
+from edgeunet.core.errors import EdgeUnetError
 from edgeunet.trt.calibration import CalibrationSet
 from edgeunet.trt.cuda import CudaSession, DeviceBuffer
 
@@ -23,7 +24,13 @@ if TYPE_CHECKING:
 
 
 class _Feeder:
-    """Shared state of both calibrators: the image iterator, one device buffer, the cache file."""
+    """Shared state of both calibrators: the batch iterator, one device buffer, the cache file, what went wrong.
+
+    Why it records errors: TensorRT's Python trampoline (8.4+) catches any exception raised in these callbacks,
+    prints it and reads it as "no more data" (or "no cache"), so an unreadable image would silently end
+    calibration early and TensorRT would compute and cache scales from a partial set. The feeder keeps the first
+    exception and `raise_if_failed` raises it after the build returns.
+    """
 
     def __init__(self, calibration: CalibrationSet) -> None:
         self.calibration = calibration
@@ -31,23 +38,58 @@ class _Feeder:
         self._batches: Iterator[npt.NDArray[Any]] = calibration.batches()
         self._device: Optional[DeviceBuffer] = None
         self.fed = 0
+        self.used_cache = False
+        self.error: Optional[BaseException] = None
 
     def next_pointers(self, names: List[str]) -> List[int]:
-        batch = next(self._batches, None)
-        if batch is None:
-            return []  # no more data: TensorRT computes the scales
-        if self._device is None or self._device.nbytes < batch.nbytes:
-            self._device = self.session.alloc(batch.nbytes)
-        self.session.copy_to_device(self._device, batch)
+        try:
+            batch = next(self._batches, None)
+            if batch is None:
+                return []  # no more data: TensorRT computes the scales
+            if self._device is None or self._device.nbytes < batch.nbytes:
+                if self._device is not None:
+                    self._device.free()
+                self._device = self.session.alloc(batch.nbytes)
+            self.session.copy_to_device(self._device, batch)
+        except BaseException as exc:
+            self.error = self.error or exc
+            raise
         self.fed += 1
         return [self._device.ptr for _ in names]  # edgeunet graphs have one input
 
     def read_cache(self) -> Optional[bytes]:
-        return self.calibration.read_cache()
+        try:
+            cache = self.calibration.read_cache()
+        except BaseException as exc:
+            self.error = self.error or exc
+            raise
+        self.used_cache = cache is not None
+        return cache
 
     def write_cache(self, cache: Any) -> None:
-        atomic_write_bytes(self.calibration.cache_path, bytes(memoryview(cache)))
-        self.calibration.write_manifest()
+        try:
+            atomic_write_bytes(self.calibration.cache_path, bytes(memoryview(cache)))
+            self.calibration.write_manifest()
+        except BaseException as exc:
+            self.error = self.error or exc
+            raise
+
+    def raise_if_failed(self) -> None:
+        """After the build: the callback error TensorRT swallowed, or a calibration that fed fewer batches than planned."""
+        if self.error is not None:
+            detail = str(self.error) if isinstance(self.error, EdgeUnetError) else f"{type(self.error).__name__}: {self.error}"
+            raise EdgeUnetError(f"INT8 calibration failed, the engine was not written: {detail}")
+        expected = self.calibration.num_batches
+        if not self.used_cache and self.fed != expected:
+            raise EdgeUnetError(
+                f"INT8 calibration stopped after {self.fed} of {expected} batches (see TensorRT's log above); the engine was not written"
+            )
+
+    def close(self) -> None:
+        """Free the device buffer now, not whenever the calibrator object is collected."""
+        if self._device is not None:
+            self._device.free()
+            self._device = None
 
 
 class _FeederMethods:
@@ -56,7 +98,7 @@ class _FeederMethods:
     feeder: _Feeder
 
     def get_batch_size(self) -> int:
-        return 1
+        return self.feeder.calibration.batch_size
 
     def get_batch(self, names: list[str]) -> list[int]:
         return self.feeder.next_pointers(names)
@@ -85,7 +127,7 @@ class MinMaxCalibrator(_FeederMethods, trt.IInt8MinMaxCalibrator):
         self.feeder = _Feeder(calibration)
 
 
-def make_calibrator(method: str, calibration: CalibrationSet) -> trt.IInt8Calibrator:
+def make_calibrator(method: str, calibration: CalibrationSet) -> Union[EntropyCalibrator, MinMaxCalibrator]:
     """The calibrator for `method` (entropy | minmax)."""
     if method == "minmax":
         return MinMaxCalibrator(calibration)

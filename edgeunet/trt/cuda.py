@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import TYPE_CHECKING, Any, Iterator, Tuple
+from typing import TYPE_CHECKING, Any, Iterator, List, Tuple
 
 import numpy as np
 
@@ -34,6 +34,8 @@ def _import_pycuda() -> Tuple[Any, Any]:
         from pycuda import driver
     except ImportError:
         raise MissingDependencyError(PYCUDA_HINT) from None
+    except Exception as exc:  # noqa: BLE001 - a pycuda built against another CUDA fails with OSError on import
+        raise MissingDependencyError(f"pycuda is installed but does not load ({type(exc).__name__}: {exc}); {PYCUDA_HINT}") from None
     try:
         import pycuda.autoprimaryctx as primary
     except Exception as exc:  # noqa: BLE001 - cuInit errors (no GPU, driver mismatch) surface as pycuda's own types
@@ -56,6 +58,20 @@ class DeviceBuffer:
         if self._allocation is not None:
             self._allocation.free()
             self._allocation = None
+
+
+class EventMark:
+    """A CUDA event recorded on the session's stream: GPU-side time between two marks, without a synchronize per phase."""
+
+    def __init__(self, event: Any, stream: Any) -> None:
+        self._event = event
+        self._stream = stream
+
+    def record(self) -> None:
+        self._event.record(self._stream)
+
+    def ms_since(self, earlier: "EventMark") -> float:
+        return float(self._event.time_since(earlier._event))
 
 
 class CudaSession:
@@ -110,6 +126,10 @@ class CudaSession:
         """Synchronous upload (calibration: one image per TensorRT callback, no overlap to gain)."""
         with self.activate():
             self._driver.memcpy_htod(device.ptr, np.ascontiguousarray(host))
+
+    def events(self, count: int) -> List[EventMark]:
+        with self.activate():
+            return [EventMark(self._driver.Event(), self._stream) for _ in range(count)]
 
     def synchronize(self) -> None:
         self._stream.synchronize()

@@ -7,11 +7,12 @@ One inference: set shapes -> async H2D -> execute_async_v3 -> async D2H -> one s
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from edgeunet.core.errors import EdgeUnetError
+from edgeunet.trt import import_tensorrt, shared_logger
 from edgeunet.trt.build import dims_tuple
 from edgeunet.trt.cuda import CudaSession, DeviceBuffer
 
@@ -60,38 +61,70 @@ class _Binding:
         self.device = session.alloc(int(self.host.nbytes))
         self.shape = shape
 
+    def release(self) -> None:
+        """Free the device buffer and drop the pinned host buffer (page-locked memory is scarce on a Jetson)."""
+        if self.device is not None:
+            self.device.free()
+            self.device = None
+        self.host = np.empty(0, dtype=self.dtype)
+        self.shape = ()
+
 
 class EngineRunner:
-    """Deserialize once, then `infer({name: array}) -> {name: array}` as often as needed, from any thread."""
+    """Deserialize once, then `infer({name: array}) -> {name: array}` as often as needed, from any thread.
 
-    def __init__(self, plan_bytes: bytes, source: str = "engine") -> None:
-        from edgeunet.trt import missing_tensorrt
+    `phase_ms` holds the last inference's H2D / compute / D2H times (CUDA events on the stream, as trtexec reports
+    them). Any TensorRT or CUDA failure surfaces as one EdgeUnetError line; `close()` may be called any number of times.
+    """
 
-        try:
-            import tensorrt as trt
-        except ImportError:
-            raise missing_tensorrt() from None
-        self.session = CudaSession()
-        self._logger = trt.Logger(trt.Logger.WARNING)
-        with self.session.activate():
-            self._runtime = trt.Runtime(self._logger)
-            engine = self._runtime.deserialize_cuda_engine(plan_bytes)
-            if engine is None:
-                raise EdgeUnetError(f"{source}: TensorRT could not load this engine (corrupt, or built by another version); rebuild it")
-            self.engine: trt.ICudaEngine = engine
-            self.context: trt.IExecutionContext = engine.create_execution_context()
+    def __init__(self, plan_bytes: bytes, source: str = "engine", dla_core: Optional[int] = None) -> None:
+        import_tensorrt()  # absent or broken: one line (exit 3)
+        import tensorrt as trt
+
+        self.source = source
+        self.phase_ms: Dict[str, float] = {}
         self.bindings: List[_Binding] = []
-        for index in range(engine.num_io_tensors):
-            name = engine.get_tensor_name(index)
-            is_input = engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
-            self.bindings.append(_Binding(name, is_input, numpy_dtype(engine.get_tensor_dtype(name).name)))
+        self._closed = False
+        self.session = CudaSession()
+        try:
+            with self.session.activate():
+                self._runtime: trt.Runtime = trt.Runtime(shared_logger())
+                if dla_core is not None:
+                    self._runtime.DLA_core = int(dla_core)  # an engine built for DLA core N runs there, not on core 0
+                engine = self._runtime.deserialize_cuda_engine(plan_bytes)
+                if engine is None:
+                    raise EdgeUnetError(f"{source}: TensorRT could not load this engine (corrupt, or built by another version); rebuild it")
+                self.engine: trt.ICudaEngine = engine
+                self.context: trt.IExecutionContext = engine.create_execution_context()
+                if self.context is None:
+                    raise EdgeUnetError(f"{source}: TensorRT could not create an execution context (out of GPU memory?)")
+            for index in range(engine.num_io_tensors):
+                name = engine.get_tensor_name(index)
+                is_input = engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
+                self.bindings.append(_Binding(name, is_input, numpy_dtype(engine.get_tensor_dtype(name).name)))
+        except EdgeUnetError:
+            self.close()
+            raise
+        except Exception as exc:  # noqa: BLE001 - pybind/pycuda errors: one line, not a traceback
+            self.close()
+            raise EdgeUnetError(f"{source}: TensorRT could not load this engine ({type(exc).__name__}: {exc}); rebuild it") from None
         self.input_names = [b.name for b in self.bindings if b.is_input]
         self.output_names = [b.name for b in self.bindings if not b.is_input]
 
     def infer(self, inputs: Dict[str, npt.NDArray[Any]]) -> Dict[str, npt.NDArray[Any]]:
+        if self._closed:
+            raise EdgeUnetError(f"{self.source}: the engine was closed; open it again")
         missing = [name for name in self.input_names if name not in inputs]
         if missing:
             raise EdgeUnetError(f"engine inputs missing: {', '.join(missing)}")
+        try:
+            return self._infer(inputs)
+        except EdgeUnetError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - CUDA errors (pycuda.driver.Error) and pybind errors
+            raise EdgeUnetError(f"{self.source}: TensorRT/CUDA failed while running the engine ({type(exc).__name__}: {exc})") from None
+
+    def _infer(self, inputs: Dict[str, npt.NDArray[Any]]) -> Dict[str, npt.NDArray[Any]]:
         with self.session.activate():
             for binding in self.bindings:
                 if binding.is_input:
@@ -106,34 +139,38 @@ class EngineRunner:
                     binding.ensure(self.session, dims_tuple(self.context.get_tensor_shape(binding.name)))
                 assert binding.device is not None
                 self.context.set_tensor_address(binding.name, binding.device.ptr)
+            marks = self.session.events(4)
+            marks[0].record()
             for binding in self.bindings:
                 if binding.is_input and binding.device is not None:
                     self.session.copy_to_device_async(binding.device, binding.host)
+            marks[1].record()
             if not self.context.execute_async_v3(self.session.stream_handle):
                 raise EdgeUnetError("TensorRT failed to run the engine (see its log above)")
+            marks[2].record()
             for binding in self.bindings:
                 if not binding.is_input and binding.device is not None:
                     self.session.copy_to_host_async(binding.host, binding.device)
+            marks[3].record()
             self.session.synchronize()
+            self.phase_ms = {"h2d": marks[1].ms_since(marks[0]), "compute": marks[2].ms_since(marks[1]), "d2h": marks[3].ms_since(marks[2])}
         return {b.name: b.host.copy() for b in self.bindings if not b.is_input}
 
     def close(self) -> None:
+        """Free device and pinned buffers, the context, the engine and the runtime; safe to call again."""
+        if self._closed:
+            return
+        self._closed = True
         with self.session.activate():
             for binding in self.bindings:
-                if binding.device is not None:
-                    binding.device.free()
-                    binding.device = None
-            del self.context
-            del self.engine
+                binding.release()
+            self.__dict__.pop("context", None)
+            self.__dict__.pop("engine", None)
+            self.__dict__.pop("_runtime", None)
 
 
 def runtime_info() -> Tuple[str, str, Tuple[int, int]]:
     """(TensorRT version, GPU name, compute capability) of this machine, for the sidecar check."""
-    from edgeunet.trt import missing_tensorrt
-
-    try:
-        import tensorrt as trt
-    except ImportError:
-        raise missing_tensorrt() from None
+    trt = import_tensorrt()
     session = CudaSession()
     return str(trt.__version__), session.device_name(), session.compute_capability()

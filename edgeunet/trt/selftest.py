@@ -43,7 +43,8 @@ def _check_pycuda() -> None:
 
 def build_and_run(onnx_path: Path, inputs: Dict[str, npt.NDArray[Any]], runs: int = 50, warmup: int = 5) -> SelftestRun:
     """fp32 engine from `onnx_path` (static shape of `inputs`), one checked inference, then `runs` timed ones."""
-    from edgeunet.trt.build import build_engine, import_tensorrt_version, plan_build
+    from edgeunet.trt.build import build_engine, import_tensorrt_version
+    from edgeunet.trt.plan import plan_build
     from edgeunet.trt.runner import EngineRunner
 
     version = import_tensorrt_version()

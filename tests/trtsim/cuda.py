@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import threading
+import time
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -255,6 +256,37 @@ class Stream:
 
     def is_done(self) -> bool:
         return True
+
+
+class Event:
+    """pycuda.driver.Event: record on a stream, then time_since(earlier) in milliseconds (pycuda driver docs).
+
+    The emulator's stream runs everything at once, so the times are the host's wall clock between records:
+    a protocol check (record before time_since, a current context), never a GPU timing.
+    """
+
+    def __init__(self, flags: int = 0) -> None:
+        _require_context("cuEventCreate")
+        self._at: Optional[float] = None
+
+    def record(self, stream: Any = None) -> "Event":
+        _check_stream(stream)
+        self._at = time.perf_counter()
+        return self
+
+    def synchronize(self) -> "Event":
+        return self
+
+    def query(self) -> bool:
+        return self._at is not None
+
+    def time_since(self, event: "Event") -> float:
+        if self._at is None or event._at is None:
+            raise LogicError("cuEventElapsedTime failed: an event was not recorded")
+        return (self._at - event._at) * 1000.0
+
+    def time_till(self, event: "Event") -> float:
+        return event.time_since(self)
 
 
 def _host_bytes(src: Any) -> bytes:

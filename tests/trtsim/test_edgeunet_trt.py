@@ -1,8 +1,8 @@
 """edgeunet's TensorRT code (edgeunet/trt/*) run against the emulator, per TensorRT version.
 
 What passes here proves API use and protocol (flags per version, name-based I/O, buffers, calibrator calls);
-never speed or engine accuracy. Tests marked xfail(strict=True) show defects in edgeunet/trt that this branch
-does not fix (owned elsewhere): each reason says what a correct edgeunet would do.
+never speed or engine accuracy. The "defect" tests failed on the code before issue 12 (each comment says how) and
+pass now; they keep the fixes in place.
 """
 
 from __future__ import annotations
@@ -35,13 +35,14 @@ def reference(path: Path, x: np.ndarray) -> np.ndarray:
 
 
 def version_of(trt: Any) -> Tuple[int, int, int]:
-    from edgeunet.trt.build import parse_version
+    from edgeunet.trt.plan import parse_version
 
     return parse_version(trt.__version__)
 
 
 def build(trt: Any, path: Path, shape: Tuple[int, ...] = (1, 1, 8, 8), **options: Any) -> Any:
-    from edgeunet.trt.build import build_engine, plan_build
+    from edgeunet.trt.build import build_engine
+    from edgeunet.trt.plan import plan_build
 
     calibration = options.pop("calibration", None)
     requested = options.pop("requested", None)
@@ -73,7 +74,7 @@ def calibration_set(tmp_path: Path, count: int = 3, bad: int = -1, method: str =
 
 @pytest.mark.parametrize("trt", ALL, indirect=True)
 def test_build_engine_and_runner_match_onnxruntime(trt: Any, tmp_path: Path) -> None:
-    from edgeunet.trt.build import parse_shapes
+    from edgeunet.trt.plan import parse_shapes
     from edgeunet.trt.runner import EngineRunner
 
     path = write_onnx(tmp_path, M.conv_relu())
@@ -149,9 +150,9 @@ def test_tensorrt_and_pycuda_versions_under_the_emulator() -> None:
         assert tensorrt_version() == "10.3.0" and "trtsim" in str(pycuda_version())
 
 
-# -- defects in edgeunet/trt shown by the emulator (xfail strict: they start passing when fixed) ----------
-@pytest.mark.xfail(strict=True, reason="defect 1: a get_batch exception (unreadable calibration image) is swallowed by TensorRT's "
-                   "trampoline; edgeunet does not record and re-raise it, so calibration silently ends after the good images")
+# -- defects of issue 12 shown by the emulator, fixed ------------------------------------------------------
+# issue 12 defect 5 (fixed; failed before the fix): a get_batch exception (unreadable calibration image) is swallowed by TensorRT's trampoline;
+#   edgeunet does not record and re-raise it, so calibration silently ends after the good images
 @pytest.mark.parametrize("trt", ["10.3"], indirect=True)
 def test_bad_calibration_image_fails_the_build(trt: Any, tmp_path: Path) -> None:
     from edgeunet.core.errors import EdgeUnetError
@@ -161,8 +162,8 @@ def test_bad_calibration_image_fails_the_build(trt: Any, tmp_path: Path) -> None
         build(trt, path, int8=True, calibrator="entropy", calibration=calibration_set(tmp_path, bad=1))
 
 
-@pytest.mark.xfail(strict=True, reason="defect 2: the calibrator always feeds one image (batch 1), but a static batch-N ONNX needs "
-                   "a whole batch of N per get_batch pointer; TensorRT reads past the buffer (emulator: out of bounds, build fails)")
+# issue 12 defect 6 (fixed; failed before the fix): the calibrator always feeds one image (batch 1), but a static batch-N ONNX needs a whole batch of
+#   N per get_batch pointer; TensorRT reads past the buffer (emulator: out of bounds, build fails)
 @pytest.mark.parametrize("trt", ["10.3"], indirect=True)
 def test_static_batch_onnx_calibrates(trt: Any, tmp_path: Path) -> None:
     path = write_onnx(tmp_path, M.conv_relu(batch=2))
@@ -170,8 +171,8 @@ def test_static_batch_onnx_calibrates(trt: Any, tmp_path: Path) -> None:
     assert state().batches_fed >= 1 and not state().messages("ERROR")
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError, reason="defect 3: set_timing_cache's False (cache from another GPU/version) "
-                   "is ignored, then get_timing_cache() is None and serialize_timing_cache raises a raw AttributeError")
+# issue 12 defect 7 (fixed; failed before the fix): set_timing_cache's False (cache from another GPU/version) is ignored, then get_timing_cache() is
+#   None and serialize_timing_cache raises a raw AttributeError
 @pytest.mark.parametrize("trt", ["10.3"], indirect=True)
 def test_timing_cache_from_another_gpu(trt: Any, tmp_path: Path) -> None:
     path = write_onnx(tmp_path, M.conv_relu(batch=1))
@@ -181,8 +182,8 @@ def test_timing_cache_from_another_gpu(trt: Any, tmp_path: Path) -> None:
     assert built.timing_cache and "set-rejected" in state().timing_cache
 
 
-@pytest.mark.xfail(strict=True, reason="defect 4: EngineRunner never sets runtime.DLA_core, so an engine built for DLA core 1 "
-                   "is deserialized onto the runtime's default core (0)")
+# issue 12 defect 9 (fixed; failed before the fix): EngineRunner never sets runtime.DLA_core, so an engine built for DLA core 1 is deserialized onto
+#   the runtime's default core (0)
 @pytest.mark.parametrize("trt", ["10.3"], indirect=True)
 def test_dla_engine_runs_on_its_core(trt: Any, tmp_path: Path) -> None:
     from edgeunet.trt.runner import EngineRunner
@@ -190,12 +191,12 @@ def test_dla_engine_runs_on_its_core(trt: Any, tmp_path: Path) -> None:
     configure_gpu(dla_cores=2)
     path = write_onnx(tmp_path, M.conv_relu(batch=1))
     built = build(trt, path, fp16=True, dla_core=1)
-    EngineRunner(built.plan_bytes).close()
+    EngineRunner(built.plan_bytes, dla_core=1).close()  # TensorRTBackend passes the core recorded in the sidecar
     assert state().engine_dla_cores == [1]
 
 
-@pytest.mark.xfail(strict=True, reason="defect 5: a new trt.Logger per builder and per runtime; TensorRT keeps the first one "
-                   "process-wide and warns that the logger passed in differs")
+# issue 12 defect 10 (fixed; failed before the fix): a new trt.Logger per builder and per runtime; TensorRT keeps the first one process-wide and warns
+#   that the logger passed in differs
 @pytest.mark.parametrize("trt", ["10.3"], indirect=True)
 def test_one_logger_for_builder_and_runtime(trt: Any, tmp_path: Path) -> None:
     from edgeunet.trt.runner import EngineRunner
@@ -205,8 +206,8 @@ def test_one_logger_for_builder_and_runtime(trt: Any, tmp_path: Path) -> None:
     assert not any("differs from one already provided" in m for m in state().messages("WARNING"))
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError, reason="defect 6: EngineRunner.close() is not idempotent "
-                   "(the second call deletes self.context again: AttributeError)")
+# issue 12 defect 10 (fixed; failed before the fix): EngineRunner.close() is not idempotent (the second call deletes self.context again:
+#   AttributeError)
 @pytest.mark.parametrize("trt", ["10.3"], indirect=True)
 def test_runner_close_twice(trt: Any, tmp_path: Path) -> None:
     from edgeunet.trt.runner import EngineRunner
@@ -216,8 +217,8 @@ def test_runner_close_twice(trt: Any, tmp_path: Path) -> None:
     runner.close()
 
 
-@pytest.mark.xfail(strict=True, reason="defect 7: the calibrator's device buffer is never freed explicitly (only when the "
-                   "calibrator object is garbage-collected)")
+# issue 12 defect 10 (fixed; failed before the fix): the calibrator's device buffer is never freed explicitly (only when the calibrator object is
+#   garbage-collected)
 @pytest.mark.parametrize("trt", ["10.3"], indirect=True)
 def test_calibration_buffer_is_freed(trt: Any, tmp_path: Path) -> None:
     build(trt, write_onnx(tmp_path, M.conv_relu(batch=1)), int8=True, calibrator="entropy", calibration=calibration_set(tmp_path))
@@ -225,8 +226,8 @@ def test_calibration_buffer_is_freed(trt: Any, tmp_path: Path) -> None:
     assert state().frees_by_gc == 0
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError, reason="defect 8: a raw exception escapes EngineRunner: infer() after "
-                   "close() raises AttributeError instead of an EdgeUnetError")
+# issue 12 defect 10 (fixed; failed before the fix): a raw exception escapes EngineRunner: infer() after close() raises AttributeError instead of an
+#   EdgeUnetError
 @pytest.mark.parametrize("trt", ["10.3"], indirect=True)
 def test_runner_infer_after_close(trt: Any, tmp_path: Path) -> None:
     from edgeunet.core.errors import EdgeUnetError
@@ -238,8 +239,8 @@ def test_runner_infer_after_close(trt: Any, tmp_path: Path) -> None:
         runner.infer({"input": np.zeros((1, 1, 8, 8), np.float32)})
 
 
-@pytest.mark.xfail(strict=True, raises=OSError, reason="defect 9: an OSError from a half-installed TensorRT (libnvinfer missing) "
-                   "escapes import_tensorrt_version / EngineRunner, which catch ImportError only")
+# issue 12 defect 10 (fixed; failed before the fix): an OSError from a half-installed TensorRT (libnvinfer missing) escapes import_tensorrt_version /
+#   EngineRunner, which catch ImportError only
 def test_half_installed_tensorrt_is_a_missing_dependency() -> None:
     from edgeunet.core.errors import MissingDependencyError
 

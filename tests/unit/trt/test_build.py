@@ -18,7 +18,8 @@ from edgeunet.core.errors import EdgeUnetError
 from edgeunet.core.spec import ModelSpec
 from edgeunet.data.splits import sample_images as select_images
 from edgeunet.export.build_engine import BuildOptions, command_line, default_engine_path, default_shape
-from edgeunet.trt.build import (
+from edgeunet.trt.calibration import cache_paths, parse_calibration_cache
+from edgeunet.trt.plan import (
     ShapeProfile,
     has_implicit_calibrators,
     has_precision_flags,
@@ -28,7 +29,6 @@ from edgeunet.trt.build import (
     plan_build,
     resolve_profile,
 )
-from edgeunet.trt.calibration import cache_paths, parse_calibration_cache
 from edgeunet.trt.sidecar import check_compatible, check_engine_file, read_sidecar, sidecar_path, write_sidecar
 
 TRT85, TRT86, TRT103, TRT11 = (8, 5, 2), (8, 6, 1), (10, 3, 0), (11, 4, 0)

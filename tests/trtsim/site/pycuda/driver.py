@@ -5,6 +5,7 @@ from tests.trtsim.cuda import (  # noqa: F401
     Device,
     DeviceAllocation,
     Error,
+    Event,
     LogicError,
     Stream,
     init,
