@@ -6,9 +6,11 @@ and they must give the same answer for a report read back from JSON as for one j
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Dict, Iterator, List, Tuple
 
 from edgeunet.bench.config import INT8_TARGETS, Row
+from edgeunet.core.atomic import write_json
 from edgeunet.core.errors import EdgeUnetError
 
 
@@ -72,3 +74,14 @@ def iter_ok(report: Dict[str, Any]) -> Iterator[Row]:
             yield Row(**r)
 
 
+def write_recommendation(report: Dict[str, Any], max_drop: float, target: Path) -> Dict[str, Any]:
+    """`choose`, written atomically to `target` (recommended.json, read by deploy and by people); returns it."""
+    rec = choose(report, max_drop)
+    write_json(target, rec)
+    return rec
+
+
+def recommendation_line(rec: Dict[str, Any], target: Path) -> str:
+    best = rec["recommended"]
+    return (f"recommended: {best['label']} ({best['fps']:.1f} FPS, Dice {best['dice']:.4f}, drop {best['dice_drop']:+.4f} "
+            f"<= {rec['max_drop']}) -> {target}")

@@ -169,3 +169,20 @@ def write_plot(report: Dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def write_reports(report: Dict[str, Any], json_out: Optional[Path] = None, csv_out: Optional[Path] = None,
+                  md_out: Optional[Path] = None, plot: Optional[Path] = None, command: Optional[str] = None) -> List[str]:
+    """Every report the user asked for, each atomically; returns what was written, for one 'wrote ...' line."""
+    written: List[str] = []
+    if json_out is not None:
+        write_json(report, json_out)
+        written.append(f"JSON {json_out}")
+    if csv_out is not None:
+        write_csv(report, csv_out)
+        written.append(f"CSV {csv_out}")
+    if md_out is not None:
+        write_markdown(report, md_out, command)
+        written.append(f"Markdown {md_out}")
+    if plot is not None:
+        write_plot(report, plot)
+        written.append(f"chart {plot}")
+    return written

@@ -19,11 +19,10 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from edgeunet.bench.config import BACKENDS, BENCH_PRECISIONS, BenchConfig, Row, check_config, parse_ints, parse_list, unavailable
-from edgeunet.bench.decide import check_min_dice, choose, int8_notes, iter_ok
-from edgeunet.bench.report import SCHEMA, print_report, write_csv, write_json, write_markdown, write_plot
+from edgeunet.bench.decide import check_min_dice, int8_notes, iter_ok, recommendation_line, write_recommendation
+from edgeunet.bench.report import SCHEMA, print_report, write_reports
 from edgeunet.bench.timing import RssSampler, machine_info, summarize, time_backend, timing_method
 from edgeunet.bench.variants import Variants, model_file
-from edgeunet.core import atomic
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.core.model_files import CHECKPOINT, ENGINE, ONNX, model_kind
 from edgeunet.core.version import __version__
@@ -260,30 +259,14 @@ def bench_command(
     report = run_bench(cfg, log=echo)
     report["command"] = command
     print_report(report)
-    written = []
-    if json_out is not None:
-        write_json(report, json_out)
-        written.append(f"JSON {json_out}")
-    if csv_out is not None:
-        write_csv(report, csv_out)
-        written.append(f"CSV {csv_out}")
-    if md_out is not None:
-        write_markdown(report, md_out, command)
-        written.append(f"Markdown {md_out}")
-    if plot is not None:
-        write_plot(report, plot)
-        written.append(f"chart {plot}")
+    written = write_reports(report, json_out=json_out, csv_out=csv_out, md_out=md_out, plot=plot, command=command)
     if written:
         echo("wrote " + ", ".join(written))
     for note in int8_notes(list(iter_ok(report))):
         echo(note)
     if choose_best:
-        rec = choose(report, max_drop)
         target = recommend_out or ((json_out.parent if json_out is not None else Path(".")) / "recommended.json")
-        atomic.write_json(target, rec)
-        best = rec["recommended"]
-        echo(f"recommended: {best['label']} ({best['fps']:.1f} FPS, Dice {best['dice']:.4f}, drop {best['dice_drop']:+.4f} "
-             f"<= {max_drop}) -> {target}")
+        echo(recommendation_line(write_recommendation(report, max_drop, target), target))
     if min_dice is not None:
         check_min_dice(report, min_dice)
     return report

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from edgeunet.bench import decide
@@ -31,3 +34,12 @@ def test_decisions_need_dice() -> None:
         decide.choose(unscored, 0.01)
     with pytest.raises(EdgeUnetError, match="--data"):
         decide.check_min_dice(unscored, 0.5)
+
+
+def test_recommendation_is_written_and_summed_up_in_one_line(tmp_path: Path) -> None:
+    target = tmp_path / "recommended.json"
+    rec = decide.write_recommendation(REPORT, 0.01, target)
+    assert json.loads(target.read_text()) == rec and rec["schema"] == "edgeunet-recommendation/1"
+    line = decide.recommendation_line(rec, target)
+    assert "\n" not in line and line.startswith("recommended: ORT-fp32 b1 64x64 (20.0 FPS") and str(target) in line
+

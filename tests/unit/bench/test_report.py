@@ -46,3 +46,10 @@ def test_long_reasons_become_footnotes() -> None:
     rows, notes = bench._footnoted(bench.table_rows(REPORT))
     assert rows[4]["status"] == "unavailable [1]" and notes == ["[1] unavailable: TensorRT not found: install it"]
     assert "pipe FPS" not in bench._columns(rows)  # no --video: the empty column is dropped
+
+
+def test_write_reports_writes_only_what_was_asked(tmp_path: Path) -> None:
+    written = bench.write_reports(REPORT, json_out=tmp_path / "r.json", md_out=tmp_path / "r.md", command="edgeunet bench m.pt")
+    assert written == [f"JSON {tmp_path / 'r.json'}", f"Markdown {tmp_path / 'r.md'}"]
+    assert sorted(os.listdir(tmp_path)) == ["r.json", "r.md"]
+    assert bench.write_reports(REPORT) == []
