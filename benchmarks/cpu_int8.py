@@ -31,7 +31,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from edgeunet.bench.run import BenchConfig, run_bench  # noqa: E402
+from edgeunet.bench.config import BenchConfig  # noqa: E402
+from edgeunet.bench.run import run_bench  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "isbi2012-membrane" / "train"
 

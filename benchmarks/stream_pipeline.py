@@ -1,7 +1,7 @@
 """Is the live pipeline as fast as the model? One run over a video with overlay and a file sink.
 
 Prints, for the same backend object (same backend, precision, threads):
-  * model-only FPS: Backend.run on a preprocessed frame of the video (edgeunet.bench.run.time_backend:
+  * model-only FPS: Backend.run on a preprocessed frame of the video (edgeunet.bench.timing.time_backend:
     warm-up, then timed runs), measured before and after the pipeline run and averaged, so a
     machine whose load drifts is not credited to either side;
   * end-to-end FPS: frames processed by `edgeunet stream`'s pipeline over the whole video
@@ -29,7 +29,7 @@ import cv2
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from edgeunet.bench.run import time_backend  # noqa: E402
+from edgeunet.bench.timing import time_backend  # noqa: E402
 from edgeunet.core.processing import preprocess  # noqa: E402
 from edgeunet.runtime.base import load_backend  # noqa: E402
 from edgeunet.stream.pipeline import Stream, StreamOptions  # noqa: E402

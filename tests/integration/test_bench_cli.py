@@ -53,7 +53,8 @@ def test_bench_bad_input_is_one_line(tmp_path: Path) -> None:
 
 def test_val_split_scores_the_same_images_from_checkpoint_and_onnx(tiny_run: Path, tiny_onnx: Path, synth_data: Path) -> None:
     """--val-split: a .pt and its export name the same held-out images (one split recorded by training)."""
-    from edgeunet.bench.run import BenchConfig, scoring_samples
+    from edgeunet.bench.config import BenchConfig
+    from edgeunet.bench.run import scoring_samples
 
     cfg = BenchConfig(models=[tiny_run / "best.pt"], data=synth_data, val_split=True)
     from_checkpoint = scoring_samples(tiny_run / "best.pt", cfg)

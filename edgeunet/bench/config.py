@@ -1,0 +1,127 @@
+"""What one bench run measures (BenchConfig) and what one measurement holds (Row), plus the option parsing.
+
+Why a module of its own: variants, timing, report and decide all read these shapes, and none of them
+should need the runner to know what a row is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+from edgeunet.core.errors import EdgeUnetError
+from edgeunet.core.model_files import model_kind
+from edgeunet.core.onnx_model import PRECISIONS
+
+# int8: the TensorRT-valid symmetric Q/DQ graph (what build-engine uses); int8-cpu: the graph ONNX Runtime runs fastest
+# on a CPU (calibrate --target cpu). Both are shown so users see what each target costs and gains.
+BENCH_PRECISIONS = (*PRECISIONS, "int8-cpu")  # int8-cpu: the ONNX Runtime CPU graph (calibrate --target cpu)
+INT8_TARGETS = {"int8": "tensorrt", "int8-cpu": "cpu"}
+BACKENDS = ("torch", "onnxruntime", "tensorrt")
+SHORT = {"torch": "torch", "onnxruntime": "ORT", "tensorrt": "TRT"}
+
+
+@dataclass
+class BenchConfig:
+    models: List[Path]
+    precisions: List[str] = field(default_factory=lambda: list(BENCH_PRECISIONS))
+    backends: List[str] = field(default_factory=lambda: ["auto"])
+    data: Optional[Path] = None
+    calib_data: Optional[Path] = None
+    video: Optional[Path] = None
+    batches: List[int] = field(default_factory=lambda: [1])
+    sizes: List[int] = field(default_factory=list)  # empty: the model's own input size
+    warmup: int = 10
+    iterations: Optional[int] = 100
+    duration: Optional[float] = None
+    threads: Optional[int] = None
+    ort_opt_level: str = "all"
+    val_split: bool = False  # score on each model's own validation split (from its checkpoint/ONNX), not all of --data
+    device: str = "auto"
+    cache: Optional[Path] = None
+    calib_images: int = 32
+    video_frames: int = 100
+    eval_images: Optional[int] = None  # None: every labelled image in --data
+
+
+@dataclass
+class Row:
+    """One backend x precision x batch x size measurement (or the reason it could not run)."""
+
+    model: str
+    backend: str
+    precision: str
+    batch: int
+    size: List[int]
+    status: str = "ok"  # ok | unavailable
+    reason: Optional[str] = None
+    device: Optional[str] = None
+    file: Optional[str] = None
+    file_mb: Optional[float] = None
+    dice: Optional[float] = None
+    miou: Optional[float] = None
+    latency_ms: Optional[Dict[str, float]] = None  # mean, p50, p95, p99, min, max, std
+    runs: int = 0
+    fps: Optional[float] = None
+    speedup_vs_fp32: Optional[float] = None
+    pipeline_fps: Optional[float] = None
+    pipeline_note: Optional[str] = None
+    peak_rss_mb: Optional[float] = None
+    trt_phases_ms: Optional[Dict[str, float]] = None  # h2d, compute, d2h (TensorRT rows, when the runner reports them)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def label(self) -> str:
+        return f"{SHORT.get(self.backend, self.backend)}-{self.precision} b{self.batch} {self.size[0]}x{self.size[1]}"
+
+
+def unavailable(row: Row, reason: str) -> Row:
+    row.status = "unavailable"
+    row.reason = " ".join(str(reason).split())
+    row.file_mb = row.latency_ms = row.fps = row.dice = row.miou = None
+    return row
+
+
+def parse_list(text: str, allowed: Sequence[str], option: str) -> List[str]:
+    items = [t.strip().lower() for t in text.split(",") if t.strip()]
+    bad = [t for t in items if t not in allowed]
+    if not items or bad:
+        raise EdgeUnetError(f"{option} {text}: choose from {', '.join(allowed)} (comma-separated)")
+    return list(dict.fromkeys(items))
+
+
+def parse_ints(text: str, option: str, minimum: int = 1) -> List[int]:
+    try:
+        values = [int(t) for t in text.replace("x", ",").split(",") if t.strip()]
+    except ValueError:
+        raise EdgeUnetError(f"{option} {text}: expected comma-separated integers, e.g. 1,4") from None
+    if not values or min(values) < minimum:
+        raise EdgeUnetError(f"{option} {text}: every value must be at least {minimum}")
+    return list(dict.fromkeys(values))
+
+
+def check_config(cfg: BenchConfig) -> None:
+    if not cfg.models:
+        raise EdgeUnetError("bench needs at least one MODEL (.pt, .onnx or .engine)")
+    for model in cfg.models:
+        if not model.is_file():
+            raise EdgeUnetError(f"{model}: no such model file")
+        if model_kind(model) is None:
+            raise EdgeUnetError(f"{model}: unknown model type {model.suffix or '(no suffix)'}; expected .pt, .onnx or .engine")
+    for opt, folder in (("--data", cfg.data), ("--calib-data", cfg.calib_data)):
+        if folder is not None and not folder.is_dir():
+            raise EdgeUnetError(f"{opt} {folder}: no such folder")
+    if cfg.video is not None and not cfg.video.is_file():
+        raise EdgeUnetError(f"--video {cfg.video}: no such file")
+    if cfg.iterations is not None and cfg.iterations < 1:
+        raise EdgeUnetError(f"--iterations {cfg.iterations}: must be at least 1")
+    if cfg.duration is not None and cfg.duration <= 0:
+        raise EdgeUnetError(f"--duration {cfg.duration}: must be positive")
+    if cfg.warmup < 0:
+        raise EdgeUnetError(f"--warmup {cfg.warmup}: must be 0 or more")
+
+

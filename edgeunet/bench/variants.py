@@ -1,0 +1,196 @@
+"""The file each row runs: fp32 / fp16 / int8 ONNX variants (and TensorRT engines) derived from one fp32 model.
+
+Variants are derived from one fp32 model and cached in CACHE/<sha256[:12] of the source>/ (export at
+each size with a symbolic batch, fp16 via export.fp16.convert_fp16, int8 via export.quantize.calibrate with
+target "tensorrt" (symmetric Q/DQ, what an engine is built from) and int8-cpu with target "cpu"), so a
+second run only measures. A variant that failed once fails again from memory, so one bad conversion
+costs one attempt per run, not one per row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+from edgeunet.bench.config import INT8_TARGETS, BenchConfig, Row
+from edgeunet.core.atomic import sha256_file
+from edgeunet.core.errors import EdgeUnetError
+from edgeunet.core.model_files import CHECKPOINT, ENGINE, model_kind
+
+
+def cache_dir_for(model: Path, cache: Optional[Path]) -> Path:
+    """CACHE/<sha12>/; default CACHE is `bench-cache` next to the model (re-used across runs, safe to delete)."""
+    base = cache if cache is not None else model.parent / "bench-cache"
+    return base / sha256_file(model)[:12]
+
+
+def make_batch_dynamic(src: Path, out: Path) -> Path:
+    """Copy of an ONNX whose first input/output dimension is symbolic, so one file serves every --batch.
+
+    Export writes static shapes (fastest for TensorRT); the UNet graph has no batch-dependent Reshape,
+    so only the declared I/O dimension and the recorded intermediate shapes need to change.
+    """
+    from edgeunet.core.onnx_model import load_onnx, save_onnx
+
+    model = load_onnx(src)
+    for value in list(model.graph.input) + list(model.graph.output):
+        dims = value.type.tensor_type.shape.dim
+        if dims:
+            dims[0].ClearField("dim_value")
+            dims[0].dim_param = "batch"
+    del model.graph.value_info[:]
+    return save_onnx(model, out)
+
+
+class Variants:
+    """fp32 / fp16 / int8 ONNX files (and the checkpoint) for one model and size, derived on demand and cached."""
+
+    def __init__(self, model: Path, cfg: BenchConfig, log: Callable[[str], None]) -> None:
+        self.model = model
+        self.cfg = cfg
+        self.log = log
+        self.is_checkpoint = model_kind(model) == CHECKPOINT
+        self.is_engine = model_kind(model) == ENGINE
+        self.dir = cache_dir_for(model, cfg.cache)
+        self._errors: Dict[str, str] = {}
+
+    def native_size(self) -> List[int]:
+        if self.is_checkpoint:
+            from edgeunet.model.checkpoint import load_checkpoint, spec_of
+
+            return list(spec_of(load_checkpoint(self.model), str(self.model)).input_size)
+        if self.is_engine:
+            from edgeunet.trt.sidecar import check_engine_file, spec_of_sidecar
+
+            return list(spec_of_sidecar(check_engine_file(self.model), self.model).input_size)
+        from edgeunet.core.onnx_model import read_spec
+
+        return list(read_spec(self.model).input_size)
+
+    def _memo(self, key: str, make: Callable[[], Path]) -> Path:
+        if key in self._errors:
+            raise EdgeUnetError(self._errors[key])
+        try:
+            return make()
+        except EdgeUnetError as exc:
+            self._errors[key] = str(exc)
+            raise
+
+    def fp32(self, size: List[int]) -> Path:
+        out = self.dir / f"fp32-{size[0]}x{size[1]}.onnx"
+        if out.exists():
+            return out
+
+        def make() -> Path:
+            static = self.dir / f".static-fp32-{size[0]}x{size[1]}.onnx"
+            if self.is_checkpoint:
+                from edgeunet.export.onnx_export import export_onnx
+
+                self.log(f"bench: exporting {self.model} at {size[0]}x{size[1]} -> {out}")
+                export_onnx(self.model, static, size=size, batch=1, parity_images=1)
+                src = static
+            else:
+                from edgeunet.core.onnx_model import load_onnx, precision_of, read_metadata
+
+                precision = precision_of(read_metadata(load_onnx(self.model)))
+                if precision != "fp32":
+                    raise EdgeUnetError(f"{self.model}: is {precision}; bench derives variants from an fp32 model (.pt or fp32 .onnx)")
+                if list(self.native_size()) != list(size):
+                    raise EdgeUnetError(
+                        f"{self.model}: ONNX is fixed at {self.native_size()[0]}x{self.native_size()[1]}; "
+                        "pass the .pt checkpoint to benchmark other sizes"
+                    )
+                src = self.model
+            try:
+                make_batch_dynamic(src, out)
+            finally:
+                if static.exists():
+                    static.unlink()
+            return out
+
+        return self._memo(f"fp32-{size}", make)
+
+    def fp16(self, size: List[int]) -> Path:
+        out = self.dir / f"fp16-{size[0]}x{size[1]}.onnx"
+        if out.exists():
+            return out
+
+        def make() -> Path:
+            from edgeunet.export.fp16 import convert_fp16
+
+            self.log(f"bench: fp16 conversion -> {out}")
+            return convert_fp16(self.fp32(size), out)
+
+        return self._memo(f"fp16-{size}", make)
+
+    def calib_source(self) -> Path:
+        if self.cfg.calib_data is not None:
+            return self.cfg.calib_data
+        if self.cfg.data is not None:
+            return self.cfg.data
+        if self.is_checkpoint:
+            from edgeunet.model.checkpoint import load_checkpoint
+
+            data = (load_checkpoint(self.model).get("config") or {}).get("data")
+            if data and Path(data).is_dir():
+                return Path(data)
+        raise EdgeUnetError("int8 needs calibration images: pass --calib-data DIR (or --data DIR)")
+
+    def int8(self, size: List[int], target: str = "tensorrt") -> Path:
+        data = self.calib_source()
+        tag = hashlib.sha256(f"{Path(data).resolve()}|{self.cfg.calib_images}".encode()).hexdigest()[:8]
+        out = self.dir / f"int8-{target}-{size[0]}x{size[1]}-{tag}.onnx"
+        if out.exists():
+            return out
+
+        def make() -> Path:
+            from edgeunet.export.quantize import calibrate
+
+            self.log(f"bench: calibrating int8 ({target} target) on {data} ({self.cfg.calib_images} images) -> {out}")
+            calibrate(self.fp32(size), data, out, num_images=self.cfg.calib_images, method="minmax", target=target,
+                      manifest_dir=self.dir / "calibration", progress=False)
+            return out
+
+        return self._memo(f"int8-{target}-{size}-{tag}", make)
+
+
+def trt_engine(variants: Variants, row: Row, cfg: BenchConfig) -> Path:
+    """An engine for this row: MODEL itself when it is one; else built (once) through `edgeunet build-engine`'s code."""
+    if variants.is_engine:
+        return variants.model
+    from edgeunet.trt.runner import runtime_info
+
+    runtime_info()  # TensorRT/pycuda missing: MissingDependencyError with the install step -> the row's reason
+    from edgeunet.export.build_engine import BuildOptions, build_engine_command
+
+    out = variants.dir / f"{row.precision}-{row.size[0]}x{row.size[1]}-b{row.batch}.engine"
+    if out.exists():
+        return out
+    onnx = variants.fp32(row.size)
+    shapes = None
+    return build_engine_command(BuildOptions(
+        onnx=onnx, fp16=row.precision in ("fp16", "int8"), int8=row.precision == "int8",
+        calib_data=variants.calib_source() if row.precision == "int8" else None, val_data=cfg.data, out=out,
+        shapes=shapes, max_drop=1.0,
+    ), echo=variants.log)
+
+
+def model_file(variants: Variants, row: Row, cfg: BenchConfig) -> Path:
+    if row.backend == "torch":
+        if not variants.is_checkpoint:
+            raise EdgeUnetError(f"the torch backend needs the .pt checkpoint ({variants.model.name} is not one)")
+        if row.precision in INT8_TARGETS:
+            raise EdgeUnetError("torch runs fp32/fp16 here; INT8 runs through onnxruntime or tensorrt")
+        return variants.model
+    if row.backend == "onnxruntime":
+        if variants.is_engine:
+            raise EdgeUnetError(f"{variants.model.name} is a TensorRT engine; onnxruntime needs the .onnx")
+        if row.precision in INT8_TARGETS:
+            return variants.int8(row.size, INT8_TARGETS[row.precision])
+        return {"fp32": variants.fp32, "fp16": variants.fp16}[row.precision](row.size)
+    if row.precision == "int8-cpu":
+        raise EdgeUnetError("the cpu-target INT8 graph is for ONNX Runtime; TensorRT builds from the tensorrt-target one (int8 row)")
+    return trt_engine(variants, row, cfg)
+
+
