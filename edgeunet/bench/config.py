@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.core.model_files import model_kind
@@ -43,6 +43,45 @@ class BenchConfig:
     calib_images: int = 32
     video_frames: int = 100
     eval_images: Optional[int] = None  # None: every labelled image in --data
+    max_drop: float = 0.01  # the accuracy gate of bench's own INT8/FP16 variants and engines, and --choose
+
+
+@dataclass
+class BenchOutputs:
+    """Where a run's reports go and what is decided from them (--min-dice, --choose)."""
+
+    json_out: Optional[Path] = None
+    csv_out: Optional[Path] = None
+    md_out: Optional[Path] = None
+    plot: Optional[Path] = None
+    min_dice: Optional[float] = None
+    choose_best: bool = False
+    recommend_out: Optional[Path] = None
+    command: Optional[str] = None
+
+
+def bench_config(
+    models: Sequence[Path], precisions: str = "fp32,fp16,int8,int8-cpu", backends: str = "auto", batch: str = "1",
+    size: Optional[str] = None, iterations: Optional[int] = None, duration: Optional[float] = None, **options: Any,
+) -> BenchConfig:
+    """The command line's text options parsed into a BenchConfig (the rest are BenchConfig fields by name)."""
+    if iterations is not None and duration is not None:
+        raise EdgeUnetError("--iterations and --duration exclude each other: choose one")
+    if options.get("val_split") and options.get("data") is None:
+        raise EdgeUnetError("--val-split scores on the model's validation split of its training data: pass that folder as --data")
+    return BenchConfig(
+        models=[Path(m) for m in models],
+        precisions=parse_list(precisions, BENCH_PRECISIONS, "--precisions"),
+        backends=["auto"] if backends.strip().lower() == "auto" else parse_list(backends, BACKENDS, "--backends"),
+        batches=parse_ints(batch, "--batch"), sizes=parse_ints(size, "--size", minimum=16) if size else [],
+        iterations=None if duration is not None else (iterations or 100), duration=duration, **options,
+    )
+
+
+def check_outputs(cfg: BenchConfig, outputs: BenchOutputs) -> None:
+    if (outputs.min_dice is not None or outputs.choose_best) and cfg.data is None:
+        flag = "--min-dice" if outputs.min_dice is not None else "--choose"
+        raise EdgeUnetError(f"{flag} needs Dice scores: pass --data DIR (images/ + masks/)")
 
 
 @dataclass

@@ -73,7 +73,9 @@ def print_report(report: Dict[str, Any]) -> None:
 
     rows, notes = _footnoted(table_rows(report))
     cols = _columns(rows)
-    table = Table(title=escape(f"edgeunet bench ({report['machine'].get('host')})"), show_lines=False)
+    m = report["machine"]
+    cpu = f"{m.get('cpu_model') or m.get('processor')}, {' '.join(m.get('isa') or []) or 'ISA unknown'}"
+    table = Table(title=escape(f"edgeunet bench ({m.get('host')}; {cpu})"), show_lines=False)
     for i, name in enumerate(cols):
         table.add_column(name, justify="left" if i < 2 or name == "status" else "right", overflow="fold")
     for row in rows:
@@ -118,7 +120,8 @@ def markdown(report: Dict[str, Any], command: Optional[str] = None) -> str:
     if command:
         lines += ["```", command, "```", ""]
     m = report["machine"]
-    lines += [f"Machine: {m.get('platform')}, {m.get('processor')}, {m.get('cpu_count')} CPU(s); onnxruntime {m.get('onnxruntime')}; "
+    lines += [f"Machine: {m.get('platform')}, CPU model {m.get('cpu_model') or m.get('processor')} (ISA: {', '.join(m.get('isa') or []) or 'unknown'}), "
+              f"{m.get('cpu_count')} CPU(s); onnxruntime {m.get('onnxruntime')}; "
               f"TensorRT {m.get('tensorrt') or 'not installed'}; edgeunet {report['edgeunet_version']}.", ""]
     lines += ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     for row in rows:

@@ -14,11 +14,11 @@ import datetime
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from edgeunet.bench.config import BACKENDS, BENCH_PRECISIONS, BenchConfig, Row, check_config, parse_ints, parse_list, unavailable
+from edgeunet.bench.config import BenchConfig, BenchOutputs, Row, check_config, check_outputs, unavailable
 from edgeunet.bench.decide import check_min_dice, int8_notes, iter_ok, recommendation_line, write_recommendation
 from edgeunet.bench.report import SCHEMA, print_report, write_reports
 from edgeunet.bench.timing import RssSampler, machine_info, summarize, time_backend, timing_method
@@ -53,17 +53,10 @@ def open_backend(row: Row, path: Path, cfg: BenchConfig) -> Any:
     from edgeunet.runtime.base import load_backend
 
     options: Dict[str, Any] = {}
+    device = cfg.device  # onnxruntime: its backend picks the providers (runtime.ort_backend.choose_providers)
     if row.backend == "onnxruntime":
         options["threads"] = cfg.threads
         options["opt_level"] = cfg.ort_opt_level
-        device = "cpu" if cfg.device == "auto" else cfg.device
-        try:  # GPU providers when this onnxruntime has them (onnxruntime-gpu), else the CPU
-            import onnxruntime
-
-            if cfg.device == "auto" and "CUDAExecutionProvider" in onnxruntime.get_available_providers():
-                device = "cuda"
-        except ImportError:
-            pass
     elif row.backend == "torch":
         options["half"] = row.precision == "fp16"
         device = cfg.device
@@ -77,6 +70,19 @@ def open_backend(row: Row, path: Path, cfg: BenchConfig) -> Any:
 
             require_torch().set_num_threads(int(cfg.threads))
     return backend
+
+
+def _recording_phases(backend: Any, phases: List[Dict[str, float]]) -> Callable[[np.ndarray], Any]:
+    """backend.run, keeping the H2D / compute / D2H split of each run where the backend reports one (TensorRT)."""
+
+    def run(x: np.ndarray) -> Any:
+        out = backend.run(x)
+        split = getattr(backend, "phase_ms", None)
+        if split:
+            phases.append(dict(split))
+        return out
+
+    return run
 
 
 def _pipeline_fps(backend: Any, video: Path, frames: int) -> Tuple[Optional[float], Optional[str]]:
@@ -101,13 +107,14 @@ def run_row(row: Row, variants: Variants, cfg: BenchConfig, samples: Optional[li
             backend = open_backend(row, path, cfg)
             row.device = str(backend.device)
             x = input_batch(backend.spec, row.batch, row.size, cfg.data)
-            lat = time_backend(backend.run, x, cfg.warmup, cfg.iterations, cfg.duration)
+            phases: List[Dict[str, float]] = []
+            lat = time_backend(_recording_phases(backend, phases), x, cfg.warmup, cfg.iterations, cfg.duration)
             row.latency_ms = {k: round(v, 4) for k, v in summarize(lat).items()}
             row.runs = len(lat)
             row.fps = round(row.batch * 1000.0 / row.latency_ms["mean"], 2)
-            phases = getattr(getattr(backend, "runner", None), "phase_ms", None)
-            if callable(phases):
-                row.trt_phases_ms = {k: round(float(v), 4) for k, v in phases().items()}
+            if phases:
+                timed = phases[-len(lat):]
+                row.trt_phases_ms = {k: round(float(np.median([p[k] for p in timed])), 4) for k in timed[0]}
             if samples and cfg.data is not None:
                 from edgeunet.evaluate.evaluate import evaluate
                 from edgeunet.runtime.segmenter import Segmenter
@@ -209,64 +216,22 @@ def add_speedups(rows: List[Row]) -> None:
 
 
 # -- the command ---------------------------------------------------------------------------------
-def bench_command(
-    models: Sequence[Path],
-    precisions: str = "fp32,fp16,int8,int8-cpu",
-    backends: str = "auto",
-    data: Optional[Path] = None,
-    calib_data: Optional[Path] = None,
-    video: Optional[Path] = None,
-    batch: str = "1",
-    size: Optional[str] = None,
-    warmup: int = 10,
-    iterations: Optional[int] = None,
-    duration: Optional[float] = None,
-    threads: Optional[int] = None,
-    ort_opt_level: str = "all",
-    val_split: bool = False,
-    device: str = "auto",
-    cache: Optional[Path] = None,
-    calib_images: int = 32,
-    eval_images: Optional[int] = None,
-    json_out: Optional[Path] = None,
-    csv_out: Optional[Path] = None,
-    md_out: Optional[Path] = None,
-    plot: Optional[Path] = None,
-    min_dice: Optional[float] = None,
-    choose_best: bool = False,
-    max_drop: float = 0.01,
-    recommend_out: Optional[Path] = None,
-    command: Optional[str] = None,
-    echo: Callable[[str], None] = print,
-) -> Dict[str, Any]:
-    """Parse, run, print the table, write the reports (atomically), then apply --min-dice and --choose."""
-    if iterations is not None and duration is not None:
-        raise EdgeUnetError("--iterations and --duration exclude each other: choose one")
-    if val_split and data is None:
-        raise EdgeUnetError("--val-split scores on the model's validation split of its training data: pass that folder as --data")
-    if (min_dice is not None or choose_best) and data is None:
-        raise EdgeUnetError(f"{'--min-dice' if min_dice is not None else '--choose'} needs Dice scores: pass --data DIR (images/ + masks/)")
-    cfg = BenchConfig(
-        models=[Path(m) for m in models],
-        precisions=parse_list(precisions, BENCH_PRECISIONS, "--precisions"),
-        backends=["auto"] if backends.strip().lower() == "auto" else parse_list(backends, BACKENDS, "--backends"),
-        data=data, calib_data=calib_data, video=video, batches=parse_ints(batch, "--batch"),
-        sizes=parse_ints(size, "--size", minimum=16) if size else [], warmup=warmup,
-        iterations=None if duration is not None else (iterations or 100), duration=duration, threads=threads, device=device,
-        ort_opt_level=ort_opt_level, val_split=val_split,
-        cache=cache, calib_images=calib_images, eval_images=eval_images,
-    )
+def bench_command(cfg: BenchConfig, outputs: Optional[BenchOutputs] = None, echo: Callable[[str], None] = print) -> Dict[str, Any]:
+    """Run, print the table, write the reports (atomically), then apply --min-dice and --choose."""
+    outputs = outputs or BenchOutputs()
+    check_outputs(cfg, outputs)
     report = run_bench(cfg, log=echo)
-    report["command"] = command
+    report["command"] = outputs.command
     print_report(report)
-    written = write_reports(report, json_out=json_out, csv_out=csv_out, md_out=md_out, plot=plot, command=command)
+    written = write_reports(report, json_out=outputs.json_out, csv_out=outputs.csv_out, md_out=outputs.md_out, plot=outputs.plot,
+                            command=outputs.command)
     if written:
         echo("wrote " + ", ".join(written))
     for note in int8_notes(list(iter_ok(report))):
         echo(note)
-    if choose_best:
-        target = recommend_out or ((json_out.parent if json_out is not None else Path(".")) / "recommended.json")
-        echo(recommendation_line(write_recommendation(report, max_drop, target), target))
-    if min_dice is not None:
-        check_min_dice(report, min_dice)
+    if outputs.choose_best:
+        target = outputs.recommend_out or ((outputs.json_out.parent if outputs.json_out is not None else Path(".")) / "recommended.json")
+        echo(recommendation_line(write_recommendation(report, cfg.max_drop, target), target))
+    if outputs.min_dice is not None:
+        check_min_dice(report, outputs.min_dice)
     return report

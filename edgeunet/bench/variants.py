@@ -9,12 +9,11 @@ costs one attempt per run, not one per row.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 from edgeunet.bench.config import INT8_TARGETS, BenchConfig, Row
-from edgeunet.core.atomic import sha256_file
+from edgeunet.core.atomic import sha256_bytes, sha256_file
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.core.model_files import CHECKPOINT, ENGINE, model_kind
 
@@ -139,7 +138,7 @@ class Variants:
 
     def int8(self, size: List[int], target: str = "tensorrt") -> Path:
         data = self.calib_source()
-        tag = hashlib.sha256(f"{Path(data).resolve()}|{self.cfg.calib_images}".encode()).hexdigest()[:8]
+        tag = sha256_bytes(f"{Path(data).resolve()}|{self.cfg.calib_images}".encode())[:8]
         out = self.dir / f"int8-{target}-{size[0]}x{size[1]}-{tag}.onnx"
         if out.exists():
             return out
@@ -168,12 +167,22 @@ def trt_engine(variants: Variants, row: Row, cfg: BenchConfig) -> Path:
     if out.exists():
         return out
     onnx = variants.fp32(row.size)
-    shapes = None
     return build_engine_command(BuildOptions(
         onnx=onnx, fp16=row.precision in ("fp16", "int8"), int8=row.precision == "int8",
         calib_data=variants.calib_source() if row.precision == "int8" else None, val_data=cfg.data, out=out,
-        shapes=shapes, max_drop=1.0,
+        shapes=batch_profile(onnx, row.batch), max_drop=cfg.max_drop,
     ), echo=variants.log)
+
+
+def batch_profile(onnx: Path, batch: int) -> Optional[str]:
+    """--shapes for a row's batch: the bench ONNX has a symbolic batch, and the default profile is batch 1 only."""
+    if batch == 1:
+        return None
+    from edgeunet.core.onnx_model import input_info, load_onnx
+
+    _, shape, _ = input_info(load_onnx(onnx))
+    rest = "x".join(str(int(d)) for d in shape[1:])
+    return f"1x{rest},{batch}x{rest},{batch}x{rest}"
 
 
 def model_file(variants: Variants, row: Row, cfg: BenchConfig) -> Path:

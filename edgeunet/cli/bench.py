@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, List
 
@@ -40,7 +41,10 @@ from edgeunet.cli.options import PathArg, runtime_options
 @click.option("--recommend-out", type=PathArg, default=None, help="Where --choose writes (default: recommended.json next to --json, else ./).")
 def bench_cmd(models: List[Path], **options: Any) -> None:
     """Speed and accuracy of MODEL across backends x precisions x batches, measured the same way."""
+    from edgeunet.bench.config import BenchOutputs, bench_config
     from edgeunet.bench.run import bench_command
 
-    command = "edgeunet " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    bench_command(models, command=command, echo=click.echo, **options)
+    wanted = {f.name for f in fields(BenchOutputs)}
+    outputs = BenchOutputs(command="edgeunet " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+                           **{name: options.pop(name) for name in list(options) if name in wanted})
+    bench_command(bench_config(models, **options), outputs, echo=click.echo)

@@ -65,14 +65,15 @@ def run_demo(out: Path, epochs: int = 15) -> Dict[str, Path]:
 
 def _bench(checkpoint: Path, train_data: Path, test: Path, out: Path) -> Dict[str, Path]:
     """export -> fp16 -> calibrate int8 -> bench table and chart, with small iteration counts (the demo stays fast)."""
+    from edgeunet.bench.config import BenchOutputs, bench_config
     from edgeunet.bench.run import bench_command
 
     models = out / "models"
     print("\nexport -> fp16 -> int8 calibration -> bench (20 timed runs per row; `edgeunet bench` for real numbers)", flush=True)
     report = bench_command(
-        [checkpoint], data=test, calib_data=train_data, cache=models, warmup=3, iterations=20, calib_images=16,
-        json_out=out / "bench.json", md_out=out / "bench.md", plot=out / "bench.png",
-        command=f"edgeunet bench {checkpoint} --data {test} --calib-data {train_data} --warmup 3 --iterations 20",
+        bench_config([checkpoint], data=test, calib_data=train_data, cache=models, warmup=3, iterations=20, calib_images=16),
+        BenchOutputs(json_out=out / "bench.json", md_out=out / "bench.md", plot=out / "bench.png",
+                     command=f"edgeunet bench {checkpoint} --data {test} --calib-data {train_data} --warmup 3 --iterations 20"),
     )
     files = sorted({Path(r["file"]).parent for r in report["rows"] if r.get("file") and r["backend"] == "onnxruntime"})
     return {

@@ -248,3 +248,19 @@ def test_export_triton_of_an_engine(capsys: Any, onnx: Path, tmp_path: Path) -> 
         ok(cli(capsys, "export-triton", engine, "--repo", tmp_path / "repo"))
     assert (tmp_path / "repo" / "m" / "1" / "model.plan").read_bytes() == engine.read_bytes()
     assert "tensorrt_plan" in (tmp_path / "repo" / "m" / "config.pbtxt").read_text()
+
+
+def test_bench_tensorrt_rows_batch_8_phases_and_gate(capsys: Any, onnx: Path, synth_data: Path, tmp_path: Path) -> None:
+    """Defects 2 and 3: a batch-8 TensorRT row failed at set_input_shape (the engine had the default batch-1 profile),
+    bench's INT8 engines were built with max_drop=1.0 (gate off), and H2D/compute/D2H were always empty (runner.phase_ms
+    did not exist)."""
+    report = tmp_path / "bench.json"
+    with installed("10.3", purge=PURGE):
+        ok(cli(capsys, "bench", onnx, "--backends", "tensorrt", "--precisions", "fp32,int8", "--batch", "1,8", "--warmup", "1",
+               "--iterations", "3", "--calib-data", synth_data, "--calib-images", "8", "--cache", tmp_path / "cache", "--json", report))
+    rows = json.loads(report.read_text())["rows"]
+    assert [(r["precision"], r["batch"], r["status"]) for r in rows] == [("fp32", 1, "ok"), ("fp32", 8, "ok"), ("int8", 1, "ok"),
+                                                                           ("int8", 8, "ok")], rows
+    assert all(set(r["trt_phases_ms"]) == {"h2d", "compute", "d2h"} for r in rows)
+    gates = [json.loads(p.read_text())["gate"] for p in (tmp_path / "cache").rglob("int8-*.engine.json")]
+    assert gates and all(g is not None and g["max_drop"] == 0.01 for g in gates)
