@@ -44,7 +44,7 @@ def main(src: Path, out: Path) -> None:
         "matrices": {key: parse_matrix((src / name).read_text(encoding="utf-8")) for key, name in MATRICES.items()},
     }
     out.write_text(json.dumps(rules, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    counts = ", ".join("%s: %d ops" % (key, len(value["ops"])) for key, value in rules["matrices"].items())
+    counts = ", ".join("{}: {} ops".format(key, len(value["ops"])) for key, value in rules["matrices"].items())
     print(f"wrote {out} ({counts})")
 
 
