@@ -82,18 +82,20 @@ def convert(model: Path, fp16: bool, out: Optional[Path], val_data: Optional[Pat
 @click.argument("model", type=PathArg)
 @click.option("--json", "json_out", type=PathArg, default=None, help="Also write the report as JSON.")
 @click.option("--strict", is_flag=True, help="Exit non-zero when TensorRT would reject the graph.")
-def inspect_cmd(model: Path, json_out: Optional[Path], strict: bool) -> None:
+@click.option("--trt", "trt_version", default=None, metavar="VERSION",
+              help="Also check against this TensorRT version's ONNX parser (8.5, 8.6, 10.3, 11): ops, types, UINT8 casts, opset.")
+def inspect_cmd(model: Path, json_out: Optional[Path], strict: bool, trt_version: Optional[str]) -> None:
     """Opset, I/O, metadata, quantized nodes (zero points, axes) and anything TensorRT would reject."""
     from edgeunet.core.atomic import atomic_write_text
     from edgeunet.export.inspect import inspect_json, inspect_onnx
 
-    report = inspect_onnx(model)
+    report = inspect_onnx(model, trt=trt_version)
     click.echo(report.to_text())
     if json_out is not None:
         atomic_write_text(json_out, inspect_json(report))
         click.echo(f"wrote {json_out}")
-    if strict and report.problems:
-        raise EdgeUnetError(f"{model}: TensorRT would reject it ({len(report.problems)} problem(s), listed above)")
+    if strict and report.all_problems:
+        raise EdgeUnetError(f"{model}: TensorRT would reject it ({len(report.all_problems)} problem(s), listed above)")
 
 
 @click.command("build-engine")

@@ -26,6 +26,7 @@ from edgeunet.core.onnx_model import KEY_CALIBRATION, KEY_GATE, KEY_TARGET, inpu
 from edgeunet.core.spec import ModelSpec
 from edgeunet.core.version import __version__
 from edgeunet.evaluate.gate import check_max_drop
+from edgeunet.export.trt_compat import require_compatible
 from edgeunet.trt import INSTALL_HINT, tensorrt_version
 from edgeunet.trt.plan import CALIBRATORS, IMPLICIT_CALIBRATORS, ShapeProfile, always_strongly_typed, parse_shapes, parse_version, plan_build, resolve_profile
 from edgeunet.trt.sidecar import SIDECAR_FORMAT, SIDECAR_VERSION, sidecar_path, write_sidecar
@@ -146,6 +147,7 @@ def check_options(opts: BuildOptions) -> _Checked:
             raise EdgeUnetError(f"--calibrator {opts.calibrator} calibrates an fp32 ONNX; {onnx} is already INT8 (Q/DQ)")
     if onnx_precision == "fp16" and opts.int8:
         raise EdgeUnetError(f"{onnx}: is an fp16 ONNX; INT8 calibration starts from the fp32 ONNX")
+    require_compatible(onnx, model, tensorrt_version())  # the installed parser's rules (10.3 as a warning without TensorRT)
     int8 = opts.int8 or onnx_precision == "int8"
     if int8 and onnx_precision == "fp32" and opts.calib_data is None:
         raise EdgeUnetError("--int8 from an fp32 ONNX needs calibration images: add --calib-data DIR (64-500 typical images)")

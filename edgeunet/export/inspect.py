@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from edgeunet.core.onnx_model import KEY_SPEC, load_onnx, read_metadata
+from edgeunet.export.trt_compat import CompatReport, check_model, resolve_target
 
 ELEM_NAMES = {1: "float32", 2: "uint8", 3: "int8", 6: "int32", 7: "int64", 9: "bool", 10: "float16", 11: "float64", 16: "bfloat16"}
 STANDARD_DOMAINS = ("", "ai.onnx")
@@ -53,10 +54,16 @@ class InspectReport:
     quant: List[QuantParam] = field(default_factory=list)
     problems: List[str] = field(default_factory=list)
     warnings: List[str] = field(default_factory=list)
+    compat: Optional[CompatReport] = None  # `--trt VERSION`: that parser version's rules
+
+    @property
+    def all_problems(self) -> List[str]:
+        """The version-independent problems plus those of the `--trt` version (what --strict counts)."""
+        return self.problems + (self.compat.problems if self.compat is not None else [])
 
     @property
     def tensorrt_ok(self) -> bool:
-        return not self.problems
+        return not self.all_problems
 
     def summary(self) -> Dict[str, Any]:
         weights = [q for q in self.quant if q.role == "weight" and q.op == "DequantizeLinear" and q.consumer in WEIGHTED_OPS]
@@ -78,6 +85,7 @@ class InspectReport:
             "inputs": self.inputs, "outputs": self.outputs, "metadata": self.metadata, "ops": self.ops,
             "quantization": self.summary(), "quant_nodes": [vars(q) for q in self.quant],
             "tensorrt_ok": self.tensorrt_ok, "problems": self.problems, "warnings": self.warnings,
+            "tensorrt_check": self.compat.to_dict() if self.compat is not None else None,
         }
 
     def to_text(self) -> str:
@@ -109,11 +117,15 @@ class InspectReport:
         if self.problems:
             lines.append(f"  TensorRT would reject ({len(self.problems)}):")
             lines.extend(f"    - {p}" for p in self.problems)
+        elif self.compat is not None:
+            lines.append("  TensorRT, every version (quantization, standard ops): nothing it would reject")
         else:
             lines.append("  TensorRT: nothing it would reject")
         if self.warnings:
             lines.append("  warnings:")
             lines.extend(f"    - {w}" for w in self.warnings)
+        if self.compat is not None:
+            lines.append(self.compat.to_text())
         return "\n".join(lines)
 
 
@@ -136,10 +148,16 @@ def _constants(model: Any) -> Dict[str, np.ndarray]:
     return values
 
 
-def inspect_onnx(path: Path | str) -> InspectReport:
-    """Load PATH (one-line error if it is not ONNX) and report its I/O, metadata, quantization and TensorRT issues."""
+def inspect_onnx(path: Path | str, trt: Optional[str] = None) -> InspectReport:
+    """Load PATH (one-line error if it is not ONNX) and report its I/O, metadata, quantization and TensorRT issues.
+
+    `trt` ('8.5', '10.3', '11'): also check the graph against that version's ONNX parser (trt_compat); the Q/DQ
+    rules are left to the quantization section above so each problem is said once.
+    """
     import onnx
 
+    if trt is not None:
+        resolve_target(trt)  # a bad version is one line before the file is read
     path = Path(path)
     model = load_onnx(path)
     opset = max((o.version for o in model.opset_import if o.domain in STANDARD_DOMAINS), default=0)
@@ -183,6 +201,8 @@ def inspect_onnx(path: Path | str) -> InspectReport:
         report.warnings.append(f"graph is quantized but its metadata says precision {precision}")
     if report.metadata.get("edgeunet.target") == "cpu":
         report.warnings.append("calibrated for the CPU target (asymmetric uint8); calibrate again with --target tensorrt for TensorRT")
+    if trt is not None:
+        report.compat = check_model(model, trt, qdq=False)
     return report
 
 

@@ -80,7 +80,8 @@ def make_uint8_module(model: Any, spec: ModelSpec) -> Any:
     """Wrap a float UNet so the graph takes uint8 NHWC pixels and returns a uint8 NxHxW class mask.
 
     The arithmetic mirrors processing.normalize + postprocess exactly (x * 1/(255 std) - mean/std,
-    logits > logit(threshold) or argmax), so masks agree with the float-I/O model.
+    logits > logit(threshold) or argmax), so masks agree with the float-I/O model. The UINT8 tensors touch
+    only Casts from/to FLOAT, the one conversion TensorRT allows for UINT8 (export/trt_compat.py checks it).
     """
     torch = _torch()
     from edgeunet.core.processing import logit_threshold
@@ -98,11 +99,15 @@ def make_uint8_module(model: Any, spec: ModelSpec) -> Any:
             self.cut = float(logit_threshold(spec))
 
         def forward(self, pixels: Any) -> Any:
-            x = pixels.permute(0, 3, 1, 2).float() * self.scale + self.offset
+            # TensorRT converts UINT8 only to/from FLOAT/HALF (NvInferRuntimeBase.h kUINT8): cast before the transpose,
+            # and make the mask FLOAT before the final cast (BOOL/INT64 -> UINT8 would be refused).
+            x = pixels.float().permute(0, 3, 1, 2) * self.scale + self.offset
             logits = self.net(x)
             if self.binary:
-                return (logits[:, 0] > self.cut).to(torch.uint8)
-            return logits.argmax(dim=1).to(torch.uint8)
+                mask = (logits[:, 0] > self.cut).float()
+            else:
+                mask = logits.argmax(dim=1).float()
+            return mask.to(torch.uint8)
 
     return UInt8IO().eval()
 
