@@ -187,3 +187,41 @@ def graph_io(model: Any) -> Tuple[List[TensorInfo], List[TensorInfo]]:
 
     inputs = [info(v) for v in model.graph.input if v.name not in initializers]
     return inputs, [info(v) for v in model.graph.output]
+
+
+def tensor_types(model: Any) -> Dict[str, int]:
+    """Tensor name -> ONNX element type: declared I/O, initializers, Constant outputs, plus ONNX shape inference.
+
+    An inconsistent graph keeps its declared types (the checks that use this report what is wrong with it).
+    """
+    import onnx
+
+    try:
+        graph = onnx.shape_inference.infer_shapes(model).graph
+    except Exception:  # noqa: BLE001 - shape inference rejects some invalid graphs; their declared types still count
+        graph = model.graph
+    types: Dict[str, int] = {}
+    for value in list(graph.input) + list(graph.value_info) + list(graph.output):
+        if value.type.HasField("tensor_type") and value.type.tensor_type.elem_type:
+            types[value.name] = int(value.type.tensor_type.elem_type)
+    for init in graph.initializer:
+        types[init.name] = int(init.data_type)
+    for node in graph.node:
+        if node.op_type == "Constant" and node.output:
+            for attr in node.attribute:
+                if attr.name == "value":
+                    types.setdefault(node.output[0], int(attr.t.data_type))
+    return types
+
+
+def constant_values(model: Any) -> Dict[str, Any]:
+    """Initializers and Constant-node outputs by name, as numpy arrays (scales and zero points live in either)."""
+    from onnx import numpy_helper
+
+    values = {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
+            for attr in node.attribute:
+                if attr.name == "value":
+                    values[node.output[0]] = numpy_helper.to_array(attr.t)
+    return values

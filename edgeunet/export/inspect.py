@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from edgeunet.core.onnx_model import KEY_SPEC, load_onnx, read_metadata
+from edgeunet.core.onnx_model import KEY_SPEC, constant_values, load_onnx, read_metadata
 from edgeunet.export.trt_compat import CompatReport, check_model, resolve_target
 
 ELEM_NAMES = {1: "float32", 2: "uint8", 3: "int8", 6: "int32", 7: "int64", 9: "bool", 10: "float16", 11: "float64", 16: "bfloat16"}
@@ -135,19 +135,6 @@ def _value_info(value: Any) -> Tuple[str, str, List[Any]]:
     return value.name, ELEM_NAMES.get(tensor.elem_type, str(tensor.elem_type)), shape
 
 
-def _constants(model: Any) -> Dict[str, np.ndarray]:
-    """Initializers and Constant-node outputs by name (scales and zero points live in either)."""
-    from onnx import numpy_helper
-
-    values = {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
-    for node in model.graph.node:
-        if node.op_type == "Constant" and node.domain in STANDARD_DOMAINS:
-            for attr in node.attribute:
-                if attr.name == "value":
-                    values[node.output[0]] = numpy_helper.to_array(attr.t)
-    return values
-
-
 def inspect_onnx(path: Path | str, trt: Optional[str] = None) -> InspectReport:
     """Load PATH (one-line error if it is not ONNX) and report its I/O, metadata, quantization and TensorRT issues.
 
@@ -168,7 +155,7 @@ def inspect_onnx(path: Path | str, trt: Optional[str] = None) -> InspectReport:
         outputs=[_value_info(v) for v in model.graph.output], metadata=read_metadata(model),
         ops=dict(Counter(n.op_type for n in model.graph.node)),
     )
-    consts = _constants(model)
+    consts = constant_values(model)
     consumers: Dict[str, List[Any]] = {}
     producers: Dict[str, Any] = {}
     for node in model.graph.node:

@@ -27,6 +27,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from edgeunet.core.errors import EdgeUnetError
+from edgeunet.core.onnx_model import constant_values, tensor_types
 
 RULES_FILE = Path(__file__).with_name("trt_rules.json")
 GENERIC_VERSION = "10.3"  # what build-engine checks against when TensorRT is not installed (JetPack 6)
@@ -115,47 +116,13 @@ def _attr(node: Any, name: str, default: Any) -> Any:
     return default
 
 
-def _types(model: Any) -> Dict[str, int]:
-    """Tensor name -> element type, from the declared I/O and initializers plus ONNX shape inference."""
-    import onnx
-
-    try:
-        graph = onnx.shape_inference.infer_shapes(model).graph
-    except Exception:  # noqa: BLE001 - an inconsistent graph keeps its declared types
-        graph = model.graph
-    types: Dict[str, int] = {}
-    for value in list(graph.input) + list(graph.value_info) + list(graph.output):
-        if value.type.HasField("tensor_type") and value.type.tensor_type.elem_type:
-            types[value.name] = int(value.type.tensor_type.elem_type)
-    for init in graph.initializer:
-        types[init.name] = int(init.data_type)
-    for node in graph.node:
-        if node.op_type == "Constant" and node.output:
-            for attr in node.attribute:
-                if attr.name == "value":
-                    types.setdefault(node.output[0], int(attr.t.data_type))
-    return types
-
-
-def _constants(model: Any) -> Dict[str, np.ndarray]:
-    from onnx import numpy_helper
-
-    values = {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
-    for node in model.graph.node:
-        if node.op_type == "Constant" and node.domain in STANDARD_DOMAINS:
-            for attr in node.attribute:
-                if attr.name == "value":
-                    values[node.output[0]] = numpy_helper.to_array(attr.t)
-    return values
-
-
 class _Graph:
     """What the rules look up: types, constants, producers and consumers of each tensor."""
 
     def __init__(self, model: Any) -> None:
         self.model = model
-        self.types = _types(model)
-        self.consts = _constants(model)
+        self.types = tensor_types(model)
+        self.consts = constant_values(model)
         self.initializers = {i.name for i in model.graph.initializer}
         self.outputs = {v.name for v in model.graph.output}
         self.inputs = {v.name for v in model.graph.input} - self.initializers

@@ -13,6 +13,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, numpy_helper
 
+from edgeunet.core.onnx_model import tensor_types
 from tests.trtsim.surface import major, operators
 
 # ONNX element type -> the matrix's type names (onnx-tensorrt docs/operators.md "Supported Types").
@@ -60,20 +61,6 @@ def _io(value: onnx.ValueInfoProto) -> Io:
     return Io(value.name, dims, int(value.type.tensor_type.elem_type))
 
 
-def _types(model: onnx.ModelProto) -> Dict[str, int]:
-    """Tensor name -> ONNX element type, from the graph plus ONNX shape inference (unknown names are left out)."""
-    try:
-        inferred = onnx.shape_inference.infer_shapes(model)
-    except Exception:  # noqa: BLE001 - an invalid model keeps only its declared types
-        inferred = model
-    graph = inferred.graph
-    types: Dict[str, int] = {}
-    for value in list(graph.input) + list(graph.value_info) + list(graph.output):
-        if value.type.HasField("tensor_type") and value.type.tensor_type.elem_type:
-            types[value.name] = int(value.type.tensor_type.elem_type)
-    for init in graph.initializer:
-        types[init.name] = int(init.data_type)
-    return types
 
 
 def _constant(graph: onnx.GraphProto, name: str) -> Optional[np.ndarray]:
@@ -109,7 +96,7 @@ def check(model: onnx.ModelProto, version: str, explicit_batch: bool) -> List[Is
     if not matrix.opset_min <= opset <= matrix.opset_max:
         # operators-<v>.md first line: "supports operators up to Opset 17" / "in the inclusive range of opset 9 to opset 20"
         issues.append(Issue("UNSUPPORTED_GRAPH", f"opset {opset} is outside the parser's range {matrix.opset_min}..{matrix.opset_max}"))
-    types = _types(model)
+    types = tensor_types(model)  # ONNX type inference only; the TensorRT rules below are the emulator's own
 
     def type_name(elem: int) -> str:
         name = MATRIX_TYPE.get(elem, str(elem))

@@ -484,19 +484,26 @@ class IBuilderConfig(Emulated):
         return self._timing_cache
 
 
-class Builder(Emulated):
-    _trt_name = "Builder"
+class _LoggerOwner(Emulated):
+    """Builder(logger) / Runtime(logger): the pybind signature takes an ILogger, and TensorRT keeps the first one."""
 
     def __init__(self, logger: ILogger) -> None:
         if not isinstance(logger, ILogger):
-            raise TypeError("Builder(logger): logger must be a tensorrt.ILogger")
-        self._logger = logger
+            raise TypeError(f"{self._trt_name}(logger): logger must be a tensorrt.ILogger")
         _register_logger(logger)
-        STATE.recorder.builders_created += 1
+        self._logger = logger
 
     @property
     def logger(self) -> ILogger:
         return self._logger
+
+
+class Builder(_LoggerOwner):
+    _trt_name = "Builder"
+
+    def __init__(self, logger: ILogger) -> None:
+        super().__init__(logger)
+        STATE.recorder.builders_created += 1
 
     @property
     def num_DLA_cores(self) -> int:  # noqa: N802
@@ -552,20 +559,13 @@ class IInt8MinMaxCalibrator(IInt8Calibrator):
 
 
 # -- runtime, engine, execution context --------------------------------------------------------------
-class Runtime(Emulated):
+class Runtime(_LoggerOwner):
     _trt_name = "Runtime"
 
     def __init__(self, logger: ILogger) -> None:
-        if not isinstance(logger, ILogger):
-            raise TypeError("Runtime(logger): logger must be a tensorrt.ILogger")
-        self._logger = logger
+        super().__init__(logger)
         self._dla_core = -1  # NvInferRuntime.h IRuntime::setDLACore: "Defaults to -1"
-        _register_logger(logger)
         STATE.recorder.runtimes_created += 1
-
-    @property
-    def logger(self) -> ILogger:
-        return self._logger
 
     @property
     def DLA_core(self) -> int:  # noqa: N802
