@@ -32,8 +32,8 @@ sys.path.insert(0, str(REPO))
 from edgeunet.bench.timing import time_backend  # noqa: E402
 from edgeunet.core.processing import preprocess  # noqa: E402
 from edgeunet.runtime.base import load_backend  # noqa: E402
-from edgeunet.stream.pipeline import Stream, StreamOptions  # noqa: E402
 from edgeunet.stream.stats import summarize  # noqa: E402
+from edgeunet.stream.stream import Stream, StreamOptions  # noqa: E402
 
 DEFAULT_VIDEO = REPO.parent / "shared" / "data" / "video" / "vtest.avi"
 

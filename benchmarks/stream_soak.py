@@ -27,7 +27,7 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from edgeunet.stream.pipeline import Stream, StreamOptions  # noqa: E402
+from edgeunet.stream.stream import Stream, StreamOptions  # noqa: E402
 
 DEFAULT_VIDEO = REPO.parent / "shared" / "data" / "video" / "vtest.avi"
 

@@ -17,7 +17,7 @@ def __getattr__(name: str) -> Any:
 
         return Segmenter
     if name == "Stream":
-        from edgeunet.stream.pipeline import Stream
+        from edgeunet.stream.stream import Stream
 
         return Stream
     raise AttributeError(f"module 'edgeunet' has no attribute {name!r}")

@@ -85,7 +85,7 @@ def _bench(checkpoint: Path, train_data: Path, test: Path, out: Path) -> Dict[st
 
 def _stream(models: Path, video: Path, out: Path) -> Dict[str, Path]:
     """The last step a user would take: the fp32 ONNX over the synthetic 'camera' into an overlay video, timed per stage."""
-    from edgeunet.stream.pipeline import stream_command
+    from edgeunet.stream.command import stream_command
 
     onnx = sorted(models.rglob("fp32-*.onnx"))
     if not onnx:

@@ -33,7 +33,7 @@ from edgeunet.cli.options import PathArg, RuntimeOptions, runtime_options
 @click.option("--fp16", "half", is_flag=True, help="Run a .pt checkpoint in half precision (torch backend on CUDA).")
 def stream_cmd(model: Path, source: str, outputs: tuple, stats_out: Optional[Path], **options: Any) -> None:
     """Segment a live SOURCE into sinks with per-stage latency: file, folder/glob, 0, v4l2:///dev/video0, csi://0, rtsp://, http://, gst:..."""
-    from edgeunet.stream.pipeline import stream_command
+    from edgeunet.stream.command import stream_command
 
     runtime = RuntimeOptions.pop(options)
     stream_command(model, source, list(outputs), stats_out=stats_out, echo=click.echo, **asdict(runtime), **options)

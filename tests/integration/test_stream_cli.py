@@ -95,7 +95,7 @@ def test_ctrl_c_finalises_the_video_and_stats(tiny_onnx: Path, vtest: Path, tmp_
 
 
 def test_no_torch_on_the_stream_path(tiny_onnx: Path, synth_video: Path) -> None:
-    code = ("import sys; from edgeunet.stream.pipeline import Stream; "
+    code = ("import sys; from edgeunet.stream.stream import Stream; "
             f"r = Stream({str(tiny_onnx)!r}, {str(synth_video)!r}, ['null'], max_frames=5).run(); "
             "assert r['frames'] == 5, r; assert 'torch' not in sys.modules, 'torch imported'")
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
@@ -163,7 +163,7 @@ def test_bad_inputs_are_one_line(tiny_onnx: Path, tiny_run: Path, synth_video: P
 
 
 def test_ort_knobs_reach_the_session(tiny_onnx: Path, synth_video: Path) -> None:
-    from edgeunet.stream.pipeline import Stream
+    from edgeunet.stream.stream import Stream
 
     with Stream(tiny_onnx, synth_video, ["null"], threads=1, ort_opt_level="basic", max_frames=2) as stream:
         assert stream.run()["frames"] == 2

@@ -15,8 +15,10 @@ import numpy as np
 import pytest
 
 from edgeunet.runtime.base import load_backend
-from edgeunet.stream.pipeline import Stream, measure_pipeline
-from edgeunet.stream.sinks import MjpegServerSink, Sink, SinkSpec
+from edgeunet.stream.measure import measure_pipeline
+from edgeunet.stream.mjpeg import MjpegServerSink
+from edgeunet.stream.sinks import Sink, SinkSpec
+from edgeunet.stream.stream import Stream
 from tests.conftest import REPO, run_cli
 
 STAGES = ("capture", "preprocess", "inference", "postprocess", "overlay", "sink", "end_to_end")

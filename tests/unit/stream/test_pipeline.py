@@ -1,17 +1,13 @@
-"""Pipeline parts without a model: hand-over channels (bounded, newest-frame) and the OpenCV-only drawing."""
+"""Pipeline parts without a model: the hand-over channels (bounded, newest-frame)."""
 
 from __future__ import annotations
 
 import threading
 import time
 
-import numpy as np
 import pytest
 
-from edgeunet.core.errors import EdgeUnetError
-from edgeunet.core.overlay import colour_lut
-from edgeunet.core.spec import ModelSpec
-from edgeunet.stream.pipeline import Channel, Closed, StreamOptions, draw_hud, render
+from edgeunet.stream.pipeline import Channel, Closed
 
 
 def test_block_channel_is_bounded_and_drains_after_close() -> None:
@@ -57,31 +53,3 @@ def test_close_with_discard_wakes_a_blocked_producer() -> None:
     assert result == [False]
     with pytest.raises(Closed):
         ch.get()
-
-
-@pytest.mark.parametrize(("mode", "width"), [("alpha", 40), ("mask", 40), ("contour", 40), ("side", 80)])
-def test_render_modes(mode: str, width: int) -> None:
-    spec = ModelSpec(num_classes=3, class_names=["bg", "a", "b"])
-    frame = np.full((30, 40, 3), 100, np.uint8)
-    mask = np.zeros((30, 40), np.uint8)
-    mask[5:15, 5:15] = 1
-    mask[20:28, 20:35] = 2
-    view = render(frame, mask, mode, colour_lut(spec.colors), spec.colors, 0.5)
-    assert view.shape == (30, width, 3) and view.dtype == np.uint8
-    assert (frame == 100).all()  # the source frame is never drawn on
-    if mode == "alpha":
-        assert (view[0, 0] == 100).all() and not (view[10, 10] == 100).all()
-    gray = render(frame[:, :, 0], mask, mode, colour_lut(spec.colors), spec.colors, 0.5)
-    assert gray.shape == (30, width, 3)
-
-
-def test_hud_draws_on_the_view() -> None:
-    view = np.zeros((120, 320, 3), np.uint8)
-    draw_hud(view, "12.3 FPS  infer 4.5 ms")
-    assert view.max() == 255
-
-
-@pytest.mark.parametrize("bad", [{"overlay": "blur"}, {"alpha": 2.0}, {"max_frames": 0}, {"fps": 0.0}, {"reconnect": -1}])
-def test_options_are_checked(bad: dict) -> None:
-    with pytest.raises(EdgeUnetError):
-        StreamOptions(**bad).check()

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import socket
-import threading
-import time
-import urllib.request
 from pathlib import Path
 
 import cv2
@@ -13,7 +10,7 @@ import numpy as np
 import pytest
 
 from edgeunet.core.errors import EdgeUnetError
-from edgeunet.stream.sinks import DisplaySink, ImageFolderSink, MjpegServerSink, SinkSpec, VideoFileSink, display_problem, open_sinks, parse_sink
+from edgeunet.stream.sinks import DisplaySink, ImageFolderSink, VideoFileSink, display_problem, open_sinks, parse_sink
 
 
 @pytest.mark.parametrize(
@@ -79,43 +76,6 @@ def test_image_folder_sink(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "frames").iterdir()) == ["000010.jpg", "000011.jpg", "000012.jpg"]
     assert cv2.imread(str(tmp_path / "frames" / "000012.jpg")).shape == (64, 96, 3)
 
-
-def test_mjpeg_server_serves_page_snapshot_and_stream() -> None:
-    sink = MjpegServerSink(SinkSpec("mjpeg", host="127.0.0.1", port=0, text="mjpeg://127.0.0.1:0")).open()
-    stop = threading.Event()
-
-    def feed() -> None:
-        i = 0
-        while not stop.is_set():
-            sink.write(_frames(1)[0], i)
-            i += 1
-            time.sleep(0.02)
-
-    feeder = threading.Thread(target=feed, daemon=True)
-    feeder.start()
-    try:
-        base = f"http://127.0.0.1:{sink.port}"
-        assert b"/stream.mjpg" in urllib.request.urlopen(base + "/", timeout=5).read()
-        time.sleep(0.1)
-        snap = urllib.request.urlopen(base + "/snapshot.jpg", timeout=5).read()
-        assert cv2.imdecode(np.frombuffer(snap, np.uint8), cv2.IMREAD_COLOR).shape == (64, 96, 3)
-        cap = cv2.VideoCapture(base + "/stream.mjpg", cv2.CAP_FFMPEG)  # a real MJPEG client
-        ok, frame = cap.read()
-        cap.release()
-        assert ok and frame.shape == (64, 96, 3)
-    finally:
-        stop.set()
-        feeder.join()
-        sink.close()
-
-
-def test_mjpeg_port_in_use_is_one_line() -> None:
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen(1)
-        port = busy.getsockname()[1]
-        with pytest.raises(EdgeUnetError, match=f"port {port} is already in use"):
-            MjpegServerSink(parse_sink(f"mjpeg://127.0.0.1:{port}")).open()
 
 
 def test_display_on_a_headless_machine(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,101 @@
+"""`edgeunet stream` as a command: stop controls (SIGTERM, q + Enter), the summary, --stats, and exit codes.
+
+Why apart from `Stream`: the API raises and returns a report; only the command prints, writes the
+stats file and turns a lost source or a failed output into exit 4 (the cli module stays thin).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Sequence
+
+from edgeunet.core.atomic import atomic_write_text, ensure_writable_dir
+from edgeunet.core.errors import EdgeUnetError
+from edgeunet.stream.options import Log, StreamOptions
+from edgeunet.stream.sinks import display_problem
+from edgeunet.stream.stream import Stream
+
+
+def default_outputs(log: Log) -> List[str]:
+    """A window when there is a screen; otherwise nothing is shown (said once), which keeps timing runs simple."""
+    problem = display_problem()
+    if problem is None:
+        return ["display://"]
+    log(f"no --output, and no window can be shown here ({problem.split(';')[0]}): frames are processed but not shown; "
+        "add --output out.mp4 or mjpeg://0.0.0.0:8090")
+    return ["null"]
+
+
+@contextlib.contextmanager
+def stop_controls(stream: Stream, log: Log) -> Iterator[None]:
+    """SIGTERM (systemd, docker stop) and 'q' + Enter on a terminal end the run as cleanly as Ctrl-C does."""
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, lambda *_: stream.stop("terminated (SIGTERM)"))
+    if sys.stdin is not None and sys.stdin.isatty():
+        def watch() -> None:
+            for line in sys.stdin:
+                if line.strip().lower() in ("q", "quit"):
+                    stream.stop("stopped (q)")
+                    return
+
+        threading.Thread(target=watch, name="stream-keys", daemon=True).start()
+        log("press Ctrl-C, or q and Enter, to stop")
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _check_stats_path(path: Path) -> None:
+    if path.is_dir():
+        raise EdgeUnetError(f"--stats {path}: is a folder; give a file name such as stats.json")
+    ensure_writable_dir(path.parent if str(path.parent) else Path("."), "--stats folder")
+
+
+def stream_command(model: Path, source: str, outputs: Sequence[str], stats_out: Optional[Path] = None, backend: str = "auto",
+                   device: str = "auto", threads: Optional[int] = None, half: bool = False, ort_opt_level: str = "all",
+                   echo: Log = print, **options: Any) -> Dict[str, Any]:
+    """`edgeunet stream`: run, print the summary table, write --stats, then turn a lost source or a failed output into exit 4."""
+    if stats_out is not None:
+        _check_stats_path(Path(stats_out))
+    note: Log = lambda msg: echo(f"note: {msg}")  # noqa: E731
+    opts = StreamOptions(**options).check()
+    targets = list(outputs) or default_outputs(note)
+    with Stream(model, source, targets, opts, backend=backend, device=device, threads=threads, half=half,
+                ort_opt_level=ort_opt_level, log=note) as stream:
+        b = stream.backend
+        echo(f"{source} -> {', '.join(s.where or s.name for s in stream.sinks)}  ({b.name} {b.precision} on {b.device})")
+        with stop_controls(stream, note):
+            report = stream.run(raise_errors=False)
+    error = stream.error
+    if error is not None and not isinstance(error, EdgeUnetError):
+        raise error
+    stream.recorder.print(title=f"edgeunet stream: {Path(str(model)).name} on {source} ({report['ended']})")
+    for out in report["outputs"]:
+        if out["kind"] in ("video", "images") and out["frames"]:
+            echo(f"wrote {out['where']} ({out['frames']} frames)")
+    if stats_out is not None:
+        atomic_write_text(stats_out, json.dumps(report, indent=2) + "\n")
+        echo(f"wrote {stats_out}")
+    _raise_problems(report, error)
+    return report
+
+
+def _raise_problems(report: Dict[str, Any], error: Optional[BaseException]) -> None:
+    if error is not None:
+        raise error
+    failed = [o for o in report["outputs"] if o["status"] == "failed"]
+    if failed:
+        first = failed[0]
+        raise EdgeUnetError(f"output {first['output']} failed after {first['frames']} frame(s): {first['error']}; "
+                            "what was written is kept and valid", exit_code=4)
+    if report["source_lost"]:
+        raise EdgeUnetError(f"source {report['source']}: {report['ended']}; the summary and --stats above cover the frames "
+                            "processed before", exit_code=4)
