@@ -57,5 +57,8 @@ def _score(seg: Segmenter, model: Path | str, samples: Sequence[Sample], save_pr
         precision=seg.backend.precision,
         images=len(samples),
         class_names=spec.class_names,
+        iou_per_class={name: value for name, value in zip(spec.class_names, result["iou"])},
+        confusion=cm.matrix.tolist(),  # rows = truth, columns = prediction; ignored (void) pixels are not counted
+        ignore_index=spec.ignore_index,
     )
     return result

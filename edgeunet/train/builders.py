@@ -8,30 +8,39 @@ import torch
 
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.core.spec import ModelSpec
-from edgeunet.data.dataset import Sample, dataset_channels, default_mask_values, find_samples, parse_mask_map, split_samples
+from edgeunet.data.dataset import Sample, apply_ignore_index, dataset_channels, default_mask_values, find_samples, parse_mask_map, split_samples
 from edgeunet.train.config import TrainConfig
 
 
 def _class_names(cfg: TrainConfig) -> List[str]:
+    """Names of the classes the model predicts; a name given for the ignored class is dropped."""
     if cfg.class_names:
-        return list(cfg.class_names)
-    if cfg.classes == 2:
+        names = list(cfg.class_names)
+        if cfg.ignore_index is not None and len(names) == cfg.classes:
+            del names[cfg.ignore_index]
+        return names
+    if cfg.real_classes == 2:
         return ["background", "foreground"]
-    return ["background"] + [f"class_{i}" for i in range(1, cfg.classes)]
+    return ["background"] + [f"class_{i}" for i in range(1, cfg.real_classes)]
 
 
 def build_spec(cfg: TrainConfig, train_samples: Sequence[Sample]) -> ModelSpec:
     mask_values = parse_mask_map(cfg.mask_map) if cfg.mask_map else default_mask_values(cfg.classes, cfg.positive_value)
+    num_classes = cfg.classes
+    if cfg.ignore_index is not None:
+        mask_values, num_classes = apply_ignore_index(mask_values, cfg.ignore_index, cfg.classes)
     channels = dataset_channels(train_samples)
     return ModelSpec(
         in_channels=channels,
-        num_classes=cfg.classes,
+        num_classes=num_classes,
         class_names=_class_names(cfg),
-        input_size=[cfg.size, cfg.size],
+        input_size=cfg.input_size(),
         channel_order="gray" if channels == 1 else "rgb",
         mean=[0.5] * channels,
         std=[0.25] * channels,
         mask_values=mask_values,
+        ignore_index=cfg.ignore_index,
+        resize=cfg.resize,
     )
 
 

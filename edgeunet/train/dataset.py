@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Dict, Sequence, Tuple
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from edgeunet.core.processing import normalize, resize_to_input, to_model_channels
+from edgeunet.core.processing import mask_to_input, normalize, resize_to_input, to_model_channels
 from edgeunet.core.spec import ModelSpec
 from edgeunet.data.augment import build_augmentation
 from edgeunet.data.dataset import MaskMapper, Sample, load_pair
@@ -36,8 +35,7 @@ class SegmentationDataset(Dataset):  # type: ignore[type-arg]
         if index not in self._cache:
             image, mask = load_pair(self.samples[index], self.mapper)
             image = resize_to_input(to_model_channels(image, self.spec), self.spec)
-            height, width = self.spec.input_size
-            mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
+            mask = mask_to_input(mask, self.spec)
             self._cache[index] = (image, mask)
         return self._cache[index]
 

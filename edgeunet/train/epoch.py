@@ -28,6 +28,11 @@ class EpochTools:
     use_amp: bool
     num_classes: int
     dist: Distributed
+    on_step: Optional[Callable[[torch.nn.Module], None]] = None  # after each optimiser step (the EMA update)
+
+
+def _unwrapped(net: torch.nn.Module) -> torch.nn.Module:
+    return net.module if isinstance(net, torch.nn.parallel.DistributedDataParallel) else net
 
 
 def predictions(logits: torch.Tensor) -> torch.Tensor:
@@ -56,7 +61,7 @@ def make_loader(
     )
 
 
-def run_epoch(tools: EpochTools, loader: DataLoader, train: bool, label: str) -> Dict[str, float]:  # type: ignore[type-arg]
+def run_epoch(tools: EpochTools, loader: DataLoader, train: bool, label: str) -> Dict[str, Any]:  # type: ignore[type-arg]
     """Loss and scores over every batch of `loader` (summed over processes); steps the optimiser if `train`."""
     from tqdm import tqdm
 
@@ -74,6 +79,8 @@ def run_epoch(tools: EpochTools, loader: DataLoader, train: bool, label: str) ->
             tools.scaler.scale(loss).backward()
             tools.scaler.step(tools.optimizer)
             tools.scaler.update()
+            if tools.on_step is not None:
+                tools.on_step(_unwrapped(tools.net))
         total_loss += float(loss.detach()) * images.shape[0]
         seen += images.shape[0]
         cm.update(predictions(logits.detach()), masks)
@@ -81,4 +88,7 @@ def run_epoch(tools: EpochTools, loader: DataLoader, train: bool, label: str) ->
     total_loss, seen = float(totals[0]), int(totals[1])
     cm.matrix = tools.dist.sum(cm.matrix).astype(np.int64)
     result = cm.scores()
-    return {"loss": total_loss / max(seen, 1), "pixel_acc": result["pixel_acc"], "miou": result["miou"], "dice": result["dice"], "images": seen}
+    return {
+        "loss": total_loss / max(seen, 1), "pixel_acc": result["pixel_acc"], "miou": result["miou"], "dice": result["dice"],
+        "images": seen, "iou": result["iou"],
+    }

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import torch
 
-from edgeunet.core.atomic import atomic_write_text
+from edgeunet.core.atomic import atomic_write_text, write_json
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.core.overlay import write_png
 from edgeunet.core.processing import normalize
@@ -31,9 +31,21 @@ CSV_COLUMNS = [
 SNAPSHOT_TILE = 160
 
 
+def metrics_columns(history: List[Dict[str, Any]]) -> List[str]:
+    """The fixed columns, then one `val_iou_<class>` column per class (in class order) when the rows carry them."""
+    per_class = [key for key in (history[0] if history else {}) if key.startswith("val_iou_")]
+    return CSV_COLUMNS + per_class
+
+
+def per_class_columns(prefix: str, iou: List[float], class_names: List[str]) -> Dict[str, float]:
+    """{'val_iou_road': 0.91, ...}: names made CSV-safe (spaces and commas become underscores)."""
+    safe = [name.replace(" ", "_").replace(",", "_").replace("/", "_") for name in class_names]
+    return {f"{prefix}_iou_{name}": value for name, value in zip(safe, iou)}
+
+
 def write_metrics_csv(path: Path, history: List[Dict[str, Any]]) -> None:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=metrics_columns(history), extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in history:
         writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
@@ -43,6 +55,10 @@ def write_metrics_csv(path: Path, history: List[Dict[str, Any]]) -> None:
 def write_config(path: Path, config: Dict[str, Any]) -> None:
     atomic_write_text(path, json.dumps(config, indent=2, sort_keys=True) + "\n")
 
+
+def write_class_weights(path: Path, weights: List[float], class_names: List[str], method: str) -> None:
+    """class_weights.json: which weight each class got in the loss, and how it was chosen."""
+    write_json(path, {"method": method, "weights": dict(zip(class_names, weights)), "values": weights})
 
 
 def write_snapshot(

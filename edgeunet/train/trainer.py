@@ -25,6 +25,7 @@ from edgeunet.core.atomic import ensure_writable_dir
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.core.overlay import colour_lut
 from edgeunet.core.spec import ModelSpec
+from edgeunet.data.class_balance import median_frequency_weights, parse_class_weights
 from edgeunet.data.dataset import MaskMapper, Sample, mean_std
 from edgeunet.model.checkpoint import load_checkpoint, save_checkpoint
 from edgeunet.model.losses import build_loss
@@ -33,9 +34,18 @@ from edgeunet.train.builders import build_optimizer, build_scheduler, build_spec
 from edgeunet.train.config import TrainConfig
 from edgeunet.train.dataset import SegmentationDataset
 from edgeunet.train.distributed import Distributed, resolve_device
+from edgeunet.train.ema import averaged_state, ema_model
 from edgeunet.train.epoch import EpochTools, make_loader, run_epoch
 from edgeunet.train.plots import make_animation, plot_curves
-from edgeunet.train.run_files import remove_stale_temp_files, resume_checkpoint_path, write_config, write_metrics_csv, write_snapshot
+from edgeunet.train.run_files import (
+    per_class_columns,
+    remove_stale_temp_files,
+    resume_checkpoint_path,
+    write_class_weights,
+    write_config,
+    write_metrics_csv,
+    write_snapshot,
+)
 
 __all__ = ["Trainer", "TrainState", "train", "save_checkpoint", "write_metrics_csv"]
 
@@ -77,9 +87,11 @@ class Trainer:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         self.optimizer = build_optimizer(cfg, self.model)
+        self.ema = ema_model(self.model, cfg.ema_decay) if cfg.ema else None
         self.scheduler = build_scheduler(cfg, self.optimizer)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
-        self.loss_fn = build_loss(cfg.loss, cfg.alpha)
+        self.class_weights = parse_class_weights(cfg.class_weights, spec.num_classes)  # None for 'auto' until computed
+        self.loss_fn = build_loss(cfg.loss, cfg.alpha, self.class_weights)
         self.state = TrainState()
         self.history: List[Dict[str, Any]] = []
         self.lut = colour_lut(spec.colors)
@@ -93,6 +105,13 @@ class Trainer:
             for index in tqdm(range(len(dataset)), desc="reading data", leave=False, disable=None, unit="image"):
                 dataset.pair(index)
 
+    def balance_classes(self) -> List[float]:
+        """Median-frequency weights from the (cached, model-size) training masks; the loss uses them from now on."""
+        masks = (self.train_set.pair(i)[1] for i in range(len(self.train_set)))
+        self.class_weights = median_frequency_weights(masks, self.spec.num_classes)
+        self.loss_fn = build_loss(self.cfg.loss, self.cfg.alpha, self.class_weights)
+        return self.class_weights
+
     def _tensorboard(self) -> Any:
         try:
             from torch.utils.tensorboard import SummaryWriter
@@ -105,7 +124,8 @@ class Trainer:
         payload: Dict[str, Any] = {
             "version": 1,
             "model": dict(self.model_args),
-            "state_dict": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            # best.pt holds the weights that were validated: the moving average under --ema
+            "state_dict": averaged_state(self.ema) if (self.ema is not None and not full) else self._raw_state(),
             "spec": self.spec.to_dict(),
             "config": self.cfg.to_dict(),
             "epoch": self.state.epoch,
@@ -119,11 +139,22 @@ class Trainer:
                 scheduler=self.scheduler.state_dict() if self.scheduler is not None else None,
                 scaler=self.scaler.state_dict(),
                 torch_rng=torch.get_rng_state(),
+                ema=self.ema.state_dict() if self.ema is not None else None,
             )
         return payload
 
+    def _raw_state(self) -> Dict[str, torch.Tensor]:
+        return {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
+
+    @property
+    def evaluated_model(self) -> torch.nn.Module:
+        """What validation, snapshots and best.pt use: the moving average under --ema, else the model."""
+        return self.ema.module if self.ema is not None else self.model
+
     def restore(self, payload: Dict[str, Any]) -> None:
         self.model.load_state_dict(payload["state_dict"])
+        if self.ema is not None and payload.get("ema") is not None:
+            self.ema.load_state_dict(payload["ema"])
         self.optimizer.load_state_dict(payload["optimizer"])
         if self.scheduler is not None and payload.get("scheduler") is not None:
             self.scheduler.load_state_dict(payload["scheduler"])
@@ -133,17 +164,19 @@ class Trainer:
         self.state = TrainState(**payload["state"])
 
     # -- one epoch ----------------------------------------------------------------------------
-    def _run_epoch(self, epoch: int, train: bool) -> Dict[str, float]:
+    def _run_epoch(self, epoch: int, train: bool) -> Dict[str, Any]:
         dataset = self.train_set if train else self.val_set
         dataset.epoch = epoch
         loader = make_loader(dataset, self.cfg.batch_size, self.cfg.workers, train, epoch, self.cfg.seed, self.dist, self.device)
-        tools = EpochTools(self.net, self.loss_fn, self.optimizer, self.scaler, self.device, self.use_amp, self.spec.num_classes, self.dist)
+        net = self.net if train else self.evaluated_model
+        on_step = self.ema.update_parameters if (train and self.ema is not None) else None
+        tools = EpochTools(net, self.loss_fn, self.optimizer, self.scaler, self.device, self.use_amp, self.spec.num_classes, self.dist, on_step)
         return run_epoch(tools, loader, train, f"epoch {epoch}/{self.cfg.epochs} {'train' if train else 'val'}")
 
     def _snapshot(self, epoch: int, val_dice: float) -> None:
         path = self.run_dir / "snapshots" / f"epoch_{epoch:03d}.png"
         title = f"epoch {epoch}   val Dice {val_dice:.3f}"
-        write_snapshot(path, self.model, self.val_set, self.spec, self.lut, self.cfg.snapshot_samples, title, self.device)
+        write_snapshot(path, self.evaluated_model, self.val_set, self.spec, self.lut, self.cfg.snapshot_samples, title, self.device)
 
     def _improved(self, value: float) -> bool:
         return not math.isnan(value) and value > self.state.best_value + 1e-6
@@ -159,8 +192,9 @@ class Trainer:
             train_seconds = time.perf_counter() - began
             val = self._run_epoch(epoch, train=False)
             row: Dict[str, Any] = {"epoch": epoch, "lr": lr}
-            row.update({f"train_{k}": v for k, v in train.items() if k != "images"})
-            row.update({f"val_{k}": v for k, v in val.items() if k != "images"})
+            row.update({f"train_{k}": v for k, v in train.items() if k not in ("images", "iou")})
+            row.update({f"val_{k}": v for k, v in val.items() if k not in ("images", "iou")})
+            row.update(per_class_columns("val", val["iou"], self.spec.class_names))
             row["epoch_seconds"] = time.perf_counter() - began
             row["train_images_per_s"] = train["images"] / max(train_seconds, 1e-9)
             self._finish_epoch(epoch, row)
@@ -247,6 +281,11 @@ def train(cfg: TrainConfig, resume: Optional[Path] = None, device: Optional[str]
     trainer = Trainer(cfg, run_dir, spec, train_samples, val_samples)
     trainer.preload()
     ensure_writable_dir(run_dir, "--out folder")
+    auto_weights = isinstance(cfg.class_weights, str) and cfg.class_weights.strip().lower() == "auto"
+    if auto_weights:  # recomputed on resume too: same masks, same weights, nothing extra to store
+        weights = trainer.balance_classes()
+        if trainer.dist.is_main and payload is None:
+            write_class_weights(run_dir / "class_weights.json", weights, spec.class_names, "median_frequency")
     if payload is None:
         images = [trainer.train_set.pair(i)[0] for i in range(min(64, len(trainer.train_set)))]
         spec.mean, spec.std = mean_std(images)
@@ -262,7 +301,7 @@ def train(cfg: TrainConfig, resume: Optional[Path] = None, device: Optional[str]
     if trainer.dist.is_main:
         print(
             f"training on {len(train_samples)} images, validating on {len(val_samples)}; {spec.in_channels} channel(s), "
-            f"{spec.num_classes} classes, {cfg.size}x{cfg.size}, width {cfg.width}, device {trainer.device}"
+            f"{spec.num_classes} classes, {spec.input_size[0]}x{spec.input_size[1]} ({spec.resize}), width {cfg.width}, device {trainer.device}"
             + (f", {trainer.dist.world_size} processes" if trainer.dist.enabled else ""),
             flush=True,
         )
