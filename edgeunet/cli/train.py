@@ -14,7 +14,7 @@ TRAIN_OPTION_NAMES = [
     "data", "val_data", "val_ratio", "seed", "epochs", "batch_size", "lr", "optimizer", "weight_decay", "loss", "alpha",
     "width", "depth", "upsampling", "size", "classes", "class_names", "positive_value", "mask_map", "device", "amp", "out",
     "patience", "monitor", "scheduler", "workers", "augment", "snapshot_samples", "tensorboard", "augmentation",
-    "resize", "ignore_index", "class_weights", "ema", "ema_decay",
+    "resize", "crop", "ignore_index", "class_weights", "ema", "ema_decay",
 ]
 
 
@@ -35,6 +35,7 @@ TRAIN_OPTION_NAMES = [
 @click.option("--size", default="256", show_default=True, help="Model input: 256 (square) or HxW such as 352x480 (images are resized).")
 @click.option("--resize", type=click.Choice(["stretch", "letterbox"]), default="stretch", show_default=True,
               help="letterbox keeps the aspect ratio and pads; recorded in the model, so inference repeats it.")
+@click.option("--crop", default=None, help="Train on random crops (256 or HxW) of images at their own resolution; validate and infer on whole frames.")
 @mask_options
 @click.option("--ignore-index", type=int, default=None,
               help="Class id of void pixels (CamVid: 11): no loss, no metric, never predicted; the model gets --classes - 1 outputs.")
@@ -80,6 +81,8 @@ def train(
     if not values.get("data"):
         raise EdgeUnetError("--data DIR is required (a folder with images/ and masks/), or --resume RUN")
     values = {k: (str(v) if isinstance(v, Path) else v) for k, v in values.items()}
+    if values.get("crop") is not None and ctx.get_parameter_source("size") not in (None, click.core.ParameterSource.DEFAULT):
+        raise EdgeUnetError("--crop and --size exclude each other: a crop-trained model runs on whole frames at their own resolution")
     if str(values.get("size", "")).strip().isdigit():  # a square size stays a number in config.json
         values["size"] = int(str(values["size"]).strip())
     run_dir = run_training(TrainConfig.from_dict(values))

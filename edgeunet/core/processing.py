@@ -34,6 +34,8 @@ def to_model_channels(image: np.ndarray, spec: ModelSpec) -> np.ndarray:
 
 def letterbox_size(frame_hw: Tuple[int, int], spec: ModelSpec) -> Tuple[int, int]:
     """(height, width) a frame takes inside the model input: the input size (stretch) or the aspect-kept fit (letterbox)."""
+    if spec.resize == "native":
+        return int(frame_hw[0]), int(frame_hw[1])
     height, width = spec.input_size
     if spec.resize != "letterbox":
         return height, width
@@ -41,7 +43,18 @@ def letterbox_size(frame_hw: Tuple[int, int], spec: ModelSpec) -> Tuple[int, int
     return min(height, max(1, round(frame_hw[0] * scale))), min(width, max(1, round(frame_hw[1] * scale)))
 
 
+def native_input_size(frame_hw: Tuple[int, int], spec: ModelSpec) -> Tuple[int, int]:
+    """A native-resolution frame's sides rounded up to the model's size multiple (what the graph is fed)."""
+    m = max(1, spec.size_multiple)
+    return -(-frame_hw[0] // m) * m, -(-frame_hw[1] // m) * m
+
+
 def _fit(image: np.ndarray, spec: ModelSpec, interpolation: int, pad_value: int) -> np.ndarray:
+    if spec.resize == "native":  # no resampling: pad bottom/right up to the size multiple
+        height, width = native_input_size((image.shape[0], image.shape[1]), spec)
+        if (height, width) == image.shape[:2]:
+            return image
+        return cv2.copyMakeBorder(image, 0, height - image.shape[0], 0, width - image.shape[1], cv2.BORDER_CONSTANT, value=pad_value)
     height, width = spec.input_size
     if image.shape[0] == height and image.shape[1] == width:
         return image
@@ -107,9 +120,9 @@ def postprocess(output: np.ndarray, spec: ModelSpec, out_hw: Optional[Tuple[int,
     if out.ndim == 3 and out.shape[0] == 1 and (spec.io == "uint8" or spec.is_binary):
         out = out[0]
     target = None if out_hw is None else (int(out_hw[1]), int(out_hw[0]))
-    if target is not None and spec.resize == "letterbox":
+    if target is not None and spec.resize in ("letterbox", "native"):
         inner_h, inner_w = letterbox_size((target[1], target[0]), spec)
-        out = out[..., :inner_h, :inner_w]  # un-letterbox: the frame sits in the top-left corner
+        out = out[..., :inner_h, :inner_w]  # un-pad: the frame sits in the top-left corner
     if out.dtype == np.uint8:
         mask = out
         if target is not None and (mask.shape[1], mask.shape[0]) != target:

@@ -29,7 +29,7 @@ SPEC_VERSION = 1
 # The class id of "ignored" pixels in label masks (void, unlabelled, letterbox padding): no loss, no metric, never
 # predicted. 255 because class ids are uint8 and no model has 256 classes.
 IGNORE_LABEL = 255
-RESIZE_MODES = ("stretch", "letterbox")
+RESIZE_MODES = ("stretch", "letterbox", "native")
 
 
 @dataclass
@@ -54,7 +54,10 @@ class ModelSpec:
     # The mask pixel value the user named void (--ignore-index); mask_values maps it to IGNORE_LABEL. Informational:
     # the model has outputs for the real classes only, so an ignored label can never be predicted.
     ignore_index: Optional[int] = None
-    resize: str = "stretch"  # stretch (cv2.resize to input_size) | letterbox (keep aspect ratio, pad bottom/right)
+    # stretch: cv2.resize to input_size | letterbox: keep the aspect ratio, pad bottom/right | native: the frame at its
+    # own resolution, padded bottom/right to a multiple of size_multiple (crop-trained models; input_size = the crop)
+    resize: str = "stretch"
+    size_multiple: int = 16  # 2**depth: sides a fully convolutional graph takes without internal padding
     spec_version: int = SPEC_VERSION
 
     def __post_init__(self) -> None:

@@ -54,3 +54,10 @@ def build_augmentation(cfg: AugmentConfig) -> Any:
         ],
         seed=0,
     )
+
+
+def build_crop(height: int, width: int) -> Any:
+    """A random height x width window of an image and its mask, at the image's own resolution (--crop)."""
+    import albumentations as A
+
+    return A.Compose([A.RandomCrop(height=height, width=width)], seed=0)

@@ -40,7 +40,8 @@ def build_spec(cfg: TrainConfig, train_samples: Sequence[Sample]) -> ModelSpec:
         std=[0.25] * channels,
         mask_values=mask_values,
         ignore_index=cfg.ignore_index,
-        resize=cfg.resize,
+        resize="native" if cfg.crop is not None else cfg.resize,
+        size_multiple=2**cfg.depth,
     )
 
 

@@ -30,6 +30,7 @@ class TrainConfig:
     upsampling: str = "transpose"
     size: Any = 256  # 256 (square) or "352x480" (height x width)
     resize: str = "stretch"  # stretch | letterbox
+    crop: Optional[Any] = None  # 256 or "256x320": train on random crops at native resolution, validate on whole images
     ignore_index: Optional[int] = None
     class_weights: Optional[Any] = None  # None, "auto" (median frequency) or a list of floats, one per real class
     classes: int = 2
@@ -82,6 +83,8 @@ class TrainConfig:
             if not ok:
                 raise EdgeUnetError(message)
         self.input_size()
+        if self.crop is not None:
+            parse_size(self.crop, "--crop", 2**self.depth)
         if self.ignore_index is not None and not 0 <= self.ignore_index < self.classes:
             raise EdgeUnetError(f"--ignore-index {self.ignore_index} must be one of the class ids 0..{self.classes - 1} (e.g. CamVid's void: 11)")
         if self.ignore_index is not None and self.classes < 3:
@@ -96,7 +99,9 @@ class TrainConfig:
         return self.classes - (1 if self.ignore_index is not None else 0)
 
     def input_size(self) -> List[int]:
-        """[height, width] of the model input from --size (256 or 352x480), checked."""
+        """[height, width] of the model input from --size (256 or 352x480), or of the training crop, checked."""
+        if self.crop is not None:
+            return list(parse_size(self.crop, "--crop", 2**self.depth))
         return list(parse_size(self.size, "--size", 2**self.depth))
 
 

@@ -13,6 +13,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from edgeunet.core.metrics import ConfusionMatrix
+from edgeunet.train.dataset import pad_collate
 from edgeunet.train.distributed import Distributed
 
 
@@ -58,6 +59,7 @@ def make_loader(
         generator=generator,
         num_workers=workers,
         pin_memory=device.type == "cuda",
+        collate_fn=pad_collate,
     )
 
 

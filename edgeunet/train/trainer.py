@@ -104,6 +104,7 @@ class Trainer:
         for dataset in (self.train_set, self.val_set):
             for index in tqdm(range(len(dataset)), desc="reading data", leave=False, disable=None, unit="image"):
                 dataset.pair(index)
+        self.train_set.check_crop()
 
     def balance_classes(self) -> List[float]:
         """Median-frequency weights from the (cached, model-size) training masks; the loss uses them from now on."""
