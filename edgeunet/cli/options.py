@@ -35,6 +35,15 @@ def mask_values(classes: int, positive_value: Optional[int], mask_map: Optional[
     return parse_mask_map(mask_map) if mask_map else default_mask_values(classes, positive_value)
 
 
+def frame_size_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--size native / --tile / --overlap: how large frames reach the model (evaluate, infer)."""
+    func = click.option("--overlap", type=click.IntRange(min=0), default=64, show_default=True, help="Pixels shared by neighbouring tiles (blended).")(func)
+    func = click.option("--tile", type=click.IntRange(min=16), default=None, help="Native-resolution tiles of this side (multiple of 16), blended.")(func)
+    func = click.option("--size", "frame_size", type=click.Choice(["native"]), default=None,
+                        help="native: the whole frame at its own resolution (default: the model's own resize).")(func)
+    return func
+
+
 def gate_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The accuracy gate shared by calibrate, convert and build-engine."""
     func = click.option("--no-gate", is_flag=True, help="Skip the accuracy gate (not recommended).")(func)

@@ -14,6 +14,7 @@ TRAIN_OPTION_NAMES = [
     "data", "val_data", "val_ratio", "seed", "epochs", "batch_size", "lr", "optimizer", "weight_decay", "loss", "alpha",
     "width", "depth", "upsampling", "size", "classes", "class_names", "positive_value", "mask_map", "device", "amp", "out",
     "patience", "monitor", "scheduler", "workers", "augment", "snapshot_samples", "tensorboard", "augmentation",
+    "resize", "crop", "ignore_index", "class_weights", "ema", "ema_decay",
 ]
 
 
@@ -31,8 +32,14 @@ TRAIN_OPTION_NAMES = [
 @click.option("--width", type=click.IntRange(min=4), default=32, show_default=True, help="Base width: 64 is the paper, 16/32 the edge presets.")
 @click.option("--depth", type=click.IntRange(1, 6), default=4, show_default=True)
 @click.option("--upsampling", type=click.Choice(["transpose", "bilinear"]), default="transpose", show_default=True)
-@click.option("--size", type=click.IntRange(min=16), default=256, show_default=True, help="Model input side (images are resized).")
+@click.option("--size", default="256", show_default=True, help="Model input: 256 (square) or HxW such as 352x480 (images are resized).")
+@click.option("--resize", type=click.Choice(["stretch", "letterbox"]), default="stretch", show_default=True,
+              help="letterbox keeps the aspect ratio and pads; recorded in the model, so inference repeats it.")
+@click.option("--crop", default=None, help="Train on random crops (256 or HxW) of images at their own resolution; validate and infer on whole frames.")
 @mask_options
+@click.option("--ignore-index", type=int, default=None,
+              help="Class id of void pixels (CamVid: 11): no loss, no metric, never predicted; the model gets --classes - 1 outputs.")
+@click.option("--class-weights", default=None, help="'auto' (median-frequency balancing of the training masks) or w0,w1,... one per real class.")
 @click.option("--class-names", default=None, help="Comma-separated, background first.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--amp", is_flag=True, help="Mixed precision (CUDA).")
@@ -44,6 +51,8 @@ TRAIN_OPTION_NAMES = [
 @click.option("--augment/--no-augment", default=True, show_default=True)
 @click.option("--snapshot-samples", type=click.IntRange(min=0), default=4, show_default=True)
 @click.option("--tensorboard", is_flag=True, help="Also log to RUN/tensorboard.")
+@click.option("--ema", is_flag=True, help="Keep an exponential moving average of the weights; validate and save it.")
+@click.option("--ema-decay", type=float, default=0.999, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--resume", type=PathArg, default=None, help="Continue the run in this folder (or its last.pt).")
 @click.option("--config", "config_file", type=PathArg, default=None, help="YAML/JSON file of these options.")
@@ -67,8 +76,14 @@ def train(
         for key, value in from_file.items():
             if ctx.get_parameter_source(param_of.get(key, key)) in (None, click.core.ParameterSource.DEFAULT):
                 values[key] = value
+    if isinstance(values.get("class_names"), str):  # a config file may give them as one comma-separated string
+        values["class_names"] = [name.strip() for name in values["class_names"].split(",")]
     if not values.get("data"):
         raise EdgeUnetError("--data DIR is required (a folder with images/ and masks/), or --resume RUN")
     values = {k: (str(v) if isinstance(v, Path) else v) for k, v in values.items()}
+    if values.get("crop") is not None and ctx.get_parameter_source("size") not in (None, click.core.ParameterSource.DEFAULT):
+        raise EdgeUnetError("--crop and --size exclude each other: a crop-trained model runs on whole frames at their own resolution")
+    if str(values.get("size", "")).strip().isdigit():  # a square size stays a number in config.json
+        values["size"] = int(str(values["size"]).strip())
     run_dir = run_training(TrainConfig.from_dict(values))
     click.echo(f"run finished: {run_dir}  (best.pt, last.pt, metrics.csv, curves.png, learning.gif)")

@@ -12,11 +12,15 @@ import cv2
 import numpy as np
 
 from edgeunet.core.atomic import atomic_path
+from edgeunet.core.spec import IGNORE_LABEL
+
+IGNORE_GREY = (128, 128, 128)
 
 
 def colour_lut(colors: Sequence[Sequence[int]]) -> np.ndarray:
-    """A 256x1x3 table for cv2.LUT: class id -> BGR colour."""
+    """A 256x1x3 table for cv2.LUT: class id -> BGR colour; IGNORE_LABEL (void in truth masks) is grey."""
     lut = np.zeros((256, 1, 3), np.uint8)
+    lut[IGNORE_LABEL, 0] = IGNORE_GREY
     for i, colour in enumerate(colors[:256]):
         lut[i, 0] = colour
     return lut

@@ -7,12 +7,13 @@ accuracy gate meaningful: calibration images are prepared exactly as frames are 
 from __future__ import annotations
 
 import math
+from typing import Optional, Tuple
 
 import cv2
 import numpy as np
 
 from edgeunet.core.errors import EdgeUnetError
-from edgeunet.core.spec import ModelSpec
+from edgeunet.core.spec import IGNORE_LABEL, ModelSpec
 
 
 def to_model_channels(image: np.ndarray, spec: ModelSpec) -> np.ndarray:
@@ -31,11 +32,48 @@ def to_model_channels(image: np.ndarray, spec: ModelSpec) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def resize_to_input(image: np.ndarray, spec: ModelSpec) -> np.ndarray:
+def letterbox_size(frame_hw: Tuple[int, int], spec: ModelSpec) -> Tuple[int, int]:
+    """(height, width) a frame takes inside the model input: the input size (stretch) or the aspect-kept fit (letterbox)."""
+    if spec.resize == "native":
+        return int(frame_hw[0]), int(frame_hw[1])
+    height, width = spec.input_size
+    if spec.resize != "letterbox":
+        return height, width
+    scale = min(height / frame_hw[0], width / frame_hw[1])
+    return min(height, max(1, round(frame_hw[0] * scale))), min(width, max(1, round(frame_hw[1] * scale)))
+
+
+def native_input_size(frame_hw: Tuple[int, int], spec: ModelSpec) -> Tuple[int, int]:
+    """A native-resolution frame's sides rounded up to the model's size multiple (what the graph is fed)."""
+    m = max(1, spec.size_multiple)
+    return -(-frame_hw[0] // m) * m, -(-frame_hw[1] // m) * m
+
+
+def _fit(image: np.ndarray, spec: ModelSpec, interpolation: int, pad_value: int) -> np.ndarray:
+    if spec.resize == "native":  # no resampling: pad bottom/right up to the size multiple
+        height, width = native_input_size((image.shape[0], image.shape[1]), spec)
+        if (height, width) == image.shape[:2]:
+            return image
+        return cv2.copyMakeBorder(image, 0, height - image.shape[0], 0, width - image.shape[1], cv2.BORDER_CONSTANT, value=pad_value)
     height, width = spec.input_size
     if image.shape[0] == height and image.shape[1] == width:
         return image
-    return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+    inner_h, inner_w = letterbox_size((image.shape[0], image.shape[1]), spec)
+    resized = cv2.resize(image, (inner_w, inner_h), interpolation=interpolation)
+    if (inner_h, inner_w) == (height, width):
+        return resized
+    # Letterbox pads bottom/right, so undoing it is a crop of the top-left corner (no offsets to carry around).
+    return cv2.copyMakeBorder(resized, 0, height - inner_h, 0, width - inner_w, cv2.BORDER_CONSTANT, value=pad_value)
+
+
+def resize_to_input(image: np.ndarray, spec: ModelSpec) -> np.ndarray:
+    """An image (model channels) at the model's input size, stretched or letterboxed as the model was trained."""
+    return _fit(image, spec, cv2.INTER_LINEAR, 0)
+
+
+def mask_to_input(mask: np.ndarray, spec: ModelSpec) -> np.ndarray:
+    """A class-id mask resized like its image; letterbox padding is IGNORE_LABEL, so it counts in no loss or metric."""
+    return _fit(mask, spec, cv2.INTER_NEAREST, IGNORE_LABEL)
 
 
 def normalize(image: np.ndarray, spec: ModelSpec) -> np.ndarray:
@@ -70,7 +108,7 @@ def logit_threshold(spec: ModelSpec) -> float:
     return math.log(t / (1 - t))
 
 
-def postprocess(output: np.ndarray, spec: ModelSpec, out_hw: tuple[int, int] | None = None) -> np.ndarray:
+def postprocess(output: np.ndarray, spec: ModelSpec, out_hw: Optional[Tuple[int, int]] = None) -> np.ndarray:
     """The graph's output for one image -> class-id mask (uint8 HxW) at `out_hw` (default: model size).
 
     Logits are resized (bilinear) before the decision, so edges at the frame's resolution are
@@ -82,6 +120,9 @@ def postprocess(output: np.ndarray, spec: ModelSpec, out_hw: tuple[int, int] | N
     if out.ndim == 3 and out.shape[0] == 1 and (spec.io == "uint8" or spec.is_binary):
         out = out[0]
     target = None if out_hw is None else (int(out_hw[1]), int(out_hw[0]))
+    if target is not None and spec.resize in ("letterbox", "native"):
+        inner_h, inner_w = letterbox_size((target[1], target[0]), spec)
+        out = out[..., :inner_h, :inner_w]  # un-pad: the frame sits in the top-left corner
     if out.dtype == np.uint8:
         mask = out
         if target is not None and (mask.shape[1], mask.shape[0]) != target:

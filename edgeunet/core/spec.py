@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from edgeunet.core.errors import EdgeUnetError
 
@@ -25,6 +25,11 @@ DEFAULT_COLORS_BGR: List[Tuple[int, int, int]] = [
 ]
 
 SPEC_VERSION = 1
+
+# The class id of "ignored" pixels in label masks (void, unlabelled, letterbox padding): no loss, no metric, never
+# predicted. 255 because class ids are uint8 and no model has 256 classes.
+IGNORE_LABEL = 255
+RESIZE_MODES = ("stretch", "letterbox", "native")
 
 
 @dataclass
@@ -45,7 +50,14 @@ class ModelSpec:
     std: List[float] = field(default_factory=lambda: [0.25])
     threshold: float = 0.5
     io: str = "float"  # float: NCHW float32 in, logits out | uint8: NHWC uint8 in, uint8 class mask out
-    mask_values: List[List[int]] = field(default_factory=lambda: [[0, 0], [255, 1], [1, 1]])  # [pixel, class]
+    mask_values: List[List[int]] = field(default_factory=lambda: [[0, 0], [255, 1], [1, 1]])  # [pixel, class or IGNORE_LABEL]
+    # The mask pixel value the user named void (--ignore-index); mask_values maps it to IGNORE_LABEL. Informational:
+    # the model has outputs for the real classes only, so an ignored label can never be predicted.
+    ignore_index: Optional[int] = None
+    # stretch: cv2.resize to input_size | letterbox: keep the aspect ratio, pad bottom/right | native: the frame at its
+    # own resolution, padded bottom/right to a multiple of size_multiple (crop-trained models; input_size = the crop)
+    resize: str = "stretch"
+    size_multiple: int = 16  # 2**depth: sides a fully convolutional graph takes without internal padding
     spec_version: int = SPEC_VERSION
 
     def __post_init__(self) -> None:
@@ -59,6 +71,11 @@ class ModelSpec:
     @property
     def is_binary(self) -> bool:
         return self.num_classes == 2
+
+    @property
+    def ignored_values(self) -> List[int]:
+        """Mask pixel values that count nowhere (void)."""
+        return [int(v) for v, c in self.mask_values if int(c) == IGNORE_LABEL]
 
     def mask_mapping(self) -> Dict[int, int]:
         return {int(v): int(c) for v, c in self.mask_values}
@@ -110,5 +127,25 @@ class ModelSpec:
             problems.append("mean/std do not match the channel count")
         if self.io not in ("float", "uint8"):
             problems.append(f"io={self.io!r} (float or uint8)")
+        if self.resize not in RESIZE_MODES:
+            problems.append(f"resize={self.resize!r} ({' or '.join(RESIZE_MODES)})")
         if problems:
             raise EdgeUnetError(f"{source}: invalid model description: {'; '.join(problems)}")
+
+
+def parse_size(text: Any, option: str = "--size", multiple: int = 1) -> Tuple[int, int]:
+    """'256' -> (256, 256); '352x480' -> (352, 480) as height x width; each side >= 16 and a multiple of `multiple`."""
+    raw = str(text).strip().lower()
+    parts = raw.split("x")
+    try:
+        sides = [int(p) for p in parts]
+    except ValueError:
+        sides = []
+    if len(sides) == 1:
+        sides = sides * 2
+    if len(sides) != 2:
+        raise EdgeUnetError(f"{option} {text}: expected one side (256) or height x width (352x480)")
+    if min(sides) < 16 or any(side % multiple for side in sides):
+        rule = f"a multiple of {multiple} and " if multiple > 1 else ""
+        raise EdgeUnetError(f"{option} {text}: each side must be {rule}at least 16 (e.g. 256 or 352x480)")
+    return sides[0], sides[1]

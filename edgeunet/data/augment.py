@@ -7,7 +7,7 @@ interpolation so class ids never blend) instead of hand-written warps.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 import cv2
 
@@ -17,6 +17,7 @@ class AugmentConfig:
     """Each knob of the classic seven; a probability of 0 switches that augmentation off."""
 
     flip_p: float = 0.5
+    vflip_p: Optional[float] = None  # None: same as flip_p; 0 for scenes with a sky (street views)
     rotate_deg: float = 15.0
     scale: float = 0.15  # +/- fraction
     translate: float = 0.06  # +/- fraction of the side
@@ -37,7 +38,7 @@ def build_augmentation(cfg: AugmentConfig) -> Any:
     return A.Compose(
         [
             A.HorizontalFlip(p=cfg.flip_p),
-            A.VerticalFlip(p=cfg.flip_p),
+            A.VerticalFlip(p=cfg.flip_p if cfg.vflip_p is None else cfg.vflip_p),
             A.Affine(
                 scale=(1 - cfg.scale, 1 + cfg.scale),
                 translate_percent=(-cfg.translate, cfg.translate),
@@ -53,3 +54,10 @@ def build_augmentation(cfg: AugmentConfig) -> Any:
         ],
         seed=0,
     )
+
+
+def build_crop(height: int, width: int) -> Any:
+    """A random height x width window of an image and its mask, at the image's own resolution (--crop)."""
+    import albumentations as A
+
+    return A.Compose([A.RandomCrop(height=height, width=width)], seed=0)

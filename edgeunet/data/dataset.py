@@ -14,6 +14,7 @@ import numpy as np
 
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.core.images import IMAGE_SUFFIXES, image_channels, read_image, read_mask
+from edgeunet.core.spec import IGNORE_LABEL
 
 
 @dataclass(frozen=True)
@@ -92,15 +93,17 @@ def split_samples(
 
 
 def parse_mask_map(text: str) -> List[List[int]]:
-    """'0:1,255:0' -> [[0, 1], [255, 0]] (pixel value : class id)."""
+    """'0:1,255:0' -> [[0, 1], [255, 0]] (pixel value : class id); '255:ignore' maps a value to IGNORE_LABEL."""
     pairs: List[List[int]] = []
     for item in text.split(","):
         if not item.strip():
             continue
         try:
-            value, cls = (int(x) for x in item.split(":"))
+            value_text, class_text = (x.strip() for x in item.split(":"))
+            value = int(value_text)
+            cls = IGNORE_LABEL if class_text.lower() == "ignore" else int(class_text)
         except ValueError:
-            raise EdgeUnetError(f"--mask-map {text!r}: expected pairs like '0:1,255:0' (pixel value:class id)") from None
+            raise EdgeUnetError(f"--mask-map {text!r}: expected pairs like '0:1,255:0' (pixel value:class id, or value:ignore)") from None
         pairs.append([value, cls])
     if not pairs:
         raise EdgeUnetError(f"--mask-map {text!r} is empty")
@@ -121,12 +124,35 @@ def default_mask_values(num_classes: int, positive_value: Optional[int] = None) 
     return [[c, c] for c in range(num_classes)]
 
 
+def apply_ignore_index(mask_values: Sequence[Sequence[int]], ignore_index: int, classes: int) -> Tuple[List[List[int]], int]:
+    """Make class `ignore_index` (one of the --classes ids, e.g. CamVid's void 11) an ignored label.
+
+    The model then has outputs for the real classes only (classes - 1), so void can never be predicted; real
+    classes above it move down by one. Returns (new mask_values, number of real classes).
+    """
+    used = sorted({int(c) for _, c in mask_values if int(c) != IGNORE_LABEL})
+    if ignore_index not in used:
+        raise EdgeUnetError(
+            f"--ignore-index {ignore_index}: no mask value maps to class {ignore_index} (classes in the mapping: "
+            f"{', '.join(map(str, used))}); pass one of them, or map pixels to 'ignore' with --mask-map"
+        )
+    mapped = []
+    for value, cls in mask_values:
+        cls = int(cls)
+        if cls == ignore_index:
+            cls = IGNORE_LABEL
+        elif cls != IGNORE_LABEL and cls > ignore_index:
+            cls -= 1
+        mapped.append([int(value), cls])
+    return mapped, classes - 1
+
+
 class MaskMapper:
     """Pixel values -> class ids through a lookup table; unknown values are a user error, not silent noise."""
 
     def __init__(self, mask_values: Sequence[Sequence[int]], num_classes: int) -> None:
         self.mapping = {int(v): int(c) for v, c in mask_values}
-        bad = [c for c in self.mapping.values() if not 0 <= c < num_classes]
+        bad = [c for c in self.mapping.values() if not 0 <= c < num_classes and c != IGNORE_LABEL]
         if bad:
             raise EdgeUnetError(f"mask mapping names class {bad[0]} but the model has {num_classes} classes (0..{num_classes - 1})")
         self._lut = np.full(65536, -1, dtype=np.int16)
@@ -237,6 +263,6 @@ def check_dataset(root: Path | str, mask_values: Sequence[Sequence[int]], num_cl
         except EdgeUnetError as exc:
             problems.append(str(exc))
             continue
-        for c, n in enumerate(np.bincount(mapped.ravel(), minlength=num_classes).tolist()):
+        for c, n in enumerate(np.bincount(mapped.ravel(), minlength=num_classes).tolist()[:num_classes]):
             class_pixels[c] = class_pixels.get(c, 0) + n
     return DatasetReport(root, len(samples), n_masks, sizes, channels, values, class_pixels, problems)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence
+
+import numpy as np
 
 from edgeunet.core.metrics import ConfusionMatrix
 from edgeunet.core.overlay import colour_lut
 from edgeunet.data.dataset import MaskMapper, Sample, find_samples, load_pair
 from edgeunet.evaluate.outputs import prediction_folder
+from edgeunet.evaluate.tiling import frame_predictor
 from edgeunet.runtime.segmenter import Segmenter
 
 
@@ -20,6 +23,9 @@ def evaluate(
     save_predictions: Optional[Path] = None,
     segmenter: Optional[Segmenter] = None,
     samples: Optional[Sequence[Sample]] = None,
+    size: Optional[str] = None,
+    tile: Optional[int] = None,
+    overlap: int = 64,
     **options: Any,
 ) -> Dict[str, Any]:
     """Metrics of `model` on DATA/images + DATA/masks, with the mask mapping the model was trained with.
@@ -27,6 +33,7 @@ def evaluate(
     `samples`: score exactly these pairs instead of all of DATA (e.g. a validation split for the gate).
     `segmenter`: score through this open one (the caller closes it); otherwise one is opened and closed here,
     so a gate run never leaks an ONNX Runtime session or an engine on a GPU.
+    `size`/`tile`/`overlap`: 'native' runs whole frames at their own resolution; `tile` blends overlapping tiles.
     `options`: backend options (threads, opt_level), as for `Segmenter`.
     """
     samples = list(samples) if samples is not None else find_samples(data)
@@ -34,19 +41,23 @@ def evaluate(
         return _score(segmenter, model, samples, save_predictions)
     seg = Segmenter(model, backend=backend, device=device, **options)
     try:
-        return _score(seg, model, samples, save_predictions)
+        return _score(seg, model, samples, save_predictions, frame_predictor(seg, size, tile, overlap))
     finally:
         seg.close()
 
 
-def _score(seg: Segmenter, model: Path | str, samples: Sequence[Sample], save_predictions: Optional[Path]) -> Dict[str, Any]:
+def _score(
+    seg: Segmenter, model: Path | str, samples: Sequence[Sample], save_predictions: Optional[Path],
+    predict: Optional[Callable[[np.ndarray], np.ndarray]] = None,
+) -> Dict[str, Any]:
     spec = seg.spec
+    predict = predict or seg.predict
     mapper = MaskMapper(spec.mask_values, spec.num_classes)
     cm = ConfusionMatrix(spec.num_classes)
     with prediction_folder(save_predictions, colour_lut(spec.colors)) as writer:
         for sample in samples:
             image, truth = load_pair(sample, mapper)
-            pred = seg.predict(image)
+            pred = predict(image)
             cm.update(pred, truth)
             if writer is not None:
                 writer.write(sample.stem, image, pred)
@@ -57,5 +68,8 @@ def _score(seg: Segmenter, model: Path | str, samples: Sequence[Sample], save_pr
         precision=seg.backend.precision,
         images=len(samples),
         class_names=spec.class_names,
+        iou_per_class={name: value for name, value in zip(spec.class_names, result["iou"])},
+        confusion=cm.matrix.tolist(),  # rows = truth, columns = prediction; ignored (void) pixels are not counted
+        ignore_index=spec.ignore_index,
     )
     return result

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from edgeunet.core.images import IMAGE_SUFFIXES, read_image
 from edgeunet.core.overlay import colour_lut
 from edgeunet.data.dataset import list_images
 from edgeunet.evaluate.outputs import prediction_folder
+from edgeunet.evaluate.tiling import frame_predictor
 from edgeunet.runtime.segmenter import Segmenter
 
 
@@ -80,9 +81,12 @@ def infer(
     backend: str = "auto",
     device: str = "auto",
     overlays: bool = True,
+    size: Optional[str] = None,
+    tile: Optional[int] = None,
+    overlap: int = 64,
     **options: Any,
 ) -> InferResult:
-    """Segment every input image with MODEL and write masks, overlays and areas.json under OUT."""
+    """Segment every input image with MODEL and write masks, overlays and areas.json under OUT (native/tiled as asked)."""
     files = collect_inputs(inputs)
     seg = Segmenter(model, backend=backend, device=device, **options)
     spec = seg.spec
@@ -91,11 +95,12 @@ def infer(
     from tqdm import tqdm
 
     try:
+        predict = frame_predictor(seg, size, tile, overlap)
         with prediction_folder(Path(out), lut, overlays) as writer:
             assert writer is not None
             for path in tqdm(files, desc="infer", unit="img", leave=False, disable=None):
                 image = read_image(path)
-                mask = seg.predict(image)
+                mask = predict(image)
                 writer.write(path.stem, image, mask)
                 areas[path.stem] = {"image": str(path), **class_areas(mask, spec.class_names)}
             summary = {

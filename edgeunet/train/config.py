@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from edgeunet.core.errors import EdgeUnetError
+from edgeunet.core.spec import RESIZE_MODES, parse_size
 from edgeunet.data.augment import AugmentConfig
 
 
@@ -27,7 +28,11 @@ class TrainConfig:
     width: int = 32
     depth: int = 4
     upsampling: str = "transpose"
-    size: int = 256
+    size: Any = 256  # 256 (square) or "352x480" (height x width)
+    resize: str = "stretch"  # stretch | letterbox
+    crop: Optional[Any] = None  # 256 or "256x320": train on random crops at native resolution, validate on whole images
+    ignore_index: Optional[int] = None
+    class_weights: Optional[Any] = None  # None, "auto" (median frequency) or a list of floats, one per real class
     classes: int = 2
     class_names: Optional[List[str]] = None
     positive_value: Optional[int] = None
@@ -43,6 +48,8 @@ class TrainConfig:
     augmentation: AugmentConfig = field(default_factory=AugmentConfig)
     snapshot_samples: int = 4
     tensorboard: bool = False
+    ema: bool = False
+    ema_decay: float = 0.999
 
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)
@@ -63,8 +70,9 @@ class TrainConfig:
             (self.lr > 0, f"--lr {self.lr} must be positive"),
             (self.width >= 4, f"--width {self.width} must be at least 4 (16 and 32 are the edge presets)"),
             (1 <= self.depth <= 6, f"--depth {self.depth} must be 1..6"),
-            (self.size >= 16 and self.size % 2**self.depth == 0, f"--size {self.size} must be a multiple of {2**self.depth} (16 or more)"),
             (self.classes >= 2, f"--classes {self.classes} must be at least 2 (2 = binary)"),
+            (self.resize in RESIZE_MODES, f"--resize {self.resize}: choose {' or '.join(RESIZE_MODES)}"),
+            (0 < self.ema_decay < 1, f"--ema-decay {self.ema_decay} must be within (0, 1), e.g. 0.999"),
             (0 <= self.alpha <= 1, f"--alpha {self.alpha} must be within 0..1"),
             (0 <= self.val_ratio < 1, f"--val-ratio {self.val_ratio} must be within [0, 1)"),
             (self.patience >= 0, f"--patience {self.patience} must be 0 (off) or more"),
@@ -74,8 +82,27 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise EdgeUnetError(message)
-        if self.class_names is not None and len(self.class_names) != self.classes:
-            raise EdgeUnetError(f"--class-names gives {len(self.class_names)} names for {self.classes} classes")
+        self.input_size()
+        if self.crop is not None:
+            parse_size(self.crop, "--crop", 2**self.depth)
+        if self.ignore_index is not None and not 0 <= self.ignore_index < self.classes:
+            raise EdgeUnetError(f"--ignore-index {self.ignore_index} must be one of the class ids 0..{self.classes - 1} (e.g. CamVid's void: 11)")
+        if self.ignore_index is not None and self.classes < 3:
+            raise EdgeUnetError(f"--ignore-index with --classes {self.classes} leaves fewer than 2 real classes; count void in --classes")
+        allowed = {self.classes} if self.ignore_index is None else {self.classes, self.real_classes}
+        if self.class_names is not None and len(self.class_names) not in allowed:
+            raise EdgeUnetError(f"--class-names gives {len(self.class_names)} names for {self.real_classes} classes")
+
+    @property
+    def real_classes(self) -> int:
+        """The classes the model predicts: --classes without the ignored one."""
+        return self.classes - (1 if self.ignore_index is not None else 0)
+
+    def input_size(self) -> List[int]:
+        """[height, width] of the model input from --size (256 or 352x480), or of the training crop, checked."""
+        if self.crop is not None:
+            return list(parse_size(self.crop, "--crop", 2**self.depth))
+        return list(parse_size(self.size, "--size", 2**self.depth))
 
 
 def load_config_file(path: Path | str, allowed: List[str]) -> Dict[str, Any]:

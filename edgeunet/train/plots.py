@@ -9,18 +9,20 @@ import cv2
 import numpy as np
 
 from edgeunet.core.atomic import atomic_path
-from edgeunet.core.overlay import colourise, label_tile, to_bgr
+from edgeunet.core.overlay import IGNORE_GREY, colourise, label_tile, to_bgr
+from edgeunet.core.spec import IGNORE_LABEL
 
 ERROR_FP_BGR = (60, 60, 230)  # predicted, not true: red
 ERROR_FN_BGR = (230, 120, 40)  # true, missed: blue
 
 
 def error_map(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """Gray where right (light = foreground), red = false positive, blue = false negative."""
+    """Gray where right (light = foreground), red = false positive, blue = false negative, mid-grey = ignored."""
     out = np.full(pred.shape + (3,), 40, np.uint8)
     out[(pred == truth) & (truth > 0)] = (200, 200, 200)
     out[(pred != truth) & (pred > 0)] = ERROR_FP_BGR
     out[(pred != truth) & (pred == 0)] = ERROR_FN_BGR
+    out[truth == IGNORE_LABEL] = IGNORE_GREY  # void: neither right nor wrong
     return out
 
 

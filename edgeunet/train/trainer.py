@@ -4,118 +4,50 @@ Exact resume without saving data-loader state: every epoch shuffles with a gener
 (seed, epoch) and every sample is augmented with a seed derived from (seed, epoch, index). Epoch e
 therefore sees the same batches whether or not the run was killed before it. metrics.csv is
 rewritten from the history stored in last.pt, so each epoch appears exactly once.
+
+The pieces live beside this loop: `dataset` (training pairs), `epoch` (one pass), `run_files`
+(metrics.csv, config.json, snapshots), `builders` (spec, split, optimiser), `distributed` (device, torchrun).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import math
-import os
 import signal
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence
 
-import cv2
-import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
 
-from edgeunet.core.atomic import atomic_write_text, ensure_writable_dir
+from edgeunet.core.atomic import ensure_writable_dir
 from edgeunet.core.errors import EdgeUnetError
-from edgeunet.core.metrics import ConfusionMatrix
-from edgeunet.core.overlay import colour_lut, write_png
-from edgeunet.core.processing import normalize, resize_to_input, to_model_channels
+from edgeunet.core.overlay import colour_lut
 from edgeunet.core.spec import ModelSpec
-from edgeunet.data.augment import build_augmentation
-from edgeunet.data.dataset import MaskMapper, Sample, dataset_channels, default_mask_values, find_samples, load_pair, mean_std, parse_mask_map, split_samples
+from edgeunet.data.class_balance import median_frequency_weights, parse_class_weights
+from edgeunet.data.dataset import MaskMapper, Sample, mean_std
 from edgeunet.model.checkpoint import load_checkpoint, save_checkpoint
 from edgeunet.model.losses import build_loss
 from edgeunet.model.unet import UNet
+from edgeunet.train.builders import build_optimizer, build_scheduler, build_spec, split_data
 from edgeunet.train.config import TrainConfig
-from edgeunet.train.plots import make_animation, plot_curves, prediction_grid
+from edgeunet.train.dataset import SegmentationDataset
+from edgeunet.train.distributed import Distributed, resolve_device
+from edgeunet.train.ema import averaged_state, ema_model
+from edgeunet.train.epoch import EpochTools, make_loader, run_epoch
+from edgeunet.train.plots import make_animation, plot_curves
+from edgeunet.train.run_files import (
+    per_class_columns,
+    remove_stale_temp_files,
+    resume_checkpoint_path,
+    write_class_weights,
+    write_config,
+    write_metrics_csv,
+    write_snapshot,
+)
 
-CSV_COLUMNS = [
-    "epoch", "lr", "train_loss", "train_pixel_acc", "train_miou", "train_dice",
-    "val_loss", "val_pixel_acc", "val_miou", "val_dice", "epoch_seconds", "train_images_per_s",
-]
-SNAPSHOT_TILE = 160
-
-
-class SegmentationDataset(Dataset):  # type: ignore[type-arg]
-    """Pairs resized to the model size once (decoded images are cached), augmented per epoch."""
-
-    def __init__(self, samples: Sequence[Sample], spec: ModelSpec, mapper: MaskMapper, cfg: TrainConfig, train: bool) -> None:
-        self.samples = list(samples)
-        self.spec = spec
-        self.mapper = mapper
-        self.seed = cfg.seed
-        self.epoch = 0
-        self.transform = build_augmentation(cfg.augmentation) if (train and cfg.augment) else None
-        self._cache: Dict[int, Tuple[np.ndarray, np.ndarray]] = {}
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def pair(self, index: int) -> Tuple[np.ndarray, np.ndarray]:
-        """(image in model channels, class mask), both at the model's input size."""
-        if index not in self._cache:
-            image, mask = load_pair(self.samples[index], self.mapper)
-            image = resize_to_input(to_model_channels(image, self.spec), self.spec)
-            height, width = self.spec.input_size
-            mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
-            self._cache[index] = (image, mask)
-        return self._cache[index]
-
-    def __getitem__(self, index: int) -> Tuple[torch.Tensor, torch.Tensor]:
-        image, mask = self.pair(index)
-        if self.transform is not None:
-            seed = int(np.random.SeedSequence([self.seed, self.epoch, index]).generate_state(1)[0])
-            self.transform.set_random_seed(seed)
-            out = self.transform(image=image, mask=mask)
-            image, mask = out["image"], out["mask"]
-        return torch.from_numpy(normalize(image, self.spec)), torch.from_numpy(mask.astype(np.int64))
-
-
-@dataclass
-class Distributed:
-    """torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK); one process without it."""
-
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-
-    @property
-    def enabled(self) -> bool:
-        return self.world_size > 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    @classmethod
-    def from_env(cls) -> "Distributed":
-        return cls(int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("LOCAL_RANK", "0")))
-
-    def start(self, device: torch.device) -> None:
-        if self.enabled and not torch.distributed.is_initialized():
-            torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
-
-    def stop(self) -> None:
-        if self.enabled and torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
-
-    def sum(self, values: np.ndarray) -> np.ndarray:
-        """Add an array across processes (CPU gloo and CUDA nccl alike); identity for one process."""
-        if not self.enabled:
-            return values
-        backend_device = "cuda" if torch.distributed.get_backend() == "nccl" else "cpu"
-        tensor = torch.as_tensor(values, dtype=torch.float64, device=backend_device)
-        torch.distributed.all_reduce(tensor)
-        return tensor.cpu().numpy()
+__all__ = ["Trainer", "TrainState", "train", "save_checkpoint", "write_metrics_csv"]
 
 
 @dataclass
@@ -126,85 +58,6 @@ class TrainState:
     epochs_without_improvement: int = 0
     stopped_early: bool = False
 
-
-def resolve_device(requested: str, local_rank: int = 0) -> torch.device:
-    if requested == "auto":
-        requested = "cuda" if torch.cuda.is_available() else "cpu"
-    if requested == "cuda" and torch.cuda.is_available():
-        return torch.device("cuda", local_rank % torch.cuda.device_count())
-    if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise EdgeUnetError(f"--device {requested}: PyTorch sees no CUDA GPU here; use --device cpu (or auto)")
-    if requested != "cpu" and not requested.startswith("cuda"):
-        raise EdgeUnetError(f"--device {requested}: expected auto, cpu, cuda or cuda:N")
-    return torch.device(requested)
-
-
-def _class_names(cfg: TrainConfig) -> List[str]:
-    if cfg.class_names:
-        return list(cfg.class_names)
-    if cfg.classes == 2:
-        return ["background", "foreground"]
-    return ["background"] + [f"class_{i}" for i in range(1, cfg.classes)]
-
-
-def build_spec(cfg: TrainConfig, train_samples: Sequence[Sample]) -> ModelSpec:
-    mask_values = parse_mask_map(cfg.mask_map) if cfg.mask_map else default_mask_values(cfg.classes, cfg.positive_value)
-    channels = dataset_channels(train_samples)
-    return ModelSpec(
-        in_channels=channels,
-        num_classes=cfg.classes,
-        class_names=_class_names(cfg),
-        input_size=[cfg.size, cfg.size],
-        channel_order="gray" if channels == 1 else "rgb",
-        mean=[0.5] * channels,
-        std=[0.25] * channels,
-        mask_values=mask_values,
-    )
-
-
-def split_data(cfg: TrainConfig) -> Tuple[List[Sample], List[Sample]]:
-    samples = find_samples(cfg.data)
-    if cfg.val_data:
-        return samples, find_samples(cfg.val_data)
-    if cfg.val_ratio <= 0:
-        raise EdgeUnetError("--val-ratio 0 leaves nothing to validate on; give --val-data DIR or a ratio such as 0.2")
-    train, val, _ = split_samples(samples, cfg.val_ratio, 0.0, cfg.seed)
-    return train, val
-
-
-def build_optimizer(cfg: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay)
-    raise EdgeUnetError(f"--optimizer {cfg.optimizer}: choose adam, adamw or sgd")
-
-
-def build_scheduler(cfg: TrainConfig, optimizer: torch.optim.Optimizer) -> Optional[Any]:
-    if cfg.scheduler == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs, eta_min=cfg.lr * 0.01)
-    if cfg.scheduler == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5, patience=max(2, cfg.patience // 3))
-    if cfg.scheduler == "none":
-        return None
-    raise EdgeUnetError(f"--scheduler {cfg.scheduler}: choose cosine, plateau or none")
-
-
-def predictions(logits: torch.Tensor) -> torch.Tensor:
-    if logits.shape[1] == 1:
-        return (logits[:, 0] > 0).to(torch.uint8)
-    return logits.argmax(dim=1)
-
-
-def write_metrics_csv(path: Path, history: List[Dict[str, Any]]) -> None:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in history:
-        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-    atomic_write_text(path, buffer.getvalue())
 
 
 class Trainer:
@@ -234,9 +87,11 @@ class Trainer:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         self.optimizer = build_optimizer(cfg, self.model)
+        self.ema = ema_model(self.model, cfg.ema_decay) if cfg.ema else None
         self.scheduler = build_scheduler(cfg, self.optimizer)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
-        self.loss_fn = build_loss(cfg.loss, cfg.alpha)
+        self.class_weights = parse_class_weights(cfg.class_weights, spec.num_classes)  # None for 'auto' until computed
+        self.loss_fn = build_loss(cfg.loss, cfg.alpha, self.class_weights)
         self.state = TrainState()
         self.history: List[Dict[str, Any]] = []
         self.lut = colour_lut(spec.colors)
@@ -249,6 +104,14 @@ class Trainer:
         for dataset in (self.train_set, self.val_set):
             for index in tqdm(range(len(dataset)), desc="reading data", leave=False, disable=None, unit="image"):
                 dataset.pair(index)
+        self.train_set.check_crop()
+
+    def balance_classes(self) -> List[float]:
+        """Median-frequency weights from the (cached, model-size) training masks; the loss uses them from now on."""
+        masks = (self.train_set.pair(i)[1] for i in range(len(self.train_set)))
+        self.class_weights = median_frequency_weights(masks, self.spec.num_classes)
+        self.loss_fn = build_loss(self.cfg.loss, self.cfg.alpha, self.class_weights)
+        return self.class_weights
 
     def _tensorboard(self) -> Any:
         try:
@@ -262,7 +125,8 @@ class Trainer:
         payload: Dict[str, Any] = {
             "version": 1,
             "model": dict(self.model_args),
-            "state_dict": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            # best.pt holds the weights that were validated: the moving average under --ema
+            "state_dict": averaged_state(self.ema) if (self.ema is not None and not full) else self._raw_state(),
             "spec": self.spec.to_dict(),
             "config": self.cfg.to_dict(),
             "epoch": self.state.epoch,
@@ -276,11 +140,22 @@ class Trainer:
                 scheduler=self.scheduler.state_dict() if self.scheduler is not None else None,
                 scaler=self.scaler.state_dict(),
                 torch_rng=torch.get_rng_state(),
+                ema=self.ema.state_dict() if self.ema is not None else None,
             )
         return payload
 
+    def _raw_state(self) -> Dict[str, torch.Tensor]:
+        return {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
+
+    @property
+    def evaluated_model(self) -> torch.nn.Module:
+        """What validation, snapshots and best.pt use: the moving average under --ema, else the model."""
+        return self.ema.module if self.ema is not None else self.model
+
     def restore(self, payload: Dict[str, Any]) -> None:
         self.model.load_state_dict(payload["state_dict"])
+        if self.ema is not None and payload.get("ema") is not None:
+            self.ema.load_state_dict(payload["ema"])
         self.optimizer.load_state_dict(payload["optimizer"])
         if self.scheduler is not None and payload.get("scheduler") is not None:
             self.scheduler.load_state_dict(payload["scheduler"])
@@ -290,74 +165,19 @@ class Trainer:
         self.state = TrainState(**payload["state"])
 
     # -- one epoch ----------------------------------------------------------------------------
-    def _loader(self, dataset: SegmentationDataset, shuffle: bool, epoch: int) -> DataLoader:  # type: ignore[type-arg]
-        generator = torch.Generator().manual_seed(self.cfg.seed * 100003 + epoch)
-        sampler: Optional[torch.utils.data.distributed.DistributedSampler] = None  # type: ignore[type-arg]
-        if self.dist.enabled:  # each process sees its own shard; shuffled with (seed, epoch) like one process
-            sampler = torch.utils.data.distributed.DistributedSampler(
-                dataset, num_replicas=self.dist.world_size, rank=self.dist.rank, shuffle=shuffle, seed=self.cfg.seed
-            )
-            sampler.set_epoch(epoch)
-        return DataLoader(
-            dataset,
-            batch_size=self.cfg.batch_size,
-            shuffle=shuffle and sampler is None,
-            sampler=sampler,
-            generator=generator,
-            num_workers=self.cfg.workers,
-            pin_memory=self.device.type == "cuda",
-        )
-
-    def _run_epoch(self, epoch: int, train: bool) -> Dict[str, float]:
-        from tqdm import tqdm
-
+    def _run_epoch(self, epoch: int, train: bool) -> Dict[str, Any]:
         dataset = self.train_set if train else self.val_set
         dataset.epoch = epoch
-        self.net.train(train)
-        cm = ConfusionMatrix(self.spec.num_classes)
-        total_loss, seen = 0.0, 0
-        label = f"epoch {epoch}/{self.cfg.epochs} {'train' if train else 'val'}"
-        for images, masks in tqdm(self._loader(dataset, train, epoch), desc=label, leave=False, disable=None if self.dist.is_main else True, unit="batch"):
-            images = images.to(self.device, non_blocking=True)
-            masks = masks.to(self.device, non_blocking=True)
-            with torch.set_grad_enabled(train), torch.autocast(self.device.type, dtype=torch.float16, enabled=self.use_amp):
-                logits = self.net(images)
-                loss = self.loss_fn(logits.float(), masks)
-            if train:
-                self.optimizer.zero_grad(set_to_none=True)
-                self.scaler.scale(loss).backward()
-                self.scaler.step(self.optimizer)
-                self.scaler.update()
-            total_loss += float(loss.detach()) * images.shape[0]
-            seen += images.shape[0]
-            cm.update(predictions(logits.detach()), masks)
-        totals = self.dist.sum(np.array([total_loss, seen], dtype=np.float64))
-        total_loss, seen = float(totals[0]), int(totals[1])
-        cm.matrix = self.dist.sum(cm.matrix).astype(np.int64)
-        result = cm.scores()
-        return {"loss": total_loss / max(seen, 1), "pixel_acc": result["pixel_acc"], "miou": result["miou"], "dice": result["dice"], "images": seen}
+        loader = make_loader(dataset, self.cfg.batch_size, self.cfg.workers, train, epoch, self.cfg.seed, self.dist, self.device)
+        net = self.net if train else self.evaluated_model
+        on_step = self.ema.update_parameters if (train and self.ema is not None) else None
+        tools = EpochTools(net, self.loss_fn, self.optimizer, self.scaler, self.device, self.use_amp, self.spec.num_classes, self.dist, on_step)
+        return run_epoch(tools, loader, train, f"epoch {epoch}/{self.cfg.epochs} {'train' if train else 'val'}")
 
     def _snapshot(self, epoch: int, val_dice: float) -> None:
-        count = min(self.cfg.snapshot_samples, len(self.val_set))
-        if count == 0:
-            return
-        self.model.eval()
-        rows = []
-        with torch.no_grad():
-            for index in range(count):
-                image, truth = self.val_set.pair(index)
-                tensor = torch.from_numpy(normalize(image, self.spec))[None].to(self.device)
-                pred = predictions(self.model(tensor))[0].cpu().numpy().astype(np.uint8)
-                scale = SNAPSHOT_TILE / max(image.shape[:2])
-                size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
-                shown = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image
-                rows.append({
-                    "image": cv2.resize(shown, size, interpolation=cv2.INTER_AREA),
-                    "truth": cv2.resize(truth, size, interpolation=cv2.INTER_NEAREST),
-                    "pred": cv2.resize(pred, size, interpolation=cv2.INTER_NEAREST),
-                })
-        grid = prediction_grid(rows, self.lut, title=f"epoch {epoch}   val Dice {val_dice:.3f}")
-        write_png(self.run_dir / "snapshots" / f"epoch_{epoch:03d}.png", grid)
+        path = self.run_dir / "snapshots" / f"epoch_{epoch:03d}.png"
+        title = f"epoch {epoch}   val Dice {val_dice:.3f}"
+        write_snapshot(path, self.evaluated_model, self.val_set, self.spec, self.lut, self.cfg.snapshot_samples, title, self.device)
 
     def _improved(self, value: float) -> bool:
         return not math.isnan(value) and value > self.state.best_value + 1e-6
@@ -373,8 +193,9 @@ class Trainer:
             train_seconds = time.perf_counter() - began
             val = self._run_epoch(epoch, train=False)
             row: Dict[str, Any] = {"epoch": epoch, "lr": lr}
-            row.update({f"train_{k}": v for k, v in train.items() if k != "images"})
-            row.update({f"val_{k}": v for k, v in val.items() if k != "images"})
+            row.update({f"train_{k}": v for k, v in train.items() if k not in ("images", "iou")})
+            row.update({f"val_{k}": v for k, v in val.items() if k not in ("images", "iou")})
+            row.update(per_class_columns("val", val["iou"], self.spec.class_names))
             row["epoch_seconds"] = time.perf_counter() - began
             row["train_images_per_s"] = train["images"] / max(train_seconds, 1e-9)
             self._finish_epoch(epoch, row)
@@ -435,22 +256,6 @@ def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def resume_checkpoint_path(resume: Path) -> Path:
-    if resume.is_dir():
-        if not (resume / "last.pt").is_file():
-            raise EdgeUnetError(f"--resume {resume}: not an edgeunet run (no last.pt inside); pass a run folder such as runs/NAME")
-        return resume / "last.pt"
-    if not resume.exists():
-        raise EdgeUnetError(f"--resume {resume}: no such run folder or checkpoint")
-    return resume
-
-
-def remove_stale_temp_files(run_dir: Path) -> None:
-    """A SIGKILL mid-write leaves our '.NAME.*.tmp' files behind (the real files are intact); tidy them."""
-    for stale in list(run_dir.glob(".*.tmp")) + list(run_dir.glob("snapshots/.*.tmp")):
-        stale.unlink()
-
-
 def train(cfg: TrainConfig, resume: Optional[Path] = None, device: Optional[str] = None) -> Path:
     """Run (or continue) a training; returns the run folder."""
     if resume is not None:
@@ -477,11 +282,16 @@ def train(cfg: TrainConfig, resume: Optional[Path] = None, device: Optional[str]
     trainer = Trainer(cfg, run_dir, spec, train_samples, val_samples)
     trainer.preload()
     ensure_writable_dir(run_dir, "--out folder")
+    auto_weights = isinstance(cfg.class_weights, str) and cfg.class_weights.strip().lower() == "auto"
+    if auto_weights:  # recomputed on resume too: same masks, same weights, nothing extra to store
+        weights = trainer.balance_classes()
+        if trainer.dist.is_main and payload is None:
+            write_class_weights(run_dir / "class_weights.json", weights, spec.class_names, "median_frequency")
     if payload is None:
         images = [trainer.train_set.pair(i)[0] for i in range(min(64, len(trainer.train_set)))]
         spec.mean, spec.std = mean_std(images)
         if trainer.dist.is_main:
-            atomic_write_text(run_dir / "config.json", _json(cfg.to_dict()))
+            write_config(run_dir / "config.json", cfg.to_dict())
     else:
         trainer.restore(payload)
         if trainer.state.stopped_early or trainer.state.epoch >= cfg.epochs:
@@ -492,7 +302,7 @@ def train(cfg: TrainConfig, resume: Optional[Path] = None, device: Optional[str]
     if trainer.dist.is_main:
         print(
             f"training on {len(train_samples)} images, validating on {len(val_samples)}; {spec.in_channels} channel(s), "
-            f"{spec.num_classes} classes, {cfg.size}x{cfg.size}, width {cfg.width}, device {trainer.device}"
+            f"{spec.num_classes} classes, {spec.input_size[0]}x{spec.input_size[1]} ({spec.resize}), width {cfg.width}, device {trainer.device}"
             + (f", {trainer.dist.world_size} processes" if trainer.dist.enabled else ""),
             flush=True,
         )
@@ -510,8 +320,3 @@ def train(cfg: TrainConfig, resume: Optional[Path] = None, device: Optional[str]
     trainer.finish()
     return run_dir
 
-
-def _json(data: Dict[str, Any]) -> str:
-    import json
-
-    return json.dumps(data, indent=2, sort_keys=True) + "\n"

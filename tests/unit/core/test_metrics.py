@@ -58,3 +58,17 @@ def test_accumulates_over_batches() -> None:
     for i in range(4):
         cm.update(pred[i], truth[i])
     np.testing.assert_array_equal(cm.matrix, confusion_matrix(pred, truth, 3))
+
+
+def test_ignored_truth_pixels_count_nowhere() -> None:
+    from edgeunet.core.spec import IGNORE_LABEL
+
+    truth = np.array([[0, 1, IGNORE_LABEL, IGNORE_LABEL]])
+    pred = np.array([[0, 1, 1, 0]])
+    cm = ConfusionMatrix(2)
+    cm.update(pred, truth)
+    assert cm.matrix.sum() == 2 and cm.scores()["miou"] == 1.0
+    torch = pytest.importorskip("torch")
+    cm_t = ConfusionMatrix(2)
+    cm_t.update(torch.from_numpy(pred), torch.from_numpy(truth))
+    np.testing.assert_array_equal(cm_t.matrix, cm.matrix)

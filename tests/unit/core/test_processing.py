@@ -51,3 +51,41 @@ def test_uint8_mask_output_resized_nearest() -> None:
     out = np.zeros((1, 1, 4, 4), np.uint8)
     out[..., 2:] = 1
     assert set(np.unique(postprocess(out, spec, (8, 8))).tolist()) == {0, 1}
+
+
+def test_letterbox_keeps_aspect_pads_bottom_right_and_undoes_it() -> None:
+    from edgeunet.core.processing import letterbox_size
+
+    spec = ModelSpec(in_channels=1, input_size=[64, 64], mean=[0.0], std=[1.0], resize="letterbox")
+    frame = np.full((90, 120), 255, np.uint8)  # 3:4 frame in a square model
+    x = preprocess(frame, spec)
+    assert x.shape == (1, 1, 64, 64) and letterbox_size((90, 120), spec) == (48, 64)
+    assert np.all(x[0, 0, :48] == 1.0) and np.all(x[0, 0, 48:] == 0.0)  # image on top, zero padding below
+    logits = np.full((1, 1, 64, 64), -5.0, np.float32)
+    logits[..., :48, :32] = 5.0  # left half of the picture area is foreground
+    mask = postprocess(logits, spec, (90, 120))
+    assert mask.shape == (90, 120)
+    assert mask[:, :58].all() and not mask[:, 62:].any()  # the padding never reaches the frame
+
+
+def test_stretch_model_of_another_aspect_just_resizes() -> None:
+    spec = ModelSpec(in_channels=1, input_size=[32, 64], mean=[0.0], std=[1.0])
+    x = preprocess(np.zeros((100, 100), np.uint8), spec)
+    assert x.shape == (1, 1, 32, 64)
+    assert postprocess(np.full((1, 1, 32, 64), 4.0, np.float32), spec, (100, 100)).all()
+
+
+def test_native_pads_to_the_size_multiple_and_crops_back() -> None:
+    spec = ModelSpec(in_channels=1, input_size=[32, 32], mean=[0.0], std=[1.0], resize="native", size_multiple=16)
+    x = preprocess(np.zeros((37, 50), np.uint8), spec)
+    assert x.shape == (1, 1, 48, 64)
+    assert postprocess(np.zeros((1, 1, 48, 64), np.float32), spec, (37, 50)).shape == (37, 50)
+
+
+def test_mask_letterbox_padding_is_ignored() -> None:
+    from edgeunet.core.processing import mask_to_input
+    from edgeunet.core.spec import IGNORE_LABEL
+
+    spec = ModelSpec(input_size=[16, 16], resize="letterbox")
+    out = mask_to_input(np.ones((8, 16), np.uint8), spec)
+    assert (out[:8] == 1).all() and (out[8:] == IGNORE_LABEL).all()

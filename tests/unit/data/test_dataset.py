@@ -73,3 +73,26 @@ def test_mapping_to_a_class_the_model_lacks() -> None:
 def test_mean_std_in_unit_range() -> None:
     mean, std = mean_std([np.full((4, 4), 255, np.uint8), np.zeros((4, 4), np.uint8)])
     assert mean == [0.5] and std == [0.5]
+
+
+def test_ignore_index_becomes_the_ignore_label_and_later_classes_move_down() -> None:
+    from edgeunet.core.spec import IGNORE_LABEL
+    from edgeunet.data.dataset import apply_ignore_index
+
+    values, classes = apply_ignore_index([[0, 0], [1, 1], [2, 2], [3, 3]], 1, 4)
+    assert classes == 3 and values == [[0, 0], [1, IGNORE_LABEL], [2, 1], [3, 2]]
+    mapper = MaskMapper(values, classes)
+    assert mapper(np.array([[0, 1, 2, 3]], np.uint8)).tolist() == [[0, IGNORE_LABEL, 1, 2]]
+
+
+def test_ignore_index_outside_the_mask_values_is_one_clear_error() -> None:
+    from edgeunet.data.dataset import apply_ignore_index
+
+    with pytest.raises(EdgeUnetError, match="--ignore-index 7"):
+        apply_ignore_index([[0, 0], [255, 1]], 7, 2)
+
+
+def test_mask_map_value_can_be_ignored() -> None:
+    from edgeunet.core.spec import IGNORE_LABEL
+
+    assert parse_mask_map("0:0,128:1,255:ignore") == [[0, 0], [128, 1], [255, IGNORE_LABEL]]
