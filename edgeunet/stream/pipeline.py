@@ -36,7 +36,8 @@ from edgeunet.stream.drawing import draw_hud, render
 from edgeunet.stream.options import Log, StreamOptions
 from edgeunet.stream.sinks import Sink
 from edgeunet.stream.sources import CORRUPT, END, OK
-from edgeunet.stream.stats import END_TO_END, LatencyRecorder
+from edgeunet.stream.stability import MaskStability
+from edgeunet.stream.stats import CAPTURE_TO_DISPLAY, END_TO_END, LatencyRecorder
 
 MAX_BACKOFF_S = 8.0
 CAPTURE_GRACE_S = 2.0  # after a stop, how long a capture stuck in a blocking read may hold the pipeline
@@ -59,6 +60,7 @@ class _Packet:
     index: int
     frame: np.ndarray
     t_capture: float
+    t_source: float  # when a camera would have taken it: the grab for a live source, the pacing slot for --realtime
     timings: Dict[str, float] = field(default_factory=dict)
     tensor: Any = None
     output: Any = None
@@ -163,6 +165,7 @@ class Pipeline:
         self.paced = bool(options.realtime and not source.live)
         self.pace_fps = float(options.fps or source.fps or 30.0)
         self.results = results
+        self.stability = MaskStability()
         self.active: List[Sink] = list(sinks)
         self.failures: List[Dict[str, Any]] = []
         self.stop_event = threading.Event()
@@ -260,11 +263,13 @@ class Pipeline:
                 if status == OK and frame is not None:
                     self.rec.add("capture", ms)
                     self.rec.count("captured")
+                    taken = arrived
                     if self.paced:
                         due, arrived = self._pace(due)
+                        taken = due
                         if self.stop_event.is_set():
                             break
-                    if not out.put(_Packet(index, frame, arrived, {"capture": ms})):
+                    if not out.put(_Packet(index, frame, arrived, taken, {"capture": ms})):
                         break
                     index += 1
                 elif status == CORRUPT:
@@ -344,6 +349,7 @@ class Pipeline:
     def _postprocess(self, p: _Packet) -> None:
         p.mask = postprocess(p.output, self.spec, (p.frame.shape[0], p.frame.shape[1]))
         p.output = None
+        self.stability.add(p.mask)
 
     def _prepare_overlay(self) -> None:
         if self.options.hud:
@@ -377,6 +383,9 @@ class Pipeline:
                 p.timings[END_TO_END] = (done - p.t_capture) * 1000.0
                 self.rec.add("sink", p.timings["sink"])
                 self.rec.add(END_TO_END, p.timings[END_TO_END])
+                if self.dropping:  # what a camera user sees; a file's throughput run has no capture clock to speak of
+                    p.timings[CAPTURE_TO_DISPLAY] = (done - p.t_source) * 1000.0
+                    self.rec.add(CAPTURE_TO_DISPLAY, p.timings[CAPTURE_TO_DISPLAY])
                 self.rec.frame_done(done)
                 self._after_frame(p, limit)
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread after a clean shutdown
@@ -401,7 +410,7 @@ class Pipeline:
     def _write(self, p: _Packet) -> None:
         for sink in list(self.active):
             try:
-                sink.write(p.view, p.index)
+                sink.write_result(p.view, p.index, p.frame, p.mask)
             except Exception as exc:  # noqa: BLE001 - a failing output must not take the others (or the run) down
                 self._sink_failed(sink, exc)
 
