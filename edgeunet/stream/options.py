@@ -6,6 +6,9 @@ and none of them should import the others just for a dataclass.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -30,6 +33,7 @@ class StreamOptions:
     reconnect_delay: float = 0.5
     queue_size: int = 2
     warmup: int = 3  # untimed inferences before the clock starts
+    stage_nice: int = 0  # Linux: niceness added to every stage thread but inference, so the model's threads keep the cores
 
     def check(self) -> "StreamOptions":
         if self.overlay not in OVERLAYS:
@@ -40,7 +44,23 @@ class StreamOptions:
             raise EdgeUnetError(f"--max-frames {self.max_frames}: must be at least 1")
         if self.fps is not None and self.fps <= 0:
             raise EdgeUnetError(f"--fps {self.fps}: must be above 0")
+        if not 0 <= self.stage_nice <= 19:
+            raise EdgeUnetError(f"--stage-nice {self.stage_nice}: must be from 0 to 19")
         if self.reconnect < 0 or self.queue_size < 1 or self.warmup < 0:
             raise EdgeUnetError("--reconnect, queue size and warm-up must not be negative")
         return self
 
+
+
+def lower_thread_priority(nice: int) -> None:
+    """Raise the calling thread's niceness by `nice` (Linux: threads are scheduled on their own); elsewhere a no-op.
+
+    Why: with as many inference threads as cores, a decode or JPEG encode that preempts one of them
+    stalls the whole parallel operator until it is done; at a lower priority they wait for the gaps.
+    """
+    get_id = getattr(threading, "get_native_id", None)
+    if nice <= 0 or get_id is None or not hasattr(os, "setpriority"):
+        return
+    with contextlib.suppress(OSError):
+        tid = get_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))

@@ -33,7 +33,7 @@ from edgeunet.core.overlay import colour_lut
 from edgeunet.core.processing import postprocess, preprocess
 from edgeunet.runtime.base import Backend
 from edgeunet.stream.drawing import draw_hud, render
-from edgeunet.stream.options import Log, StreamOptions
+from edgeunet.stream.options import Log, StreamOptions, lower_thread_priority
 from edgeunet.stream.sinks import Sink
 from edgeunet.stream.sources import CORRUPT, END, OK
 from edgeunet.stream.stability import MaskStability
@@ -246,6 +246,7 @@ class Pipeline:
 
     # -- capture ----------------------------------------------------------------------------------
     def _capture_loop(self) -> None:
+        lower_thread_priority(self.options.stage_nice)
         out = self.channels[0]
         index = 0
         due: Optional[float] = None
@@ -320,6 +321,8 @@ class Pipeline:
     def _stage_loop(self, name: str, fn: Callable[[_Packet], None], setup: Optional[Callable[[], None]], inbox: Channel,
                     outbox: Channel) -> None:
         try:
+            if name != "inference":
+                lower_thread_priority(self.options.stage_nice)
             if setup is not None:
                 setup()
             while True:
@@ -367,6 +370,7 @@ class Pipeline:
 
     # -- sinks ------------------------------------------------------------------------------------
     def _sink_loop(self, inbox: Channel) -> None:
+        lower_thread_priority(self.options.stage_nice)
         limit = self.options.max_frames
         try:
             while True:
