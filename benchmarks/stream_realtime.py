@@ -22,7 +22,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -62,7 +62,7 @@ def _watch(port: int, stop: threading.Event) -> None:
         pass
 
 
-def run(model: str, video: str, frames: int, threads: int, nice: int) -> Dict[str, Any]:
+def run(model: str, video: str, frames: int, threads: Optional[int], nice: Optional[int]) -> Dict[str, Any]:
     stream = Stream(model, video, ["web://127.0.0.1:0"], StreamOptions(realtime=True, max_frames=frames, stage_nice=nice),
                     threads=threads, web=WebOptions())
     stop = threading.Event()
@@ -74,7 +74,8 @@ def run(model: str, video: str, frames: int, threads: int, nice: int) -> Dict[st
         stop.set()
         stream.close()
     c2d = report["capture_to_display"]
-    return {"threads": threads, "stage_nice": nice, "frames": report["frames"], "captured": report["captured"],
+    return {"threads": threads if threads is not None else "auto", "stage_nice": nice if nice is not None else "auto",
+            "frames": report["frames"], "captured": report["captured"],
             "dropped": report["dropped"], "fps": report["fps"], "capture_to_display": c2d,
             "inference": report["stages"]["inference"], "flicker": report["flicker"]}
 
@@ -84,7 +85,7 @@ def main() -> None:
     parser.add_argument("model")
     parser.add_argument("--video", default=str(DEFAULT_VIDEO))
     parser.add_argument("--frames", type=int, default=300)
-    parser.add_argument("--configs", default="2:0,1:0,2:10", help="threads:nice pairs")
+    parser.add_argument("--configs", default="2:0,1:0,2:5,1:5,auto:auto", help="threads:nice pairs; auto: Stream's default")
     parser.add_argument("--out-dir", type=Path, default=REPO / "benchmarks" / "results")
     parser.add_argument("--tag", default="")
     args = parser.parse_args()
@@ -92,7 +93,7 @@ def main() -> None:
     with open("/proc/loadavg") as f:
         load_before = f.read().split()[:3]
     for pair in args.configs.split(","):
-        threads, nice = (int(x) for x in pair.split(":"))
+        threads, nice = (None if x == "auto" else int(x) for x in pair.split(":"))
         row = run(args.model, args.video, args.frames, threads, nice)
         c = row["capture_to_display"]
         print(f"threads {threads} nice {nice}: c2d p50 {c['p50']:.1f} p95 {c['p95']:.1f} p99 {c['p99']:.1f} ms "

@@ -37,8 +37,9 @@ from edgeunet.cli.options import PathArg, RuntimeOptions, runtime_options
               help="web:// / mjpeg://: concurrent viewers of the video; the rest get 503.")
 @click.option("--snapshot-dir", type=PathArg, default=None, help="web://: where the page's snapshot button saves frame + mask "
               "(default ./snapshots).")
-@click.option("--stage-nice", type=click.IntRange(0, 19), default=0, show_default=True,
-              help="Linux: run every stage but inference this much nicer, so decode/overlay/encode do not stall the model's threads.")
+@click.option("--stage-nice", type=click.IntRange(0, 19), default=None,
+              help="Linux: run every stage but inference this much nicer, so decode/overlay/encode do not stall the model's threads "
+                   "(default: 5 for a live source or --realtime, else 0).")
 @runtime_options()
 @click.option("--fp16", "half", is_flag=True, help="Run a .pt checkpoint in half precision (torch backend on CUDA).")
 def stream_cmd(model: Path, source: str, outputs: tuple, stats_out: Optional[Path], **options: Any) -> None:

@@ -220,10 +220,10 @@ class WebSink(Sink):
         if hub.viewers >= self.options.max_clients:
             return web.Response(status=503, text=f"503: already {hub.viewers} viewers (--max-clients {self.options.max_clients})\n",
                                 headers={"Retry-After": "5"})
+        response = web.StreamResponse(headers={"Content-Type": f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+                                               "Cache-Control": "no-cache, private"})
         hub.viewers += 1
         try:
-            response = web.StreamResponse(headers={"Content-Type": f"multipart/x-mixed-replace; boundary={BOUNDARY}",
-                                                   "Cache-Control": "no-cache, private"})
             await response.prepare(request)
             seq = -1
             while not hub.closing:
@@ -238,11 +238,11 @@ class WebSink(Sink):
                 seq, jpeg = hub.seq, hub.jpeg
                 head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
                 await response.write(head + jpeg + b"\r\n")
-            return response
-        except (ConnectionResetError, ConnectionError, asyncio.CancelledError):
-            return web.Response(status=499)  # the viewer went away: normal
+        except ConnectionError:
+            pass  # the viewer went away: normal
         finally:
             hub.viewers -= 1
+        return response
 
     async def _snapshot_jpeg(self, request: web.Request) -> web.Response:
         view = self.hub.view
@@ -269,8 +269,8 @@ class WebSink(Sink):
             while not self.hub.closing:
                 await response.write(f"data: {json.dumps(self.live_stats())}\n\n".encode())
                 await asyncio.sleep(1.0)
-        except (ConnectionResetError, ConnectionError, asyncio.CancelledError):
-            pass
+        except ConnectionError:
+            pass  # the page was closed
         return response
 
     async def _stats_json(self, request: web.Request) -> web.Response:
