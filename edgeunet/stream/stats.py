@@ -20,6 +20,9 @@ import numpy as np
 
 STAGES = ("capture", "preprocess", "inference", "postprocess", "overlay", "sink")
 END_TO_END = "end_to_end"
+CAPTURE_TO_DISPLAY = "capture_to_display"  # live or --realtime only: the frame's capture time to the moment the sinks had it
+WINDOWED = (END_TO_END, CAPTURE_TO_DISPLAY)  # stages whose recent samples the live page's sparkline reads
+RECENT_S = 60.0
 STAGE_LABELS = {
     "capture": "capture/decode",
     "preprocess": "preprocess",
@@ -28,6 +31,7 @@ STAGE_LABELS = {
     "overlay": "overlay",
     "sink": "sink",
     END_TO_END: "end-to-end",
+    CAPTURE_TO_DISPLAY: "capture-to-display",
 }
 COUNTERS = ("captured", "frames", "dropped", "corrupt", "reconnects", "loops")
 DEFAULT_CAP = 100_000
@@ -98,6 +102,7 @@ class LatencyRecorder:
         self.started: Optional[float] = None
         self.stopped: Optional[float] = None
         self._done: Deque[float] = deque(maxlen=max(2, window))
+        self._recent: Dict[str, Deque[Any]] = {name: deque(maxlen=8192) for name in WINDOWED}
         self._lock = threading.Lock()
 
     # -- recording ----------------------------------------------------------------------------
@@ -115,6 +120,9 @@ class LatencyRecorder:
             with self._lock:
                 samples = self.samples.setdefault(stage, Samples())
         samples.add(float(ms))
+        recent = self._recent.get(stage)
+        if recent is not None:
+            recent.append((time.perf_counter(), float(ms)))  # deque.append is atomic: no lock on the hot path
 
     def count(self, name: str, n: int = 1) -> None:
         with self._lock:
@@ -155,6 +163,11 @@ class LatencyRecorder:
     def last(self, stage: str) -> float:
         samples = self.samples.get(stage)
         return samples.last if samples is not None else 0.0
+
+    def recent(self, stage: str, seconds: float = RECENT_S) -> List[Any]:
+        """(perf_counter time, ms) of `stage`'s samples in the last `seconds`: the live page's sparkline."""
+        cutoff = time.perf_counter() - seconds
+        return [item for item in list(self._recent.get(stage, ())) if item[0] >= cutoff]
 
     def summary(self) -> Dict[str, Dict[str, float]]:
         return {name: s.summary() for name, s in self.samples.items()}

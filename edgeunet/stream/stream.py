@@ -14,11 +14,11 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
 
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.runtime.base import Backend, backend_for, load_backend
-from edgeunet.stream.options import Log, StreamOptions
+from edgeunet.stream.options import Log, StreamOptions, live_threads
 from edgeunet.stream.pipeline import Channel, Closed, FrameResult, Pipeline, warm_up
-from edgeunet.stream.sinks import Sink, open_sinks
+from edgeunet.stream.sinks import Sink, StreamInfo, open_sinks
 from edgeunet.stream.sources import open_source, parse_source
-from edgeunet.stream.stats import LatencyRecorder
+from edgeunet.stream.stats import CAPTURE_TO_DISPLAY, LatencyRecorder
 
 SCHEMA = "edgeunet-stream/1"
 __all__ = ["SCHEMA", "FrameResult", "Stream", "StreamOptions"]
@@ -47,6 +47,7 @@ class Stream:
         half: bool = False,
         ort_opt_level: str = "all",
         log: Optional[Log] = None,
+        web: Any = None,
         **overrides: Any,
     ) -> None:
         self.options = dataclasses.replace(options or StreamOptions(), **overrides).check()
@@ -55,6 +56,9 @@ class Stream:
         self._owns_backend = isinstance(model, (str, Path))
         self.model_name = str(model) if self._owns_backend else getattr(model, "name", "backend")
         # ONNX Runtime's spin-waiting threads would take the cores that capture, overlay and encoding need.
+        if threads is None and self._owns_backend and (self.source_spec.live or self.options.realtime):
+            threads = live_threads()
+            self.log(f"live pacing: {threads} inference thread(s), one core left to decode/overlay/encode (--threads to choose)")
         extra: Dict[str, Any] = {"spinning": False, "opt_level": ort_opt_level, **({} if threads is None else {"threads": threads})}
         if half:
             _check_half(model, backend)
@@ -69,7 +73,13 @@ class Stream:
             self.source = open_source(self.source_spec, fps=self.options.fps)
             for note in getattr(self.source, "notes", []):
                 self.log(note)
-            self.sinks = open_sinks(list(outputs), self.options.fps or self.source.fps or 30.0)
+            if web is not None and web.log is None:
+                web.log = self.log
+            self.sinks = open_sinks(list(outputs), self.options.fps or self.source.fps or 30.0, web)
+            info = StreamInfo(Path(self.model_name).name, self.source_spec.text, list(self.backend.spec.class_names),
+                              [list(c) for c in self.backend.spec.colors], self.live_stats, self.recorder)
+            for sink in self.sinks:
+                sink.attach(info)
         except BaseException:
             self.close()
             raise
@@ -174,8 +184,29 @@ class Stream:
             "ended": self.ended, "source_lost": bool(p is not None and p.lost),
             "error": None if p is None or p.error is None else str(p.error),
             **self.recorder.to_dict(),
+            "capture_to_display": self._display_latency(),
+            "flicker": p.stability.to_dict() if p is not None else {},
             "queues": {c.name: c.stats() for c in p.channels} if p is not None else {},
         }
+
+    def _display_latency(self) -> Dict[str, Any]:
+        """Live or --realtime: the frame's capture time to the moment the sinks had it, with p99/p50 (how steady it is)."""
+        samples = self.recorder.samples.get(CAPTURE_TO_DISPLAY)
+        if samples is None or not samples.count:
+            return {}
+        s = samples.summary()
+        return {**{k: round(v, 4) if isinstance(v, float) else v for k, v in s.items()},
+                "p99_over_p50": round(s["p99"] / s["p50"], 3) if s["p50"] > 0 else None}
+
+    def live_stats(self) -> Dict[str, Any]:
+        """The running numbers a live view shows (cheap enough for once a second): counters, FPS, percentiles, flicker."""
+        rec, p = self.recorder, self._pipeline
+        stages = {name: {k: round(v, 3) for k, v in s.items() if k in ("count", "p50", "p95", "p99")}
+                  for name, s in rec.summary().items()}
+        return {**{k: int(v) for k, v in rec.counters.items()}, "fps": round(rec.fps, 3), "rolling_fps": round(rec.rolling_fps(), 3),
+                "stages": stages, "capture_to_display": self._display_latency(),
+                "flicker_last_second": None if p is None else p.stability.last_second(),
+                "ended": self.ended}
 
 
 def _check_half(model: Union[str, Path, Backend], backend: str) -> None:

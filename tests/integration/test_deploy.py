@@ -158,7 +158,7 @@ def _check_stream_args(args: List[str]) -> None:
     from edgeunet.cli import cli
 
     ctx = cli.commands["stream"].make_context("stream", list(args))  # raises on an unknown option or a missing argument
-    assert ctx.params["source"] == "csi://0" and ctx.params["outputs"] == ("mjpeg://0.0.0.0:8090",)
+    assert ctx.params["source"] == "csi://0" and ctx.params["outputs"] == ("web://0.0.0.0:8090",)
 
 
 @pytest.mark.parametrize("flavour", ["jetson", "desktop", "cpu"])

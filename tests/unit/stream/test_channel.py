@@ -1,4 +1,4 @@
-"""Pipeline parts without a model: the hand-over channels (bounded, newest-frame)."""
+"""The hand-over channels between pipeline stages (bounded, newest-frame)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from edgeunet.stream.pipeline import Channel, Closed
+from edgeunet.stream.channel import Channel, Closed
 
 
 def test_block_channel_is_bounded_and_drains_after_close() -> None:
