@@ -14,7 +14,6 @@ Results: benchmarks/results/stream_realtime_<host>.json (the .md report is writt
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from typing import Any, Dict, List, Optional
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from edgeunet.core.atomic import write_json  # noqa: E402
 from edgeunet.stream.stream import Stream, StreamOptions  # noqa: E402
 from edgeunet.stream.web import WebOptions  # noqa: E402
 
@@ -106,7 +106,7 @@ def main() -> None:
               "load_avg_before": load_before, "load_avg_after": load_after, "created": time.strftime("%Y-%m-%d %H:%M:%S"), "runs": rows}
     args.out_dir.mkdir(parents=True, exist_ok=True)
     out = args.out_dir / f"stream_realtime_{platform.node()}{('_' + args.tag) if args.tag else ''}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(out, result)
     print(f"wrote {out}")
 
 

@@ -13,7 +13,6 @@ Results: benchmarks/results/stream_soak_<host>.json (see --out-dir).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -27,6 +26,7 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from edgeunet.core.atomic import write_json  # noqa: E402
 from edgeunet.stream.stream import Stream, StreamOptions  # noqa: E402
 
 DEFAULT_VIDEO = REPO.parent / "shared" / "data" / "video" / "vtest.avi"
@@ -85,7 +85,7 @@ def main() -> None:
           f"({r['rss_growth_pct']:+.2f} %, goal < 5 %); {r['frames']} frames, {r['loops']} loops, {r['fps']:.1f} FPS")
     args.out_dir.mkdir(parents=True, exist_ok=True)
     path = args.out_dir / f"stream_soak_{platform.node()}.json"
-    path.write_text(json.dumps(r, indent=2) + "\n")
+    write_json(path, r)
     print(f"wrote {path}")
 
 

@@ -87,7 +87,7 @@ def _recording_phases(backend: Any, phases: List[Dict[str, float]]) -> Callable[
 
 def _pipeline_fps(backend: Any, video: Path, frames: int) -> Tuple[Optional[float], Optional[str]]:
     """End-to-end FPS over `video` through the very pipeline `edgeunet stream` runs, or (None, why not)."""
-    from edgeunet.stream.pipeline import measure_pipeline
+    from edgeunet.stream.measure import measure_pipeline
 
     try:
         report = measure_pipeline(backend, str(video), max_frames=frames)

@@ -365,16 +365,3 @@ class Pipeline:
             kept = f"closing it failed too ({close_exc})"
         self.failures.append({"output": sink.name, "error": reason, "frames": sink.frames})
         self.log(f"output {sink.name} failed after {sink.frames} frame(s): {reason}; {kept}")
-
-
-def __getattr__(name: str) -> Any:
-    """`measure_pipeline` and `Stream` used to live here; bench (and older user code) still import them from here."""
-    if name == "measure_pipeline":
-        from edgeunet.stream.measure import measure_pipeline
-
-        return measure_pipeline
-    if name == "Stream":
-        from edgeunet.stream.stream import Stream
-
-        return Stream
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
