@@ -13,7 +13,8 @@ from edgeunet.core.errors import EdgeUnetError
 
 @click.command("export")
 @click.argument("checkpoint", type=PathArg)
-@click.option("--out", type=PathArg, default=None, help="Output .onnx. Default: CHECKPOINT with .onnx (runs/x/best.onnx).")
+@click.option("--out", type=PathArg, default=None,
+              help="Output .onnx. Default: CHECKPOINT with .onnx (runs/x/best.onnx); a QAT checkpoint: CHECKPOINT.int8.onnx.")
 @click.option("--size", nargs=2, type=click.IntRange(min=16), default=None, metavar="H W", help="Static input size. Default: the training size.")
 @click.option("--dynamic", is_flag=True, help="Symbolic batch, height and width (multiples of 16).")
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Static batch size.")
@@ -24,13 +25,16 @@ from edgeunet.core.errors import EdgeUnetError
 @click.option("--no-simplify", is_flag=True, help="Skip onnxslim.")
 def export_cmd(checkpoint: Path, out: Optional[Path], size: Optional[tuple], dynamic: bool, batch: int, opset: int, io_mode: str,
                parity_data: Optional[Path], no_simplify: bool) -> None:
-    """Export a checkpoint to ONNX (checked, simplified, BatchNorm folded, metadata inside) and check parity vs torch."""
+    """Export a checkpoint to ONNX (checked, simplified, BatchNorm folded, metadata inside) and check parity vs torch.
+
+    A QAT checkpoint (`edgeunet train --qat`) becomes an INT8 Q/DQ ONNX for TensorRT.
+    """
     from edgeunet.export.onnx_export import export_onnx
 
-    result = export_onnx(checkpoint, out or checkpoint.with_suffix(".onnx"), size=size or None, dynamic=dynamic, batch=batch,
+    result = export_onnx(checkpoint, out, size=size or None, dynamic=dynamic, batch=batch,
                          opset=opset, io=io_mode, simplify=not no_simplify, parity_data=parity_data)
     shape = "dynamic" if dynamic else f"{batch}x{result.spec.input_size[0]}x{result.spec.input_size[1]}"
-    click.echo(f"wrote {result.path} (opset {result.opset}, io {io_mode}, {shape}, {sum(result.nodes.values())} nodes)")
+    click.echo(f"wrote {result.path} ({result.precision}, opset {result.opset}, io {io_mode}, {shape}, {sum(result.nodes.values())} nodes)")
     click.echo(result.parity.line())
     for note in result.notes:
         click.echo(f"note: {note}")

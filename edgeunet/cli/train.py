@@ -55,12 +55,20 @@ TRAIN_OPTION_NAMES = [
 @click.option("--ema-decay", type=float, default=0.999, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--resume", type=PathArg, default=None, help="Continue the run in this folder (or its last.pt).")
+@click.option("--qat", is_flag=True, help="Quantization-aware fine-tuning of --from (INT8 for TensorRT; needs the qat extra). "
+                                            "Ends with RUN/best.int8.onnx, gated against the fp32 model.")
+@click.option("--from", "from_checkpoint", type=PathArg, default=None, help="--qat: the trained fp32 checkpoint (RUN/best.pt) to fine-tune.")
+@click.option("--max-drop", type=float, default=0.01, show_default=True, help="--qat: largest Dice drop of the INT8 ONNX vs fp32 that is accepted.")
 @click.option("--config", "config_file", type=PathArg, default=None, help="YAML/JSON file of these options.")
 @click.pass_context
 def train(
-    ctx: click.Context, data_dir: Optional[Path], resume: Optional[Path], config_file: Optional[Path], class_names: Optional[str], **options: Any
+    ctx: click.Context, data_dir: Optional[Path], resume: Optional[Path], config_file: Optional[Path], class_names: Optional[str],
+    qat: bool, from_checkpoint: Optional[Path], max_drop: float, **options: Any
 ) -> None:
-    """Train a UNet; watch RUN/curves.png, RUN/snapshots/ and RUN/learning.gif."""
+    """Train a UNet; watch RUN/curves.png, RUN/snapshots/ and RUN/learning.gif.
+
+    `--qat --from RUN/best.pt --epochs N` fine-tunes a trained model for INT8 (RUN-qat/ by default).
+    """
     from edgeunet.train.config import TrainConfig, load_config_file
     from edgeunet.train.trainer import train as run_training
 
@@ -68,6 +76,11 @@ def train(
         device = options["device"] if ctx.get_parameter_source("device") != click.core.ParameterSource.DEFAULT else None
         run_dir = run_training(TrainConfig(), resume=resume, device=device)
         click.echo(f"run finished: {run_dir}")
+        if _is_qat_run(run_dir):
+            _export_qat(run_dir, max_drop, None)
+        return
+    if qat or from_checkpoint is not None:
+        _train_qat(ctx, qat, from_checkpoint, max_drop, {"data": data_dir, "config": config_file, **options})
         return
     values: Dict[str, Any] = {"data": data_dir, "class_names": class_names.split(",") if class_names else None, **options}
     if config_file is not None:
@@ -87,3 +100,48 @@ def train(
         values["size"] = int(str(values["size"]).strip())
     run_dir = run_training(TrainConfig.from_dict(values))
     click.echo(f"run finished: {run_dir}  (best.pt, last.pt, metrics.csv, curves.png, learning.gif)")
+
+
+# Options a QAT run may change; everything that shapes the network or its input comes from the --from checkpoint.
+QAT_OPTIONS = ("data", "val_data", "epochs", "lr", "batch_size", "device", "workers", "out", "optimizer", "weight_decay",
+               "scheduler", "patience", "monitor", "snapshot_samples", "augment", "tensorboard", "seed", "loss", "alpha")
+
+
+def _train_qat(ctx: click.Context, qat: bool, source: Optional[Path], max_drop: float, options: Dict[str, Any]) -> None:
+    if not qat:
+        raise EdgeUnetError("--from is the checkpoint --qat fine-tunes; add --qat (or use --resume RUN to continue a run)")
+    if source is None:
+        raise EdgeUnetError("--qat needs --from RUN/best.pt: the trained fp32 checkpoint to fine-tune for INT8")
+    param_of = {"data": "data_dir", "config": "config_file"}
+    given = [k for k in options if ctx.get_parameter_source(param_of.get(k, k)) not in (None, click.core.ParameterSource.DEFAULT)]
+    fixed = [k for k in given if k not in QAT_OPTIONS]
+    if fixed:
+        raise EdgeUnetError(f"--qat: --{fixed[0].replace('_', '-')} is fixed by the --from checkpoint; "
+                            f"change only {', '.join('--' + k.replace('_', '-') for k in QAT_OPTIONS[:6])}, ...")
+    overrides = {k: (str(options[k]) if isinstance(options[k], Path) else options[k]) for k in given}
+    from edgeunet.train.qat import qat_config, require_modelopt
+    from edgeunet.train.trainer import train as run_training
+
+    require_modelopt()  # a missing library is one line before anything is read or written
+    cfg, payload = qat_config(source, overrides)
+    click.echo(f"QAT: fine-tuning {source} for {cfg.epochs} epoch(s) at lr {cfg.lr:g} -> {cfg.out}")
+    run_dir = run_training(cfg, source=payload)
+    click.echo(f"run finished: {run_dir}")
+    _export_qat(run_dir, max_drop, Path(cfg.val_data) if cfg.val_data else None)
+
+
+def _is_qat_run(run_dir: Path) -> bool:
+    import json
+
+    config = run_dir / "config.json"
+    return config.is_file() and bool(json.loads(config.read_text(encoding="utf-8")).get("qat_from"))
+
+
+def _export_qat(run_dir: Path, max_drop: float, val_data: Optional[Path]) -> None:
+    from edgeunet.export.qat_export import export_and_gate_qat
+
+    result, gate = export_and_gate_qat(run_dir / "best.pt", max_drop=max_drop, val_data=val_data)
+    click.echo(f"wrote {result.path} (int8 Q/DQ for TensorRT)")
+    click.echo(result.parity.line())
+    if gate is not None:
+        click.echo(gate.line())

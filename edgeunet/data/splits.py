@@ -7,7 +7,7 @@ calibrated by TensorRT could not be traced to the same images as its Q/DQ twin.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -40,3 +40,27 @@ def _is_excluded(path: Path, exclude: Sequence[Path]) -> bool:
         if other.is_file() and other.stat().st_size == size and sha256_file(other) == sha256_file(path):
             return True
     return False
+
+
+def training_paths(checkpoint: Path, config: Dict[str, Any]) -> Dict[str, Optional[str]]:
+    """The run's data folders as absolute paths, when they can still be found.
+
+    Training stores paths as typed (often relative to where `edgeunet train` ran). That folder is
+    recovered from the run folder: CHECKPOINT is RUN/best.pt and RUN was given as `out`.
+    """
+    bases = [Path.cwd()]
+    out = config.get("out")
+    run_dir = checkpoint.resolve().parent
+    if out and not Path(out).is_absolute() and run_dir.parts[-len(Path(out).parts):] == Path(out).parts:
+        bases.insert(0, run_dir.parents[len(Path(out).parts) - 1])
+    found: Dict[str, Optional[str]] = {}
+    for key in ("data", "val_data"):
+        value = config.get(key)
+        found[key] = None
+        if value:
+            for base in bases:
+                candidate = (base / value).resolve()
+                if candidate.is_dir():
+                    found[key] = str(candidate)
+                    break
+    return found

@@ -27,6 +27,7 @@ import numpy as np
 from edgeunet.core.atomic import sha256_file
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.core.onnx_model import (
+    KEY_CALIBRATION,
     KEY_CHECKPOINT_SHA,
     KEY_EXPORT,
     KEY_IO,
@@ -39,6 +40,7 @@ from edgeunet.core.onnx_model import (
     set_metadata,
 )
 from edgeunet.core.spec import ModelSpec
+from edgeunet.data.splits import training_paths
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "output"
@@ -68,6 +70,7 @@ class ExportResult:
     nodes: Dict[str, int]
     parity: Parity
     notes: List[str] = field(default_factory=list)
+    precision: str = "fp32"  # int8 for a QAT checkpoint
 
 
 def _torch() -> Any:
@@ -115,30 +118,6 @@ def make_uint8_module(model: Any, spec: ModelSpec) -> Any:
 def validation_split(checkpoint: Path, config: Dict[str, Any]) -> Dict[str, Any]:
     """How the run chose its validation images (ratio, seed, resolved folders): recorded in the ONNX, read by gate and bench."""
     return {"val_ratio": config.get("val_ratio"), "seed": config.get("seed"), **training_paths(checkpoint, config)}
-
-
-def training_paths(checkpoint: Path, config: Dict[str, Any]) -> Dict[str, Optional[str]]:
-    """The run's data folders as absolute paths, when they can still be found.
-
-    Training stores paths as typed (often relative to where `edgeunet train` ran). That folder is
-    recovered from the run folder: CHECKPOINT is RUN/best.pt and RUN was given as `out`.
-    """
-    bases = [Path.cwd()]
-    out = config.get("out")
-    run_dir = checkpoint.resolve().parent
-    if out and not Path(out).is_absolute() and run_dir.parts[-len(Path(out).parts):] == Path(out).parts:
-        bases.insert(0, run_dir.parents[len(Path(out).parts) - 1])
-    found: Dict[str, Optional[str]] = {}
-    for key in ("data", "val_data"):
-        value = config.get(key)
-        found[key] = None
-        if value:
-            for base in bases:
-                candidate = (base / value).resolve()
-                if candidate.is_dir():
-                    found[key] = str(candidate)
-                    break
-    return found
 
 
 def _parity_images(
@@ -203,7 +182,7 @@ def _check_parity(
 
 def export_onnx(
     checkpoint: Path | str,
-    out: Path | str,
+    out: Optional[Path | str] = None,
     size: Optional[Sequence[int]] = None,
     dynamic: bool = False,
     batch: int = 1,
@@ -218,12 +197,18 @@ def export_onnx(
     Static shapes by default (TensorRT and DLA are fastest with them); `dynamic` makes batch, height
     and width symbolic. Heights/widths of a dynamic graph must be multiples of 2**depth (16 for the
     default depth): the traced graph keeps the model's padding decision from the export size.
+
+    A QAT checkpoint (`edgeunet train --qat`) exports its fake-quant network as an INT8 Q/DQ graph for TensorRT
+    (precision int8, target tensorrt, default name CHECKPOINT.int8.onnx); parity is then checked against that
+    fake-quant torch model, and BatchNorm stays in the graph (TensorRT folds it into the per-channel weight scales).
     """
     torch = _torch()
-    from edgeunet.model.checkpoint import build_model, load_checkpoint, spec_of
+    from edgeunet.model.checkpoint import load_checkpoint, spec_of
 
     checkpoint = Path(checkpoint)
-    out = Path(out)
+    payload = load_checkpoint(checkpoint)
+    qat = bool(payload.get("qat"))
+    out = Path(out) if out is not None else checkpoint.with_suffix(".int8.onnx" if qat else ".onnx")
     if out.suffix.lower() != ".onnx":
         raise EdgeUnetError(f"--out {out}: the file name must end in .onnx")
     if io not in ("float", "uint8"):
@@ -234,7 +219,8 @@ def export_onnx(
         raise EdgeUnetError(f"--batch {batch}: must be at least 1")
     if dynamic and size is not None:
         raise EdgeUnetError("--size and --dynamic exclude each other: a dynamic graph takes any size (multiples of 16)")
-    payload = load_checkpoint(checkpoint)
+    if qat and io != "float":
+        raise EdgeUnetError(f"{checkpoint}: a QAT checkpoint exports with float I/O only; drop --io {io}")
     float_spec = spec_of(payload, str(checkpoint))
     float_spec.io = "float"
     if size is not None:
@@ -244,7 +230,7 @@ def export_onnx(
         float_spec = float_spec.with_input_size((height, width), str(checkpoint))
     spec = float_spec.replaced(str(checkpoint), io=io)
 
-    net = build_model(payload)
+    net = _network(payload)
     module = make_uint8_module(net, spec) if io == "uint8" else net
     height, width = spec.input_size
     if io == "uint8":
@@ -273,29 +259,42 @@ def export_onnx(
     ops: Dict[str, int] = {}
     for node in model.graph.node:
         ops[node.op_type] = ops.get(node.op_type, 0) + 1
-    if "BatchNormalization" in ops:  # a bug in the export chain, not a user error: keep the traceback
+    if "BatchNormalization" in ops and not qat:  # a bug in the export chain, not a user error: keep the traceback
         raise RuntimeError(f"{ops['BatchNormalization']} BatchNormalization node(s) survived export; folding failed")
 
     val_split = validation_split(checkpoint, payload.get("config") or {})
     set_metadata(model, {
         KEY_SPEC: spec.to_json(),
-        KEY_PRECISION: "fp32",
-        KEY_TARGET: "any",
+        KEY_PRECISION: "int8" if qat else "fp32",
+        KEY_TARGET: "tensorrt" if qat else "any",
         KEY_IO: io,
         KEY_CHECKPOINT_SHA: sha256_file(checkpoint),
         KEY_VAL_METRICS: _plain(payload.get("metrics") or {}),
         KEY_VAL_SPLIT: val_split,
     })
+    if qat:
+        set_metadata(model, {KEY_CALIBRATION: {"method": "qat", **payload["qat"]}})
     model.producer_name = "edgeunet"
     export_info: Dict[str, Any] = {"opset": opset, "dynamic": dynamic, "batch": "dynamic" if dynamic else batch,
                                    "exporter": f"torch {torch.__version__} torchscript (dynamo=False)", "simplified": simplify}
-    torch_net = build_model(payload)
+    torch_net = _network(payload)
     images, source = _parity_images(checkpoint, payload, parity_data, parity_images)
     parity = _check_parity(model.SerializeToString(), torch_net, float_spec, spec, images, source, 1 if dynamic else batch)
     export_info["parity"] = asdict(parity)
     set_metadata(model, {KEY_EXPORT: export_info})
     save_onnx(model, out)
-    return ExportResult(path=out, spec=spec, opset=opset, nodes=ops, parity=parity, notes=notes)
+    return ExportResult(path=out, spec=spec, opset=opset, nodes=ops, parity=parity, notes=notes, precision="int8" if qat else "fp32")
+
+
+def _network(payload: Dict[str, Any]) -> Any:
+    """The checkpoint's torch network: the plain UNet, or for a QAT checkpoint its fake-quant twin (needs ModelOpt)."""
+    if payload.get("qat"):
+        from edgeunet.train.qat import rebuild_qat_model
+
+        return rebuild_qat_model(payload)
+    from edgeunet.model.checkpoint import build_model
+
+    return build_model(payload)
 
 
 def _simplify(model: Any, notes: List[str]) -> Any:

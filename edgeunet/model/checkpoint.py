@@ -51,6 +51,8 @@ def build_model(payload: Dict[str, Any]) -> Any:
     """The UNet described by a checkpoint, with its weights, in eval mode on the CPU."""
     from edgeunet.model.unet import UNet
 
+    if payload.get("qat"):  # fake-quant ranges need ModelOpt's modules (train/qat.rebuild_qat_model); run its INT8 ONNX instead
+        raise EdgeUnetError("a QAT checkpoint runs as its INT8 ONNX: `edgeunet export RUN/best.pt` writes RUN/best.int8.onnx; use that file")
     model = UNet(**payload["model"])
     model.load_state_dict(payload["state_dict"])
     return model.eval()

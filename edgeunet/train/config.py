@@ -50,6 +50,7 @@ class TrainConfig:
     tensorboard: bool = False
     ema: bool = False
     ema_decay: float = 0.999
+    qat_from: Optional[str] = None  # quantization-aware fine-tuning of this fp32 checkpoint (train/qat.py)
 
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)
@@ -79,6 +80,8 @@ class TrainConfig:
             (self.workers >= 0, f"--workers {self.workers} must be 0 or more"),
             (self.snapshot_samples >= 0, f"--snapshot-samples {self.snapshot_samples} must be 0 or more"),
         ]
+        if self.qat_from is not None:
+            checks.append((not self.ema, "--qat with --ema: fine-tune without the moving average (its copy would lose the quantizers)"))
         for ok, message in checks:
             if not ok:
                 raise EdgeUnetError(message)

@@ -256,8 +256,22 @@ def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def train(cfg: TrainConfig, resume: Optional[Path] = None, device: Optional[str] = None) -> Path:
-    """Run (or continue) a training; returns the run folder."""
+def _make_trainer(cfg: TrainConfig, run_dir: Path, spec: ModelSpec, train_samples: Sequence[Sample], val_samples: Sequence[Sample],
+                  source: Optional[Dict[str, Any]]) -> Trainer:
+    """The plain loop, or (cfg.qat_from) the quantization-aware one; ModelOpt is imported only for the latter."""
+    if cfg.qat_from is None:
+        return Trainer(cfg, run_dir, spec, train_samples, val_samples)
+    from edgeunet.train.qat import QatTrainer
+
+    return QatTrainer(cfg, run_dir, spec, train_samples, val_samples, source)
+
+
+def train(cfg: TrainConfig, resume: Optional[Path] = None, device: Optional[str] = None, source: Optional[Dict[str, Any]] = None) -> Path:
+    """Run (or continue) a training; returns the run folder.
+
+    `source`: the fp32 checkpoint payload a fresh QAT run (cfg.qat_from) starts from; its spec (sizes, mean/std,
+    classes) is kept as is, so the quantized model sees exactly the inputs the fp32 model was trained on.
+    """
     if resume is not None:
         last = resume_checkpoint_path(Path(resume))
         payload = load_checkpoint(last)
@@ -278,8 +292,8 @@ def train(cfg: TrainConfig, resume: Optional[Path] = None, device: Optional[str]
         payload = None
     train_samples, val_samples = split_data(cfg)
     if payload is None:
-        spec = build_spec(cfg, train_samples)
-    trainer = Trainer(cfg, run_dir, spec, train_samples, val_samples)
+        spec = build_spec(cfg, train_samples) if source is None else ModelSpec.from_dict(source["spec"], str(cfg.qat_from))
+    trainer = _make_trainer(cfg, run_dir, spec, train_samples, val_samples, source)
     trainer.preload()
     ensure_writable_dir(run_dir, "--out folder")
     auto_weights = isinstance(cfg.class_weights, str) and cfg.class_weights.strip().lower() == "auto"
@@ -288,8 +302,9 @@ def train(cfg: TrainConfig, resume: Optional[Path] = None, device: Optional[str]
         if trainer.dist.is_main and payload is None:
             write_class_weights(run_dir / "class_weights.json", weights, spec.class_names, "median_frequency")
     if payload is None:
-        images = [trainer.train_set.pair(i)[0] for i in range(min(64, len(trainer.train_set)))]
-        spec.mean, spec.std = mean_std(images)
+        if source is None:
+            images = [trainer.train_set.pair(i)[0] for i in range(min(64, len(trainer.train_set)))]
+            spec.mean, spec.std = mean_std(images)
         if trainer.dist.is_main:
             write_config(run_dir / "config.json", cfg.to_dict())
     else:
