@@ -50,17 +50,23 @@ def export_cmd(checkpoint: Path, out: Optional[Path], size: Optional[tuple], dyn
 @click.option("--target", type=click.Choice(["tensorrt", "cpu"]), default="tensorrt", show_default=True,
               help="tensorrt: symmetric Q/DQ that TensorRT accepts; cpu: QLinear ops with uint8 activations for ONNX Runtime on the CPU (TensorRT rejects it).")
 @click.option("--manifest-dir", type=PathArg, default=Path("calibration"), show_default=True)
+@click.option("--engine", type=click.Choice(["edgeunet", "modelopt"]), default="edgeunet", show_default=True,
+              help="Who places the Q/DQ: edgeunet (ONNX Runtime's quantizer, our TensorRT rules) or modelopt (NVIDIA ModelOpt's ONNX PTQ, "
+                   "a second opinion; needs the qat extra). Default out for modelopt: MODEL.int8-modelopt.onnx.")
 @gate_options
 def calibrate(model: Path, data_dir: Path, out: Optional[Path], num_images: int, method: str, seed: int, target: str,
-              manifest_dir: Path, val_data: Optional[Path], max_drop: float, no_gate: bool) -> None:
+              manifest_dir: Path, engine: str, val_data: Optional[Path], max_drop: float, no_gate: bool) -> None:
     """INT8: calibrate MODEL (fp32 ONNX) on real images into an INT8 ONNX for --target, then gate its accuracy."""
+    from edgeunet.export.inspect import count_qdq
     from edgeunet.export.quantize import default_output, quantize_and_gate
 
-    calib, gate = quantize_and_gate(model, data_dir, out or default_output(model, "int8"), val_data=val_data, max_drop=max_drop,
+    default = default_output(model, "int8" if engine == "edgeunet" else "int8-modelopt")
+    calib, gate = quantize_and_gate(model, data_dir, out or default, val_data=val_data, max_drop=max_drop,
                                     num_images=num_images, method=method, seed=seed, target=target, manifest_dir=manifest_dir,
-                                    gate=not no_gate)
-    click.echo(f"wrote {calib.onnx_path} ({calib.quantized_nodes} tensors quantized, {len(calib.float_nodes)} ConvTranspose kept float, "
-               f"{calib.num_images} images, {calib.method}, target {calib.target})")
+                                    gate=not no_gate, engine=engine)
+    kept = "ConvTranspose" if engine == "edgeunet" else "Conv/ConvTranspose"
+    click.echo(f"wrote {calib.onnx_path} ({calib.quantized_nodes} tensors quantized, {count_qdq(calib.onnx_path).pairs} Q/DQ pairs, "
+               f"{len(calib.float_nodes)} {kept} kept float, {calib.num_images} images, {calib.method}, target {calib.target}, engine {engine})")
     click.echo(f"manifest {calib.manifest_path} (sha256 {calib.manifest_sha256[:16]})")
     echo_gate(gate)
 

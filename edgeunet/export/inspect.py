@@ -240,5 +240,40 @@ def _quant_param(
     return param
 
 
+@dataclass
+class QdqCount:
+    """How much of a graph is quantized, in the unit TensorRT fuses: a QuantizeLinear feeding a DequantizeLinear."""
+
+    pairs: int  # Q -> DQ links: every activation, and weights stored as float with their own Q
+    dq_only: int  # DQ of a stored int8 constant (weights quantized ahead of time, ModelOpt's dq_only form)
+    quantize: int
+    dequantize: int
+
+    @property
+    def quantized_tensors(self) -> int:
+        return self.pairs + self.dq_only
+
+    def text(self) -> str:
+        extra = f" + {self.dq_only} int8 weight DQ" if self.dq_only else ""
+        return f"{self.pairs} Q/DQ pairs{extra}"
+
+
+def count_qdq(path: Path | str) -> QdqCount:
+    """Q/DQ pairs of an ONNX file (graph only, no torch): comparable across calibrate engines and QAT exports."""
+    model = load_onnx(Path(path))
+    producers = {out: node for node in model.graph.node for out in node.output}
+    pairs = dq_only = 0
+    for node in model.graph.node:
+        if node.op_type != "DequantizeLinear":
+            continue
+        source = producers.get(node.input[0])
+        if source is not None and source.op_type == "QuantizeLinear":
+            pairs += 1
+        else:
+            dq_only += 1
+    ops = Counter(node.op_type for node in model.graph.node)
+    return QdqCount(pairs=pairs, dq_only=dq_only, quantize=ops.get("QuantizeLinear", 0), dequantize=ops.get("DequantizeLinear", 0))
+
+
 def inspect_json(report: InspectReport) -> str:
     return json.dumps(report.to_dict(), indent=2, default=str) + "\n"

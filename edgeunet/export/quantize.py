@@ -59,6 +59,7 @@ from edgeunet.evaluate.gate import GateResult, accuracy_gate, check_max_drop, va
 
 METHODS = ("entropy", "minmax", "percentile")
 TARGETS = ("tensorrt", "cpu")
+ENGINES = ("edgeunet", "modelopt")  # who places the Q/DQ: ONNX Runtime's quantizer with our settings, or NVIDIA ModelOpt
 # Where INT8 pays: convolutions and the ops between them (TensorRT fuses Q/DQ through MaxPool/Concat).
 # Not the normalisation Mul/Add of --io uint8 graphs, nor the decision at the end.
 QUANTIZED_OPS = ("Conv", "ConvTranspose", "MaxPool", "Concat")
@@ -269,23 +270,9 @@ def calibrate(
                 bar.close()
         qmodel = load_onnx(quantized)
         _drop_unused_domains(qmodel)
-        manifest = {
-            "format": "edgeunet-calibration-manifest",
-            "edgeunet_version": __version__,
-            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "source_onnx": str(onnx_path.resolve()),
-            "source_onnx_sha256": source_sha,
-            "data": str(data.resolve()),
-            "method": method,
-            "seed": seed,
-            "target": target,
-            "num_images": len(images),
-            "float_nodes": float_nodes,
-            "images": [{"path": str(p.resolve()), "sha256": sha256_file(p)} for p in images],
-        }
-        manifest_text = json_text(manifest)
-        manifest_path = manifest_dir / f"{out.stem}.{source_sha[:12]}.{method}-seed{seed}.json"
-        manifest_sha = sha256_bytes(manifest_text.encode("utf-8"))
+        manifest_path, manifest_text, manifest_sha = calibration_manifest(
+            onnx_path, source_sha, data, images, out, manifest_dir, method=method, seed=seed, target=target, float_nodes=float_nodes,
+        )
         # Keep our metadata; quantize_static keeps metadata_props but we restate what changed.
         set_metadata(qmodel, dict(metadata))
         set_metadata(qmodel, {
@@ -302,6 +289,31 @@ def calibrate(
         onnx_path=out, manifest_path=manifest_path, manifest_sha256=manifest_sha, num_images=len(images), method=method,
         seed=seed, target=target, source_sha256=source_sha, quantized_nodes=quantized_nodes, float_nodes=float_nodes,
     )
+
+
+def calibration_manifest(
+    onnx_path: Path, source_sha: str, data: Path, images: Sequence[Path], out: Path, manifest_dir: Path, **fields: Any,
+) -> Tuple[Path, str, str]:
+    """(path, text, sha256) of the manifest that ties an INT8 file to its source ONNX and the exact calibration images.
+
+    Every calibration engine (ONNX Runtime here, ModelOpt in modelopt_ptq.py) writes the same format; `fields` holds
+    the engine's settings (method, seed, target, ...). The caller writes the text once the model itself is ready.
+    """
+    manifest = {
+        "format": "edgeunet-calibration-manifest",
+        "edgeunet_version": __version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "source_onnx": str(onnx_path.resolve()),
+        "source_onnx_sha256": source_sha,
+        "data": str(data.resolve()),
+        **fields,
+        "num_images": len(images),
+        "images": [{"path": str(p.resolve()), "sha256": sha256_file(p)} for p in images],
+    }
+    text = json_text(manifest)
+    tag = f"{fields.get('engine', '')}-" if fields.get("engine") else ""
+    path = manifest_dir / f"{out.stem}.{source_sha[:12]}.{tag}{fields.get('method')}-seed{fields.get('seed')}.json"
+    return path, text, sha256_bytes(text.encode("utf-8"))
 
 
 def _drop_unused_domains(model: Any) -> None:
@@ -324,22 +336,33 @@ def quantize_and_gate(
     target: str = "tensorrt",
     manifest_dir: Path = Path("calibration"),
     gate: bool = True,
+    engine: str = "edgeunet",
 ) -> Tuple[CalibrationResult, Optional[GateResult]]:
     """calibrate + accuracy_gate, the way `edgeunet calibrate` and `build-engine --int8` run them.
 
     Validation images are excluded from calibration so the gate measures generalisation.
     Bad arguments are refused before minutes of calibration are spent.
+    `engine="modelopt"`: NVIDIA ModelOpt's ONNX PTQ (export/modelopt_ptq.py) instead of ours, TensorRT target only.
     """
     check_max_drop(max_drop)
+    if engine not in ENGINES:
+        raise EdgeUnetError(f"--engine {engine}: choose {' or '.join(ENGINES)}")
+    if engine == "modelopt" and target != "tensorrt":
+        raise EdgeUnetError("--engine modelopt makes a TensorRT Q/DQ graph; drop --target cpu")
     samples: Optional[List[Sample]] = None
     source = ""
     if gate:
         read_spec(onnx_path)  # a foreign ONNX fails here, with its own message, before the val split is looked up
         samples, source = validation_samples(Path(onnx_path), val_data)
-    calib = calibrate(
-        onnx_path, data, out, num_images=num_images, method=method, seed=seed, target=target, manifest_dir=manifest_dir,
-        exclude=[s.image for s in samples] if samples else (),
-    )
+    exclude = [s.image for s in samples] if samples else []
+    if engine == "modelopt":
+        from edgeunet.export.modelopt_ptq import modelopt_calibrate
+
+        calib = modelopt_calibrate(onnx_path, data, out, num_images=num_images, method=method, seed=seed, manifest_dir=manifest_dir,
+                                   exclude=exclude)
+    else:
+        calib = calibrate(onnx_path, data, out, num_images=num_images, method=method, seed=seed, target=target, manifest_dir=manifest_dir,
+                          exclude=exclude)
     if not gate or samples is None:
         return calib, None
     result = accuracy_gate(onnx_path, out, val_data=Path(source) if val_data is not None else None, max_drop=max_drop,
