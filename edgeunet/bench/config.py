@@ -16,8 +16,11 @@ from edgeunet.core.onnx_model import PRECISIONS
 
 # int8: the TensorRT-valid symmetric Q/DQ graph (what build-engine uses); int8-cpu: the graph ONNX Runtime runs fastest
 # on a CPU (calibrate --target cpu). Both are shown so users see what each target costs and gains.
-BENCH_PRECISIONS = (*PRECISIONS, "int8-cpu")  # int8-cpu: the ONNX Runtime CPU graph (calibrate --target cpu)
-INT8_TARGETS = {"int8": "tensorrt", "int8-cpu": "cpu"}
+# int8-modelopt: NVIDIA ModelOpt's ONNX PTQ of the same fp32 model and images (a second opinion on Q/DQ placement);
+# int8-qat: the INT8 ONNX of a quantization-aware fine-tuning (`train --qat`), given with --qat FILE. Neither is a default.
+BENCH_PRECISIONS = (*PRECISIONS, "int8-cpu", "int8-modelopt", "int8-qat")
+INT8_TARGETS = {"int8": "tensorrt", "int8-cpu": "cpu"}  # the two edgeunet calibrate targets
+INT8_PRECISIONS = ("int8", "int8-cpu", "int8-modelopt", "int8-qat")
 BACKENDS = ("torch", "onnxruntime", "tensorrt")
 SHORT = {"torch": "torch", "onnxruntime": "ORT", "tensorrt": "TRT"}
 
@@ -44,6 +47,7 @@ class BenchConfig:
     video_frames: int = 100
     eval_images: Optional[int] = None  # None: every labelled image in --data
     max_drop: float = 0.01  # the accuracy gate of bench's own INT8/FP16 variants and engines, and --choose
+    qat: Optional[Path] = None  # RUN/best.int8.onnx of `edgeunet train --qat`: the int8-qat rows
 
 
 @dataclass
@@ -107,6 +111,7 @@ class Row:
     pipeline_fps: Optional[float] = None
     pipeline_note: Optional[str] = None
     peak_rss_mb: Optional[float] = None
+    qdq_pairs: Optional[int] = None  # QuantizeLinear->DequantizeLinear pairs of the row's ONNX (export/inspect.count_qdq)
     trt_phases_ms: Optional[Dict[str, float]] = None  # h2d, compute, d2h (TensorRT rows, when the runner reports them)
 
     @property
@@ -154,6 +159,10 @@ def check_config(cfg: BenchConfig) -> None:
     for opt, folder in (("--data", cfg.data), ("--calib-data", cfg.calib_data)):
         if folder is not None and not folder.is_dir():
             raise EdgeUnetError(f"{opt} {folder}: no such folder")
+    if cfg.qat is not None and not cfg.qat.is_file():
+        raise EdgeUnetError(f"--qat {cfg.qat}: no such file; pass the RUN/best.int8.onnx that `edgeunet train --qat` wrote")
+    if "int8-qat" in cfg.precisions and cfg.qat is None:
+        raise EdgeUnetError("--precisions int8-qat needs --qat RUN/best.int8.onnx (written by `edgeunet train --qat`)")
     if cfg.video is not None and not cfg.video.is_file():
         raise EdgeUnetError(f"--video {cfg.video}: no such file")
     if cfg.iterations is not None and cfg.iterations < 1:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Tuple
 
-from edgeunet.bench.config import INT8_TARGETS, Row
+from edgeunet.bench.config import INT8_PRECISIONS, Row
 from edgeunet.core.atomic import write_json
 from edgeunet.core.errors import EdgeUnetError
 
@@ -56,7 +56,7 @@ def int8_notes(rows: List[Row]) -> List[str]:
     """Plain sentences wherever INT8 is not faster than FP16/FP32 on the same backend, batch and size."""
     notes = []
     for r in rows:
-        if r.precision not in INT8_TARGETS or r.fps is None:
+        if r.precision not in INT8_PRECISIONS or r.fps is None:
             continue
         others = [o for o in rows if o.backend == r.backend and o.batch == r.batch and o.size == r.size and o.model == r.model
                   and o.precision in ("fp32", "fp16") and o.fps is not None]

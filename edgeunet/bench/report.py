@@ -30,7 +30,8 @@ def table_rows(report: Dict[str, Any]) -> List[Dict[str, str]]:
         ok = r["status"] == "ok"
         out.append({
             "backend": r["backend"], "precision": r["precision"], "batch": str(r["batch"]), "size": f"{r['size'][0]}x{r['size'][1]}",
-            "device": _short_device(r.get("device") or ""), "MB": _f(r.get("file_mb")), "Dice": _f(r.get("dice"), "{:.4f}"),
+            "device": _short_device(r.get("device") or ""), "MB": _f(r.get("file_mb")),
+            "Q/DQ": "" if r.get("qdq_pairs") is None else str(r["qdq_pairs"]), "Dice": _f(r.get("dice"), "{:.4f}"),
             "mIoU": _f(r.get("miou"), "{:.4f}"), "mean ms": _f(lat.get("mean")), "p50 ms": _f(lat.get("p50")),
             "p95 ms": _f(lat.get("p95")), "p99 ms": _f(lat.get("p99")), "FPS": _f(r.get("fps"), "{:.1f}"),
             "x fp32": _f(r.get("speedup_vs_fp32"), "{:.2f}x"), "pipe FPS": _f(r.get("pipeline_fps"), "{:.1f}"),
@@ -95,7 +96,7 @@ def write_json(report: Dict[str, Any], path: Path) -> None:
 
 CSV_FIELDS = ["model", "backend", "precision", "batch", "height", "width", "status", "reason", "device", "file", "file_mb", "dice",
               "miou", "lat_mean_ms", "lat_p50_ms", "lat_p95_ms", "lat_p99_ms", "runs", "fps", "speedup_vs_fp32", "pipeline_fps",
-              "peak_rss_mb", "trt_h2d_ms", "trt_compute_ms", "trt_d2h_ms"]
+              "peak_rss_mb", "trt_h2d_ms", "trt_compute_ms", "trt_d2h_ms", "qdq_pairs"]
 
 
 def write_csv(report: Dict[str, Any], path: Path) -> None:

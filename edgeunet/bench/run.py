@@ -104,6 +104,10 @@ def run_row(row: Row, variants: Variants, cfg: BenchConfig, samples: Optional[li
             path = model_file(variants, row, cfg)
             row.file = str(path)
             row.file_mb = round(path.stat().st_size / 2**20, 3)
+            if row.precision.startswith("int8") and path.suffix.lower() == ".onnx":
+                from edgeunet.export.inspect import count_qdq
+
+                row.qdq_pairs = count_qdq(path).pairs
             backend = open_backend(row, path, cfg)
             row.device = str(backend.device)
             x = input_batch(backend.spec, row.batch, row.size, cfg.data)

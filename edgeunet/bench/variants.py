@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
-from edgeunet.bench.config import INT8_TARGETS, BenchConfig, Row
+from edgeunet.bench.config import INT8_PRECISIONS, INT8_TARGETS, BenchConfig, Row
 from edgeunet.core.atomic import sha256_bytes, sha256_file
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.core.model_files import CHECKPOINT, ENGINE, model_kind
@@ -153,6 +153,55 @@ class Variants:
 
         return self._memo(f"int8-{target}-{size}-{tag}", make)
 
+    def int8_modelopt(self, size: List[int]) -> Path:
+        """NVIDIA ModelOpt's ONNX PTQ of the same fp32 variant, on the same images and calibration method as `int8`."""
+        data = self.calib_source()
+        tag = sha256_bytes(f"{Path(data).resolve()}|{self.cfg.calib_images}".encode())[:8]
+        out = self.dir / f"int8-modelopt-{size[0]}x{size[1]}-{tag}.onnx"
+        if out.exists():
+            return out
+
+        def make() -> Path:
+            from edgeunet.export.modelopt_ptq import modelopt_calibrate
+
+            self.log(f"bench: ModelOpt ONNX PTQ on {data} ({self.cfg.calib_images} images) -> {out}")
+            modelopt_calibrate(self.fp32(size), data, out, num_images=self.cfg.calib_images, method="minmax",
+                               manifest_dir=self.dir / "calibration")
+            return out
+
+        return self._memo(f"int8-modelopt-{size}-{tag}", make)
+
+    def int8_qat(self, size: List[int]) -> Path:
+        """--qat FILE (a `train --qat` INT8 ONNX) with a symbolic batch, when it was exported at this size."""
+        qat = self.cfg.qat
+        if qat is None:
+            raise EdgeUnetError("int8-qat needs --qat RUN/best.int8.onnx (written by `edgeunet train --qat`)")
+        out = self.dir / f"int8-qat-{sha256_file(qat)[:12]}-{size[0]}x{size[1]}.onnx"
+        if out.exists():
+            return out
+
+        def make() -> Path:
+            from edgeunet.core.onnx_model import load_onnx, precision_of, read_metadata, read_spec
+
+            precision = precision_of(read_metadata(load_onnx(qat)))
+            if precision != "int8":
+                raise EdgeUnetError(f"--qat {qat}: is {precision}; pass the INT8 ONNX that `edgeunet train --qat` wrote")
+            native = list(read_spec(qat).input_size)
+            if native != list(size):
+                raise EdgeUnetError(f"--qat {qat}: exported at {native[0]}x{native[1]}, this row is {size[0]}x{size[1]}; "
+                                    f"re-export it with `edgeunet export RUN/best.pt --size {size[0]} {size[1]}`")
+            return make_batch_dynamic(qat, out)
+
+        return self._memo(f"int8-qat-{size}", make)
+
+    def quantized(self, precision: str, size: List[int]) -> Path:
+        """The INT8 ONNX of an INT8 row precision (int8, int8-cpu, int8-modelopt, int8-qat)."""
+        if precision == "int8-modelopt":
+            return self.int8_modelopt(size)
+        if precision == "int8-qat":
+            return self.int8_qat(size)
+        return self.int8(size, INT8_TARGETS[precision])
+
 
 def trt_engine(variants: Variants, row: Row, cfg: BenchConfig) -> Path:
     """An engine for this row: MODEL itself when it is one; else built (once) through `edgeunet build-engine`'s code."""
@@ -166,6 +215,12 @@ def trt_engine(variants: Variants, row: Row, cfg: BenchConfig) -> Path:
     out = variants.dir / f"{row.precision}-{row.size[0]}x{row.size[1]}-b{row.batch}.engine"
     if out.exists():
         return out
+    if row.precision in ("int8-modelopt", "int8-qat"):  # already Q/DQ: TensorRT builds it as it is (explicit quantization)
+        quantized = variants.quantized(row.precision, row.size)
+        return build_engine_command(BuildOptions(
+            onnx=quantized, fp16=True, int8=True, val_data=cfg.data, out=out, shapes=batch_profile(quantized, row.batch),
+            max_drop=cfg.max_drop,
+        ), echo=variants.log)
     onnx = variants.fp32(row.size)
     return build_engine_command(BuildOptions(
         onnx=onnx, fp16=row.precision in ("fp16", "int8"), int8=row.precision == "int8",
@@ -189,14 +244,14 @@ def model_file(variants: Variants, row: Row, cfg: BenchConfig) -> Path:
     if row.backend == "torch":
         if not variants.is_checkpoint:
             raise EdgeUnetError(f"the torch backend needs the .pt checkpoint ({variants.model.name} is not one)")
-        if row.precision in INT8_TARGETS:
+        if row.precision in INT8_PRECISIONS:
             raise EdgeUnetError("torch runs fp32/fp16 here; INT8 runs through onnxruntime or tensorrt")
         return variants.model
     if row.backend == "onnxruntime":
         if variants.is_engine:
             raise EdgeUnetError(f"{variants.model.name} is a TensorRT engine; onnxruntime needs the .onnx")
-        if row.precision in INT8_TARGETS:
-            return variants.int8(row.size, INT8_TARGETS[row.precision])
+        if row.precision in INT8_PRECISIONS:
+            return variants.quantized(row.precision, row.size)
         return {"fp32": variants.fp32, "fp16": variants.fp16}[row.precision](row.size)
     if row.precision == "int8-cpu":
         raise EdgeUnetError("the cpu-target INT8 graph is for ONNX Runtime; TensorRT builds from the tensorrt-target one (int8 row)")

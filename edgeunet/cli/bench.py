@@ -16,7 +16,8 @@ from edgeunet.cli.options import PathArg, runtime_options
 @click.command("bench")
 @click.argument("models", type=PathArg, nargs=-1, required=True)
 @click.option("--precisions", default="fp32,fp16,int8,int8-cpu", show_default=True,
-              help="Comma-separated: fp32, fp16, int8 (TensorRT-valid Q/DQ), int8-cpu (calibrate --target cpu).")
+              help="Comma-separated: fp32, fp16, int8 (TensorRT-valid Q/DQ), int8-cpu (calibrate --target cpu), int8-modelopt "
+                   "(NVIDIA ModelOpt's ONNX PTQ, qat extra), int8-qat (the --qat file).")
 @click.option("--backends", default="auto", show_default=True, help="auto, or comma-separated: torch, onnxruntime, tensorrt.")
 @click.option("--data", type=PathArg, default=None, help="Labelled folder (images/ + masks/): Dice and mIoU per row.")
 @click.option("--calib-data", type=PathArg, default=None, help="INT8 calibration images (default: --data, else the training data).")
@@ -29,6 +30,7 @@ from edgeunet.cli.options import PathArg, runtime_options
 @runtime_options(threads_help="Intra-op threads for ONNX Runtime and torch (default: theirs).", backend=False)
 @click.option("--cache", type=PathArg, default=None, help="Folder for derived variants (default: bench-cache/ next to MODEL).")
 @click.option("--calib-images", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--qat", type=PathArg, default=None, help="RUN/best.int8.onnx of `edgeunet train --qat`: measured as the int8-qat rows.")
 @click.option("--eval-images", type=click.IntRange(min=1), default=None, help="Score only the first N images of --data.")
 @click.option("--val-split", is_flag=True, help="Score on each model's own validation split (as trained), not all of --data.")
 @click.option("--json", "json_out", type=PathArg, default=None)
