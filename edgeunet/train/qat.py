@@ -26,7 +26,7 @@ import contextlib
 import io
 import warnings
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence, cast
 
 import torch
 
@@ -131,9 +131,8 @@ def rebuild_qat_model(payload: Dict[str, Any]) -> torch.nn.Module:
     then overwritten by the checkpoint's learnt ranges; `strict` loading proves every range was restored.
     """
     spec = ModelSpec.from_dict(payload["spec"])
-    model = UNet(**payload["model"])
     height, width = spec.input_size
-    model = quantize_model(model, [torch.zeros((1, spec.in_channels, height, width))])
+    model = quantize_model(UNet(**payload["model"]), [torch.zeros((1, spec.in_channels, height, width))])
     model.load_state_dict(payload["state_dict"], strict=True)
     return model.eval()
 
@@ -160,14 +159,12 @@ class QatTrainer(Trainer):
         if source is not None:
             self.model.load_state_dict(source["state_dict"])
             count = min(CALIBRATION_IMAGES, len(self.train_set))
-            images = [self.train_set.pair(i)[0] for i in range(count)]
-        else:
+            batches = calibration_batches([self.train_set.pair(i)[0] for i in range(count)], spec)
+        else:  # resume: the ranges come from last.pt; one pass on zeros only creates the quantizers
             height, width = spec.input_size
-            images = []
             batches = [torch.zeros((1, spec.in_channels, height, width))]
-        if images:
-            batches = calibration_batches(images, spec)
-        self.model = quantize_model(self.model.cpu(), batches).to(self.device)
+        # ModelOpt converts the UNet's submodules in place; the top-level object (and its class) stays the same.
+        self.model = cast(UNet, quantize_model(self.model.cpu(), batches)).to(self.device)
         self.net = self.model
         # The quantized modules carry the same parameters plus range buffers: a fresh optimiser and schedule over them.
         self.optimizer = build_optimizer(cfg, self.model)
