@@ -122,8 +122,8 @@ def _train_qat(ctx: click.Context, qat: bool, source: Optional[Path], max_drop: 
     from edgeunet.train.qat import qat_config, require_modelopt
     from edgeunet.train.trainer import train as run_training
 
-    require_modelopt()  # a missing library is one line before anything is read or written
-    cfg, payload = qat_config(source, overrides)
+    cfg, payload = qat_config(source, overrides)  # a wrong --from is refused first
+    require_modelopt()  # then a missing library, in one line, before anything is written
     click.echo(f"QAT: fine-tuning {source} for {cfg.epochs} epoch(s) at lr {cfg.lr:g} -> {cfg.out}")
     run_dir = run_training(cfg, source=payload)
     click.echo(f"run finished: {run_dir}")
