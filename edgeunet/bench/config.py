@@ -18,7 +18,8 @@ from edgeunet.core.onnx_model import PRECISIONS
 # on a CPU (calibrate --target cpu). Both are shown so users see what each target costs and gains.
 # int8-modelopt: NVIDIA ModelOpt's ONNX PTQ of the same fp32 model and images (a second opinion on Q/DQ placement);
 # int8-qat: the INT8 ONNX of a quantization-aware fine-tuning (`train --qat`), given with --qat FILE. Neither is a default.
-BENCH_PRECISIONS = (*PRECISIONS, "int8-cpu", "int8-modelopt", "int8-qat")
+DEFAULT_PRECISIONS = (*PRECISIONS, "int8-cpu")
+BENCH_PRECISIONS = (*DEFAULT_PRECISIONS, "int8-modelopt", "int8-qat")
 INT8_TARGETS = {"int8": "tensorrt", "int8-cpu": "cpu"}  # the two edgeunet calibrate targets
 INT8_PRECISIONS = ("int8", "int8-cpu", "int8-modelopt", "int8-qat")
 BACKENDS = ("torch", "onnxruntime", "tensorrt")
@@ -28,7 +29,7 @@ SHORT = {"torch": "torch", "onnxruntime": "ORT", "tensorrt": "TRT"}
 @dataclass
 class BenchConfig:
     models: List[Path]
-    precisions: List[str] = field(default_factory=lambda: list(BENCH_PRECISIONS))
+    precisions: List[str] = field(default_factory=lambda: list(DEFAULT_PRECISIONS))
     backends: List[str] = field(default_factory=lambda: ["auto"])
     data: Optional[Path] = None
     calib_data: Optional[Path] = None
