@@ -80,7 +80,7 @@ def train(
             _export_qat(run_dir, max_drop, None)
         return
     if qat or from_checkpoint is not None:
-        _train_qat(ctx, qat, from_checkpoint, max_drop, {"data": data_dir, "config": config_file, **options})
+        _train_qat(ctx, qat, from_checkpoint, max_drop, {"data": data_dir, "config": config_file, "class_names": class_names, **options})
         return
     values: Dict[str, Any] = {"data": data_dir, "class_names": class_names.split(",") if class_names else None, **options}
     if config_file is not None:
@@ -114,6 +114,8 @@ def _train_qat(ctx: click.Context, qat: bool, source: Optional[Path], max_drop: 
         raise EdgeUnetError("--qat needs --from RUN/best.pt: the trained fp32 checkpoint to fine-tune for INT8")
     param_of = {"data": "data_dir", "config": "config_file"}
     given = [k for k in options if ctx.get_parameter_source(param_of.get(k, k)) not in (None, click.core.ParameterSource.DEFAULT)]
+    if "config" in given:
+        raise EdgeUnetError("--qat takes its settings from the --from run, not from --config; override single options instead")
     fixed = [k for k in given if k not in QAT_OPTIONS]
     if fixed:
         raise EdgeUnetError(f"--qat: --{fixed[0].replace('_', '-')} is fixed by the --from checkpoint; "
