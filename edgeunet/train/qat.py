@@ -169,12 +169,14 @@ class QatTrainer(Trainer):
         # The quantized modules carry the same parameters plus range buffers: a fresh optimiser and schedule over them.
         self.optimizer = build_optimizer(cfg, self.model)
         self.scheduler = build_scheduler(cfg, self.optimizer)
-        self.source_path = cfg.qat_from
+        source_file = Path(cfg.qat_from) if cfg.qat_from else None
+        # Recorded in every checkpoint: which fp32 model this was fine-tuned from (the gate's reference), hashed once.
+        self.qat_info = {**QAT_SCHEME, "source": cfg.qat_from,
+                         "source_sha256": sha256_file(source_file) if source_file is not None and source_file.is_file() else None}
 
     def payload(self, full: bool) -> Dict[str, Any]:
         payload = super().payload(full)
-        payload["qat"] = {**QAT_SCHEME, "source": self.source_path,
-                          "source_sha256": sha256_file(Path(self.source_path)) if self.source_path and Path(self.source_path).is_file() else None}
+        payload["qat"] = dict(self.qat_info)
         return payload
 
 
