@@ -227,7 +227,9 @@ def _quant_param(
         report.problems.append(f"{name}: per-channel activation quantization; TensorRT needs per-tensor activations")
     if role == "weight" and node.op_type == "DequantizeLinear":
         if "ConvTranspose" in consumer:
-            report.warnings.append(f"{name}: quantized ConvTranspose weights (axis {axis}); unverified on TensorRT, left float by calibrate")
+            # NVIDIA/TensorRT#2380: TensorRT's deconvolution kernels take per-input-channel (axis 0) weight scales only.
+            hint = "; TensorRT's deconvolution kernels expect axis 0 (NVIDIA/TensorRT#2380)" if axis not in (None, 0) else ""
+            report.warnings.append(f"{name}: quantized ConvTranspose weights (axis {axis}); unverified on TensorRT, left float by calibrate{hint}")
         elif "Conv" in consumer.split(","):
             weight = consts.get(source)
             out_channels = int(weight.shape[0]) if weight is not None and weight.ndim else channels

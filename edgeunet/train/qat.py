@@ -11,10 +11,14 @@ Checked on CPU with nvidia-modelopt 0.47.0 and torch 2.13 (TENSORRT.md "NVIDIA M
 
 The scheme (QAT_SCHEME) is TensorRT's explicit-quantization rule set, not ModelOpt's default config: symmetric
 INT8 (zero point 0), per-tensor activations on the inputs of Conv and ConvTranspose only (ModelOpt's default also
-quantizes MaxPool inputs), per-channel weights on the output-channel axis: axis 0 of a Conv weight (out, in, kH, kW)
-and axis 1 of a ConvTranspose weight (in, out, kH, kW). The ConvTranspose axis is the one ModelOpt's own ONNX PTQ
-and pytorch-quantization use (ModelOpt's torch default says 0); `edgeunet inspect` warns that it is unverified on
-TensorRT hardware. BatchNorm stays in the graph: TensorRT folds it into the per-channel weight scales.
+quantizes MaxPool inputs), per-channel weights on axis 0: the output channels of a Conv weight (out, in, kH, kW), and
+the input channels of a ConvTranspose weight (in, out, kH, kW). Sources disagree on that last axis (TENSORRT.md);
+we follow TensorRT's kernels as NVIDIA's TensorRT team describes them (NVIDIA/TensorRT#2380: "the kernels assume
+per-input-channel quant for ConvTranspose ... We don't support per-output-channel quant for ConvTranspose";
+#1694: axis 1 gave wrong INT8 deconvolution results, axis 0 was the fix in pytorch-quantization), which is also
+ModelOpt's torch default. ModelOpt's ONNX PTQ uses axis 1 (modelopt/onnx/quantization/operators.py) and
+`edgeunet inspect` warns on quantized ConvTranspose weights either way: unverified on TensorRT hardware here.
+BatchNorm stays in the graph: TensorRT folds it into the per-channel Conv weight scales.
 
 A QAT checkpoint is an ordinary edgeunet checkpoint plus `qat` (scheme and source); `rebuild_qat_model` makes the
 fake-quant network from it, for export (export/onnx_export.py) and for resuming.
@@ -50,7 +54,7 @@ QAT_SCHEME: Dict[str, Any] = {
     "dtype": "int8",
     "symmetric": True,
     "activations": "per-tensor, inputs of Conv and ConvTranspose",
-    "weights": "per-channel: Conv axis 0, ConvTranspose axis 1",
+    "weights": "per-channel on axis 0 (Conv: output channels; ConvTranspose: input channels, as TensorRT's kernels expect)",
     "calibration": "max",
 }
 
@@ -82,7 +86,7 @@ def quant_config() -> Dict[str, Any]:
             {"quantizer_name": "*input_quantizer", "parent_class": "nn.Conv2d", "cfg": per_tensor},
             {"quantizer_name": "*weight_quantizer", "parent_class": "nn.Conv2d", "cfg": {"num_bits": 8, "axis": 0}},
             {"quantizer_name": "*input_quantizer", "parent_class": "nn.ConvTranspose2d", "cfg": per_tensor},
-            {"quantizer_name": "*weight_quantizer", "parent_class": "nn.ConvTranspose2d", "cfg": {"num_bits": 8, "axis": 1}},
+            {"quantizer_name": "*weight_quantizer", "parent_class": "nn.ConvTranspose2d", "cfg": {"num_bits": 8, "axis": 0}},
         ],
         "algorithm": "max",
     }

@@ -49,7 +49,7 @@ def _qat_payload(steps: int = 2) -> Dict[str, Any]:
 
 
 def test_scheme_is_tensorrt_qdq_placement() -> None:
-    """Conv/ConvTranspose inputs per tensor, weights per output channel (Conv axis 0, ConvTranspose axis 1), nothing else."""
+    """Conv/ConvTranspose inputs per tensor, weights per channel on axis 0 (TensorRT's rule for both), nothing else."""
     _modelopt_or_skip()
     from edgeunet.model.unet import UNet
     from edgeunet.train.qat import quantize_model
@@ -64,7 +64,7 @@ def test_scheme_is_tensorrt_qdq_placement() -> None:
         if name.endswith("input_quantizer"):
             assert quantizer.axis is None
         else:
-            assert quantizer.axis == (1 if isinstance(owner, torch.nn.ConvTranspose2d) else 0)
+            assert quantizer.axis == 0, (name, type(owner).__name__)
 
 
 def test_qat_onnx_agrees_with_fake_quant_torch(tmp_path: Path) -> None:
