@@ -39,3 +39,14 @@ def test_unavailable_row_keeps_one_line_reason() -> None:
     config.unavailable(row, "TensorRT\n  not found")
     assert not row.ok and row.reason == "TensorRT not found" and row.fps is None
     assert row.label == "TRT-fp16 b1 64x48"
+
+
+def test_int8_modelopt_and_qat_rows_are_opt_in(tmp_path: Path) -> None:
+    model = tmp_path / "m.onnx"
+    model.write_bytes(b"x")
+    assert config.BenchConfig(models=[model]).precisions == ["fp32", "fp16", "int8", "int8-cpu"]
+    assert config.parse_list("int8,int8-modelopt,int8-qat", config.BENCH_PRECISIONS, "--precisions") == ["int8", "int8-modelopt", "int8-qat"]
+    with pytest.raises(EdgeUnetError, match="needs --qat"):
+        config.check_config(config.BenchConfig(models=[model], precisions=["int8-qat"]))
+    with pytest.raises(EdgeUnetError, match="--qat .*no such file"):
+        config.check_config(config.BenchConfig(models=[model], precisions=["int8-qat"], qat=tmp_path / "none.onnx"))
