@@ -85,3 +85,16 @@ def test_modelopt_ptq_on_the_tiny_model(tiny_onnx: Path, synth_data: Path, tmp_p
     assert report.tensorrt_ok, report.all_problems
     assert count_qdq(out).pairs > 0
     assert not list(tmp_path.glob(".edgeunet-modelopt-*"))  # no intermediate files left behind
+
+
+def test_missing_modelopt_is_one_line_with_the_install_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from edgeunet.core.errors import MissingDependencyError
+    from edgeunet.export.modelopt_ptq import require_modelopt_onnx
+
+    for name in ("modelopt", "modelopt.onnx", "modelopt.onnx.quantization"):
+        monkeypatch.setitem(sys.modules, name, None)
+    with pytest.raises(MissingDependencyError, match=r"--engine modelopt needs .*pip install 'edgeunet\[train,qat\]'") as info:
+        require_modelopt_onnx()
+    assert "\n" not in str(info.value)
