@@ -79,3 +79,18 @@ def synth_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from edgeunet.data.synth import make_video
 
     return make_video(tmp_path_factory.mktemp("video") / "cells30.avi", frames=60, fps=30.0)
+
+
+@pytest.fixture(scope="session")
+def tiny_qat_run(tmp_path_factory: pytest.TempPathFactory, tiny_run: Path) -> Path:
+    """`train --qat` of the tiny run for one epoch (RUN/best.int8.onnx, gated); skips without NVIDIA ModelOpt."""
+    try:
+        import modelopt.onnx.quantization  # noqa: F401
+        import modelopt.torch.quantization  # noqa: F401
+    except ImportError as exc:
+        pytest.skip(f"NVIDIA ModelOpt not installed ({exc}): pip install 'edgeunet[train,qat]'")
+    out = tmp_path_factory.mktemp("qat") / "tiny-qat"
+    proc = run_cli("train", "--qat", "--from", tiny_run / "best.pt", "--epochs", "1", "--out", out, "--max-drop", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert "accuracy gate passed" in proc.stdout and "mask agreement" in proc.stdout, proc.stdout
+    return out

@@ -13,14 +13,6 @@ from tests.conftest import assert_user_error, run_cli
 torch = pytest.importorskip("torch")
 
 
-def _modelopt_or_skip() -> None:
-    try:
-        import modelopt.onnx.quantization  # noqa: F401
-        import modelopt.torch.quantization  # noqa: F401
-    except ImportError as exc:
-        pytest.skip(f"NVIDIA ModelOpt not installed ({exc}): pip install 'edgeunet[train,qat]'")
-
-
 def test_qat_refusals(tmp_path: Path, tiny_run: Path) -> None:
     assert_user_error(run_cli("train", "--qat", "--epochs", "1"), "--qat needs --from")
     assert_user_error(run_cli("train", "--from", tiny_run / "best.pt"), "add --qat")
@@ -32,13 +24,8 @@ def test_qat_refusals(tmp_path: Path, tiny_run: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def qat_run(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    _modelopt_or_skip()
-    out = tmp_path_factory.mktemp("qat") / "tiny-qat"
-    proc = run_cli("train", "--qat", "--from", tiny_run / "best.pt", "--epochs", "1", "--out", out, "--max-drop", "1")
-    assert proc.returncode == 0, proc.stderr
-    assert "accuracy gate passed" in proc.stdout and "mask agreement" in proc.stdout, proc.stdout
-    return out
+def qat_run(tiny_qat_run: Path) -> Path:
+    return tiny_qat_run
 
 
 def test_qat_run_writes_a_tensorrt_int8_onnx(qat_run: Path, tiny_onnx: Path) -> None:
