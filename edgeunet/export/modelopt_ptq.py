@@ -15,6 +15,12 @@ Settings: calibration on ONNX Runtime's CPU provider (`calibration_eps=["cpu"]`)
 un-quantized stay fp32 (`high_precision_dtype="fp32"`, its default is fp16) so the comparison with `calibrate`
 differs in INT8 placement and ranges only. ModelOpt's ONNX package imports torch (modelopt/onnx/quantization/
 qdq_utils.py), so this path needs the `train` and `qat` extras; it is imported lazily and never on the edge path.
+
+Measured limits (0.47.0): the output is opset 19 whatever `opset=` says ("Opset 17 is below the minimum opset 19
+required for int8 quantization. Upgrading to opset 19."), which TensorRT 8.5/8.6 (JetPack 5) cannot parse, and
+ConvTranspose weights get per-channel scales on axis 1, which NVIDIA/TensorRT#2380 says TensorRT's deconvolution
+kernels do not support. Both are reported by `edgeunet inspect --trt VERSION`; neither is changed here, since the point
+is ModelOpt's own opinion.
 """
 
 from __future__ import annotations
