@@ -177,3 +177,27 @@ def test_tiled_prediction_of_a_2048_frame_agrees_with_the_whole_frame(synth_data
     print(f"tiled vs whole agreement: {agreement:.5f}; foreground share {float(whole.mean()):.3f}")
     assert whole.shape == tiled.shape == (2048, 2048)
     assert agreement >= 0.995
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (["--size", "native"], "--size native: this model's input is fixed at"),
+        (["--tile", "48"], "--tile 48: this model's input is fixed at"),
+    ],
+)
+def test_fixed_shape_onnx_refuses_native_frames_in_one_line(tiny_onnx: Path, synth_data: Path, tmp_path: Path,
+                                                              extra: list, fragment: str) -> None:
+    proc = run_cli("evaluate", tiny_onnx, "--data", synth_data, "--json", tmp_path / "m.json", *extra)
+    assert_user_error(proc, fragment)
+    assert "--dynamic" in proc.stderr or "--tile" in proc.stderr
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_dynamic_onnx_takes_native_frames(tiny_run: Path, synth_data: Path, tmp_path: Path) -> None:
+    onnx = tmp_path / "dynamic.onnx"
+    proc = run_cli("export", tiny_run / "best.pt", "--out", onnx, "--dynamic")
+    assert proc.returncode == 0, proc.stderr
+    proc = run_cli("evaluate", onnx, "--data", synth_data, "--size", "native", "--json", tmp_path / "m.json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "m.json").read_text())["images"] > 0
