@@ -54,10 +54,10 @@ def stop_controls(stream: Stream, log: Log) -> Iterator[None]:
 
 
 def _web_options(targets: Sequence[str], token: Optional[str], max_clients: int, snapshot_dir: Optional[Path], echo: Log) -> Any:
-    """WebOptions when a web:// or mjpeg:// output is asked for (aiohttp is imported only then)."""
-    if not any(str(t).strip().lower().startswith(("web:", "mjpeg:")) for t in targets):
+    """WebOptions (token, viewer limit) when a web://, mjpeg:// or rtsp:// output is asked for (aiohttp is imported only then)."""
+    if not any(str(t).strip().lower().startswith(("web:", "mjpeg:", "rtsp:")) for t in targets):
         if token is not None or snapshot_dir is not None:
-            echo("note: --token and --snapshot-dir apply to web:// and mjpeg:// outputs only")
+            echo("note: --token and --snapshot-dir apply to web://, mjpeg:// and rtsp:// outputs only")
         return None
     from edgeunet.stream.web import WebOptions
 
