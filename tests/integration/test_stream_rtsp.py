@@ -139,3 +139,15 @@ def _first_frame(video: Path, tmp_path: Path) -> Path:
     out = tmp_path / "first.png"
     cv2.imwrite(str(out), np.asarray(frame))
     return out
+
+
+def test_a_port_in_use_is_one_line() -> None:
+    from edgeunet.stream.sinks import make_sink
+
+    first = make_sink("rtsp://127.0.0.1:0/x", 10.0).open()
+    try:
+        with pytest.raises(EdgeUnetError, match="already in use") as info:
+            make_sink(f"rtsp://127.0.0.1:{first.port}/x", 10.0).open()
+        assert "\n" not in str(info.value)
+    finally:
+        first.close()
