@@ -91,6 +91,11 @@ def stream_command(model: Path, source: str, outputs: Sequence[str], stats_out: 
     if error is not None and not isinstance(error, EdgeUnetError):
         raise error
     stream.recorder.print(title=f"edgeunet stream: {Path(str(model)).name} on {report['source']} ({report['ended']})")
+    telemetry = report.get("telemetry", {})
+    if telemetry.get("available"):
+        spikes = telemetry["spikes"]
+        echo(f"tegrastats: {telemetry['samples']} sample(s); {spikes['count']} latency spike(s) above {spikes['factor']:g}x the median, "
+             f"{spikes['with_gpu_clock_drop']} with a GPU clock drop (--stats has the series)")
     for out in report["outputs"]:
         if out["kind"] in ("video", "images") and out["frames"]:
             echo(f"wrote {out['where']} ({out['frames']} frames)")

@@ -150,7 +150,7 @@ def mark_spikes(latencies: Sequence[Tuple[float, float]], samples: Sequence[Tupl
     `latencies` and `samples` are (seconds, value) on one clock. Pure: the unit tests feed it recorded series.
     """
     if not latencies:
-        return {"median_ms": None, "threshold_ms": None, "count": 0, "with_gpu_clock_drop": 0, "frames": []}
+        return {"median_ms": None, "threshold_ms": None, "factor": factor, "count": 0, "with_gpu_clock_drop": 0, "frames": []}
     median = statistics.median(ms for _, ms in latencies)
     threshold = factor * median
     clocks: List[Tuple[float, int]] = [(t, int(s["gpu_mhz"])) for t, s in samples if s.get("gpu_mhz") is not None]

@@ -29,3 +29,4 @@ def test_stats_carry_tegrastats_samples(tiny_onnx: Path, synth_video: Path, tmp_
     first = telemetry["series"][0]
     assert first["gpu_mhz"] == 305 and first["temps_c"]["tj"] == 47.5 and first["power_mw"]["VDD_IN"] == 4350 and "t_s" in first
     assert telemetry["latency"] == "capture_to_display" and telemetry["spikes"]["median_ms"] > 0
+    assert "tegrastats: " in proc.stdout and "with a GPU clock drop" in proc.stdout
