@@ -151,3 +151,35 @@ def test_a_port_in_use_is_one_line() -> None:
         assert "\n" not in str(info.value)
     finally:
         first.close()
+
+
+def test_max_clients_caps_the_sessions() -> None:
+    """--max-clients 1: a second viewer is refused while the first one watches (in-process sink, no model needed)."""
+    import threading
+
+    from edgeunet.stream.sinks import make_sink
+    from edgeunet.stream.web import WebOptions
+
+    sink = make_sink("rtsp://127.0.0.1:0/edgeunet", 10.0, WebOptions(max_clients=1)).open()
+    stop = threading.Event()
+
+    def feed() -> None:
+        i = 0
+        while not stop.is_set():
+            sink.write(np.full((120, 160, 3), i % 255, np.uint8), i)
+            i += 1
+            time.sleep(0.1)
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    url = f"rtsp://127.0.0.1:{sink.port}/edgeunet"
+    os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = "rtsp_transport;tcp"
+    first = cv2.VideoCapture(url, cv2.CAP_FFMPEG)
+    try:
+        assert first.isOpened() and first.read()[0]
+        assert _read(url, frames=1, timeout_s=10)[0] == 0
+    finally:
+        first.release()
+        stop.set()
+        feeder.join()
+        sink.close()
