@@ -70,7 +70,8 @@ def launch_line(encoder: str, fps: float, width: Optional[int] = None, height: O
                   f"idrinterval={gop} ! h264parse")
     else:
         encode = f"video/x-raw,format=I420 ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={gop}"
-    return (f"( appsrc name=src is-live=true format=time do-timestamp=true block=false max-bytes=0 leaky-type=downstream{caps} "
+    # No appsrc leaky-type (GStreamer 1.20+): JetPack 5 has 1.16. The leaky queue drops old frames if the encoder lags.
+    return (f"( appsrc name=src is-live=true format=time do-timestamp=true block=false{caps} "
             f"! queue max-size-buffers=2 leaky=downstream ! videoconvert ! {encode} ! rtph264pay name=pay0 pt=96 config-interval=1 )")
 
 
