@@ -24,6 +24,7 @@ import numpy as np
 from edgeunet.core.errors import EdgeUnetError, MissingDependencyError
 from edgeunet.core.overlay import to_bgr
 from edgeunet.stream.access import new_token, token_required
+from edgeunet.stream.redact import redact_uri
 from edgeunet.stream.sinks import Sink, SinkSpec
 
 RTSP_USER = "edgeunet"
@@ -186,8 +187,8 @@ class RtspSink(Sink):
 
     @property
     def url(self) -> str:
-        """What logs and --stats show: the password as *** (never the token)."""
-        return self.url_with("***" if self.token else None)
+        """What logs and --stats show: the password as *** (never the token), by the one redaction rule of edgeunet.stream.redact."""
+        return redact_uri(self.url_with(self.token))
 
     # -- frames (the pipeline's sink thread) --------------------------------------------------------
     def write(self, frame: np.ndarray, index: int) -> None:
