@@ -27,8 +27,8 @@ from edgeunet.data.splits import sample_images
 from edgeunet.evaluate.class_gate import class_drop_limit
 from edgeunet.evaluate.gate import GateError, GateResult, check_max_drop, gate_result, record_gate, reject, validation_samples
 from edgeunet.export.calib_check import check_calibration_set
-from edgeunet.export.qdq_layers import LAYER_OPS, quantized_layers
-from edgeunet.export.quantize import DEFAULT_PERCENTILE, CalibrationResult, calibrate, check_percentile, check_source
+from edgeunet.export.qdq_layers import LAYER_OPS, MOVEMENT_OPS, quantized_layers
+from edgeunet.export.quantize import DEFAULT_PERCENTILE, CalibrationResult, calibrate, check_calibrate_args
 from edgeunet.export.sensitivity import SENSITIVITY_IMAGES, SensitivityResult, VariantScorer, layer_sensitivity
 
 FALLBACKS = ("off", "auto")
@@ -53,7 +53,7 @@ def _check_options(target: str, fallback: str, gate: bool, keep: Sequence[str], 
 
 def _check_keep_names(model: Any, keep: Sequence[str]) -> None:
     """Before calibrating: names must be compute layers of the fp32 graph (quant_pre_process keeps node names)."""
-    valid = [node.name for node in model.graph.node if node.op_type in LAYER_OPS]
+    valid = [node.name for node in model.graph.node if node.op_type in LAYER_OPS + MOVEMENT_OPS]
     unknown = [name for name in keep if name not in valid]
     if unknown:
         shown = ", ".join(valid[:5]) + (", ..." if len(valid) > 5 else "")
@@ -132,10 +132,9 @@ def quantize_and_gate(
     onnx_path, data, out = Path(onnx_path), Path(data), Path(out)
     check_max_drop(max_drop)
     class_drop_limit(max_drop, max_class_drop)
-    check_percentile(percentile)
     keep = list(keep_float)
     _check_options(target, fallback, gate, keep, sensitivity)
-    model, metadata, spec = check_source(onnx_path, "calibrate")
+    model, metadata, spec = check_calibrate_args(onnx_path, out, num_images, method, target, percentile)
     _check_keep_names(model, keep)
     samples: Optional[List[Sample]] = None
     source = ""

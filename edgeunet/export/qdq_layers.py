@@ -16,21 +16,24 @@ from typing import Any, Dict, Iterable, List, Sequence
 
 from edgeunet.core.errors import EdgeUnetError
 
-# Layers that carry the compute (and the quantization error worth measuring); Q/DQ around MaxPool/Concat only
-# moves int8 data between them.
+# Layers that carry the compute (and most of the quantization error worth measuring).
 LAYER_OPS = ("Conv", "ConvTranspose", "MatMul", "Gemm")
+# Also quantized (quantize.QUANTIZED_OPS): int8 data movement between them. They can clip too (a skip connection's
+# range), so sensitivity measures them and the fallback may free them; otherwise "every layer in float" would
+# still clip at their Q/DQ and could not reach the fp32 accuracy.
+MOVEMENT_OPS = ("MaxPool", "Concat")
 
 
 def _producers(model: Any) -> Dict[str, Any]:
     return {out: node for node in model.graph.node for out in node.output}
 
 
-def quantized_layers(model: Any) -> List[str]:
-    """Names of the LAYER_OPS nodes that read at least one DequantizeLinear output, in graph order."""
+def quantized_layers(model: Any, ops: Sequence[str] = LAYER_OPS + MOVEMENT_OPS) -> List[str]:
+    """Names of the `ops` nodes that read at least one DequantizeLinear output, in graph order."""
     producers = _producers(model)
     names = []
     for node in model.graph.node:
-        if node.op_type in LAYER_OPS and any(
+        if node.op_type in ops and any(
             (p := producers.get(name)) is not None and p.op_type == "DequantizeLinear" for name in node.input
         ):
             names.append(node.name)

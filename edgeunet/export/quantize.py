@@ -207,6 +207,28 @@ def same_file(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
 
 
+def check_calibrate_args(
+    onnx_path: Path, out: Path, num_images: int, method: str, target: str, percentile: float,
+) -> Tuple[Any, Dict[str, str], ModelSpec]:
+    """Every mistake `calibrate` can refuse before reading an image; returns (model, metadata, spec) of the fp32 source."""
+    if method not in METHODS:
+        raise EdgeUnetError(f"--method {method}: choose from {', '.join(METHODS)}")
+    if target not in TARGETS:
+        raise EdgeUnetError(f"--target {target}: choose tensorrt (Q/DQ TensorRT accepts) or cpu (ONNX Runtime on a CPU)")
+    if num_images < 1:
+        raise EdgeUnetError(f"--num-images {num_images}: must be at least 1")
+    check_percentile(percentile)
+    if out.suffix.lower() != ".onnx":
+        raise EdgeUnetError(f"--out {out}: the file name must end in .onnx (e.g. model.int8.onnx)")
+    if out.exists() and same_file(onnx_path, out):
+        raise EdgeUnetError(f"--out {out}: would overwrite the fp32 model; choose another name (e.g. model.int8.onnx)")
+    model, metadata, spec = check_source(onnx_path, "calibrate")
+    opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
+    if opset < 13:
+        raise EdgeUnetError(f"{onnx_path}: opset {opset}; per-channel INT8 needs opset >= 13: re-export with --opset 17")
+    return model, metadata, spec
+
+
 def calibrate(
     onnx_path: Path,
     data: Path,
@@ -230,21 +252,7 @@ def calibrate(
     The output is written atomically; on any error no file is left at `out`.
     """
     onnx_path, data, out, manifest_dir = Path(onnx_path), Path(data), Path(out), Path(manifest_dir)
-    if method not in METHODS:
-        raise EdgeUnetError(f"--method {method}: choose from {', '.join(METHODS)}")
-    if target not in TARGETS:
-        raise EdgeUnetError(f"--target {target}: choose tensorrt (Q/DQ TensorRT accepts) or cpu (ONNX Runtime on a CPU)")
-    if num_images < 1:
-        raise EdgeUnetError(f"--num-images {num_images}: must be at least 1")
-    check_percentile(percentile)
-    if out.suffix.lower() != ".onnx":
-        raise EdgeUnetError(f"--out {out}: the file name must end in .onnx (e.g. model.int8.onnx)")
-    if out.exists() and same_file(onnx_path, out):
-        raise EdgeUnetError(f"--out {out}: would overwrite the fp32 model; choose another name (e.g. model.int8.onnx)")
-    model, metadata, spec = check_source(onnx_path, "calibrate")
-    opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
-    if opset < 13:
-        raise EdgeUnetError(f"{onnx_path}: opset {opset}; per-channel INT8 needs opset >= 13: re-export with --opset 17")
+    model, metadata, spec = check_calibrate_args(onnx_path, out, num_images, method, target, percentile)
     images = list(images) if images is not None else sample_images(data, num_images, seed, exclude)
     ensure_writable_dir(out.parent if str(out.parent) else Path("."))
     ensure_writable_dir(manifest_dir, "calibration folder")
