@@ -78,7 +78,7 @@ def _chart(result: SensitivityResult, path: Path) -> str:
     fig.suptitle("INT8 layer sensitivity (worst at the top)")
     fig.tight_layout()
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")  # long node names stay readable
     plt.close(fig)
     return f"Chart: ![sensitivity]({path.name})"
 
