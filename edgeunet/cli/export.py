@@ -73,14 +73,16 @@ def calibrate(model: Path, data_dir: Path, out: Optional[Path], **options: Any) 
 @click.option("--fp16", is_flag=True, help="fp16-typed graph (weights and activations), I/O types unchanged.")
 @click.option("--out", type=PathArg, default=None, help="Output .onnx. Default: MODEL.fp16.onnx next to MODEL.")
 @gate_options
-def convert(model: Path, fp16: bool, out: Optional[Path], val_data: Optional[Path], max_drop: float, no_gate: bool) -> None:
+def convert(model: Path, fp16: bool, out: Optional[Path], val_data: Optional[Path], max_drop: float, max_class_drop: Optional[float],
+            no_gate: bool) -> None:
     """Convert an fp32 ONNX to another precision (--fp16), then gate its accuracy."""
     from edgeunet.export.fp16 import convert_and_gate
     from edgeunet.export.quantize import default_output
 
     if not fp16:
         raise EdgeUnetError("choose a conversion: --fp16 (for INT8 use `edgeunet calibrate`)")
-    path, gate = convert_and_gate(model, out or default_output(model, "fp16"), val_data=val_data, max_drop=max_drop, gate=not no_gate)
+    path, gate = convert_and_gate(model, out or default_output(model, "fp16"), val_data=val_data, max_drop=max_drop, gate=not no_gate,
+                                  max_class_drop=max_class_drop)
     click.echo(f"wrote {path}")
     echo_gate(gate)
 

@@ -49,6 +49,8 @@ def gate_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option("--no-gate", is_flag=True, help="Skip the accuracy gate (not recommended).")(func)
     func = click.option("--max-drop", type=float, default=0.01, show_default=True,
                         help="Largest mean drop vs the fp32 model that is accepted (Dice for binary models, mIoU for multi-class).")(func)
+    func = click.option("--max-class-drop", type=float, default=None,
+                        help="Largest IoU drop of any single class. Default: max(0.03, --max-drop).")(func)
     func = click.option("--val-data", type=PathArg, default=None,
                         help="Labelled folder (images/ + masks/) for the gate. Default: the model's own validation split.")(func)
     return func
@@ -65,8 +67,6 @@ def int8_options(func: Callable[..., Any]) -> Callable[..., Any]:
                         help="auto: if the gate fails, leave the most sensitive layers in float, one at a time, until it passes.")(func)
     func = click.option("--strict-calibration", is_flag=True,
                         help="Refuse calibration images unlike the training data (noise, other domain, BGR, too few) instead of warning.")(func)
-    func = click.option("--max-class-drop", type=float, default=None,
-                        help="Largest IoU drop of any single class. Default: max(0.03, --max-drop).")(func)
     return func
 
 

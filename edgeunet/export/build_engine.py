@@ -36,6 +36,7 @@ from edgeunet.core.onnx_model import (
 )
 from edgeunet.core.spec import ModelSpec
 from edgeunet.core.version import __version__
+from edgeunet.evaluate.class_gate import class_drop_limit
 from edgeunet.evaluate.gate import check_max_drop
 from edgeunet.export.trt_compat import require_compatible
 from edgeunet.trt import INSTALL_HINT, tensorrt_version
@@ -73,6 +74,7 @@ class BuildOptions:
     calibrator: str = "qdq"
     val_data: Optional[Path] = None
     max_drop: float = 0.01
+    max_class_drop: Optional[float] = None
     no_gate: bool = False
     out: Optional[Path] = None
     workspace: Optional[int] = None
@@ -136,6 +138,7 @@ def check_options(opts: BuildOptions) -> _Checked:
     onnx_precision = precision_of(metadata)
     name, shape, _ = input_info(model)
     check_max_drop(opts.max_drop)
+    class_drop_limit(opts.max_drop, opts.max_class_drop)
     if opts.calibrator not in CALIBRATORS:
         raise EdgeUnetError(f"--calibrator {opts.calibrator}: choose from {', '.join(CALIBRATORS)}")
     if not opts.int8 and opts.calib_data is not None:
@@ -217,7 +220,7 @@ def build_engine_command(opts: BuildOptions, echo: Echo = print) -> Path:
         echo(f"calibrating {onnx.name} on {opts.calib_data} (explicit Q/DQ, TensorRT target) ...")
         calib, gate_result = quantize_and_gate(
             onnx, opts.calib_data, target, val_data=opts.val_data, max_drop=opts.max_drop, gate=not opts.no_gate, num_images=opts.num_images,
-            seed=opts.seed, target="tensorrt", warn=echo,
+            seed=opts.seed, target="tensorrt", warn=echo, max_class_drop=opts.max_class_drop,
         )
         echo(f"wrote {calib.onnx_path} ({calib.quantized_nodes} quantized tensors, {calib.num_images} images; manifest {calib.manifest_path})")
         if gate_result is not None:
@@ -230,7 +233,8 @@ def build_engine_command(opts: BuildOptions, echo: Echo = print) -> Path:
         from edgeunet.export.fp16 import convert_and_gate
         from edgeunet.export.quantize import default_output
 
-        fp16_onnx, gate_result = convert_and_gate(onnx, default_output(onnx, "fp16"), val_data=opts.val_data, max_drop=opts.max_drop, gate=not opts.no_gate)
+        fp16_onnx, gate_result = convert_and_gate(onnx, default_output(onnx, "fp16"), val_data=opts.val_data, max_drop=opts.max_drop, gate=not opts.no_gate,
+                                                  max_class_drop=opts.max_class_drop)
         echo(f"wrote {fp16_onnx}")
         if gate_result is not None:
             echo(gate_result.line())
