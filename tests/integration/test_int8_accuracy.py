@@ -160,3 +160,27 @@ def test_sensitivity_report_and_keep_float(tiny_onnx: Path, synth_data: Path, va
                    "--manifest-dir", tmp_path / "cal-x", "--keep-float", "no/such/Conv")
     assert_user_error(proc, "--keep-float no/such/Conv: no such layer in the model; valid names")
     assert "/Conv" in proc.stderr.split("valid names")[1] and not (tmp_path / "x.int8.onnx").exists()
+
+
+def test_real_data_statistics_tell_domains_and_channel_order(isbi: Path, tmp_path: Path) -> None:
+    """On the shared data: ISBI test images pass as ISBI, CamVid frames do not; CamVid saved BGR-swapped is named."""
+    if not CAMVID_IMAGES.is_dir():
+        pytest.skip(f"CamVid not found at {CAMVID_IMAGES}")
+    from edgeunet.core.spec import ModelSpec
+    from edgeunet.data.data_stats import compare_stats, compute_data_stats
+
+    gray, rgb = ModelSpec(in_channels=1), ModelSpec(in_channels=3, channel_order="rgb", mean=[0.5] * 3, std=[0.25] * 3)
+    isbi_stats = compute_data_stats(sorted((isbi / "images").iterdir()), gray)
+    isbi_test = sorted((isbi.parent / "test" / "images").iterdir())[:16]
+    frames = sorted(CAMVID_IMAGES.iterdir())
+    order = np.random.default_rng(1).permutation(len(frames))
+    train, calib = [frames[i] for i in order[:48]], [frames[i] for i in order[100:116]]
+    assert compare_stats(isbi_stats, compute_data_stats(isbi_test, gray))["findings"] == []
+    assert any("histogram distance" in f for f in compare_stats(isbi_stats, compute_data_stats(calib, gray))["findings"])
+    camvid_stats = compute_data_stats(train, rgb)
+    assert compare_stats(camvid_stats, compute_data_stats(calib, rgb))["findings"] == []
+    (tmp_path / "bgr").mkdir()
+    for path in calib:
+        cv2.imwrite(str(tmp_path / "bgr" / path.name), cv2.imread(str(path))[:, :, ::-1])
+    swapped = compare_stats(camvid_stats, compute_data_stats(sorted((tmp_path / "bgr").iterdir()), rgb))["findings"]
+    assert swapped == ["channel means swapped? (BGR vs RGB)"]
