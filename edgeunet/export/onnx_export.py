@@ -28,6 +28,7 @@ from edgeunet.core.atomic import sha256_file
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.core.onnx_model import (
     KEY_CHECKPOINT_SHA,
+    KEY_DATA_STATS,
     KEY_EXPORT,
     KEY_IO,
     KEY_PRECISION,
@@ -286,6 +287,8 @@ def export_onnx(
         KEY_VAL_METRICS: _plain(payload.get("metrics") or {}),
         KEY_VAL_SPLIT: val_split,
     })
+    if payload.get("data_stats"):  # checkpoints from before issue 14 have none; calibrate then skips that check
+        set_metadata(model, {KEY_DATA_STATS: payload["data_stats"]})
     model.producer_name = "edgeunet"
     export_info: Dict[str, Any] = {"opset": opset, "dynamic": dynamic, "batch": "dynamic" if dynamic else batch,
                                    "exporter": f"torch {torch.__version__} torchscript (dynamo=False)", "simplified": simplify}
