@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.edgeunet-installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-all lint typecheck setup clean
+.PHONY: demo test test-all lint typecheck setup setup-rtsp clean
 
 setup: $(STAMP)
 
@@ -16,6 +16,23 @@ $(STAMP): setup.py pyproject.toml
 	$(PY) -m pip install -q -e '.[train,dev]'
 	$(PY) tests/prepare_trt_stubs.py .typecheck/stubs
 	touch $(STAMP)
+
+# rtsp:// output: GStreamer + its RTSP server from apt (as root, or via sudo), PyGObject built into .venv (the `rtsp` extra).
+# Without it the rtsp:// tests skip with the reason. apt runs only when a package is missing.
+RTSP_APT := python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp \
+            gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav \
+            libgirepository1.0-dev libcairo2-dev pkg-config gcc
+RTSP_STAMP := $(VENV)/.edgeunet-rtsp
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+setup-rtsp: $(RTSP_STAMP)
+
+$(RTSP_STAMP): $(STAMP)
+	dpkg -s $(RTSP_APT) >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(RTSP_APT); }
+	$(PY) -m pip install -q -e '.[rtsp]'
+	$(PY) -c "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer"
+	touch $(RTSP_STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/edgeunet demo

@@ -20,7 +20,8 @@ sys.path.insert(0, str(REPO))
 
 from edgeunet.core.errors import EdgeUnetError  # noqa: E402
 from edgeunet.export.inspect import count_qdq  # noqa: E402
-from edgeunet.export.quantize import default_output, quantize_and_gate  # noqa: E402
+from edgeunet.export.int8 import quantize_and_gate  # noqa: E402
+from edgeunet.export.quantize import default_output  # noqa: E402
 
 
 def main() -> int:

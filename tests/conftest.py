@@ -25,10 +25,13 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subpro
 
 
 def assert_user_error(proc: subprocess.CompletedProcess, fragment: str) -> None:
-    """One line on stderr that names the problem, a non-zero exit, no traceback."""
+    """One line on stderr that names the problem, a non-zero exit, no traceback.
+
+    Warning lines ("warning: ...", e.g. the calibration-set check) may come before it: they are not the error.
+    """
     assert proc.returncode != 0, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    lines = [line for line in proc.stderr.splitlines() if line.strip() and not line.startswith("warning: ")]
     assert len(lines) == 1, proc.stderr
     assert fragment.lower() in lines[0].lower(), lines[0]
 

@@ -31,6 +31,7 @@ APT_PACKAGES=(
   python3-libnvinfer python3-libnvinfer-dev              # JetPack's TensorRT Python bindings (system Python)
   libopencv-python                                       # JetPack's OpenCV for Python, built with GStreamer
   gstreamer1.0-tools v4l-utils                           # gst-launch-1.0 and v4l2-ctl to check cameras
+  python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp  # the rtsp:// output (GStreamer's RTSP server; JetPack has nvv4l2h264enc)
 )
 
 die() {

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import click
 
-from edgeunet.cli.options import PathArg, echo_gate, gate_options
+from edgeunet.cli.options import PathArg, echo_gate, gate_options, int8_kwargs, int8_options
 from edgeunet.core.errors import EdgeUnetError
 
 
@@ -46,6 +46,7 @@ def export_cmd(checkpoint: Path, out: Optional[Path], size: Optional[tuple], dyn
 @click.option("--out", type=PathArg, default=None, help="Output .onnx. Default: MODEL.int8.onnx next to MODEL.")
 @click.option("--num-images", type=int, default=64, show_default=True)
 @click.option("--method", type=click.Choice(["entropy", "minmax", "percentile"]), default="entropy", show_default=True)
+@click.option("--percentile", type=float, default=99.99, show_default=True, help="--method percentile: the share of each activation histogram kept.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Which images are sampled.")
 @click.option("--target", type=click.Choice(["tensorrt", "cpu"]), default="tensorrt", show_default=True,
               help="tensorrt: symmetric Q/DQ that TensorRT accepts; cpu: QLinear ops with uint8 activations for ONNX Runtime on the CPU (TensorRT rejects it).")
@@ -53,21 +54,27 @@ def export_cmd(checkpoint: Path, out: Optional[Path], size: Optional[tuple], dyn
 @click.option("--engine", type=click.Choice(["edgeunet", "modelopt"]), default="edgeunet", show_default=True,
               help="Who places the Q/DQ: edgeunet (ONNX Runtime's quantizer, our TensorRT rules) or modelopt (NVIDIA ModelOpt's ONNX PTQ, "
                    "a second opinion; needs the qat extra). Default out for modelopt: MODEL.int8-modelopt.onnx.")
+@int8_options
 @gate_options
-def calibrate(model: Path, data_dir: Path, out: Optional[Path], num_images: int, method: str, seed: int, target: str,
-              manifest_dir: Path, engine: str, val_data: Optional[Path], max_drop: float, no_gate: bool) -> None:
+def calibrate(model: Path, data_dir: Path, out: Optional[Path], **options: Any) -> None:
     """INT8: calibrate MODEL (fp32 ONNX) on real images into an INT8 ONNX for --target, then gate its accuracy."""
     from edgeunet.export.inspect import count_qdq
-    from edgeunet.export.quantize import default_output, quantize_and_gate
+    from edgeunet.export.int8 import quantize_and_gate
+    from edgeunet.export.quantize import default_output
 
+    options["gate"] = not options.pop("no_gate")
+    options.update(int8_kwargs(options))
+    engine = options["engine"]
     default = default_output(model, "int8" if engine == "edgeunet" else "int8-modelopt")
-    calib, gate = quantize_and_gate(model, data_dir, out or default, val_data=val_data, max_drop=max_drop,
-                                    num_images=num_images, method=method, seed=seed, target=target, manifest_dir=manifest_dir,
-                                    gate=not no_gate, engine=engine)
+    calib, gate = quantize_and_gate(model, data_dir, out or default, warn=lambda line: click.echo(line, err=True), **options)
     kept = "ConvTranspose" if engine == "edgeunet" else "Conv/ConvTranspose"
     click.echo(f"wrote {calib.onnx_path} ({calib.quantized_nodes} tensors quantized, {count_qdq(calib.onnx_path).pairs} Q/DQ pairs, "
                f"{len(calib.float_nodes)} {kept} kept float, {calib.num_images} images, {calib.method}, target {calib.target}, engine {engine})")
+    if calib.float_layers:
+        click.echo(f"float layers ({len(calib.float_layers)}): {', '.join(calib.float_layers)}")
     click.echo(f"manifest {calib.manifest_path} (sha256 {calib.manifest_sha256[:16]})")
+    for path in calib.reports:
+        click.echo(f"wrote {path}")
     echo_gate(gate)
 
 
@@ -76,14 +83,16 @@ def calibrate(model: Path, data_dir: Path, out: Optional[Path], num_images: int,
 @click.option("--fp16", is_flag=True, help="fp16-typed graph (weights and activations), I/O types unchanged.")
 @click.option("--out", type=PathArg, default=None, help="Output .onnx. Default: MODEL.fp16.onnx next to MODEL.")
 @gate_options
-def convert(model: Path, fp16: bool, out: Optional[Path], val_data: Optional[Path], max_drop: float, no_gate: bool) -> None:
+def convert(model: Path, fp16: bool, out: Optional[Path], val_data: Optional[Path], max_drop: float, max_class_drop: Optional[float],
+            no_gate: bool) -> None:
     """Convert an fp32 ONNX to another precision (--fp16), then gate its accuracy."""
     from edgeunet.export.fp16 import convert_and_gate
     from edgeunet.export.quantize import default_output
 
     if not fp16:
         raise EdgeUnetError("choose a conversion: --fp16 (for INT8 use `edgeunet calibrate`)")
-    path, gate = convert_and_gate(model, out or default_output(model, "fp16"), val_data=val_data, max_drop=max_drop, gate=not no_gate)
+    path, gate = convert_and_gate(model, out or default_output(model, "fp16"), val_data=val_data, max_drop=max_drop, gate=not no_gate,
+                                  max_class_drop=max_class_drop)
     click.echo(f"wrote {path}")
     echo_gate(gate)
 

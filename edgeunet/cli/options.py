@@ -48,15 +48,41 @@ def gate_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The accuracy gate shared by calibrate, convert and build-engine."""
     func = click.option("--no-gate", is_flag=True, help="Skip the accuracy gate (not recommended).")(func)
     func = click.option("--max-drop", type=float, default=0.01, show_default=True,
-                        help="Largest Dice drop vs the fp32 model that is accepted.")(func)
+                        help="Largest mean drop vs the fp32 model that is accepted (Dice for binary models, mIoU for multi-class).")(func)
+    func = click.option("--max-class-drop", type=float, default=None,
+                        help="Largest IoU drop of any single class. Default: max(0.03, --max-drop).")(func)
     func = click.option("--val-data", type=PathArg, default=None,
                         help="Labelled folder (images/ + masks/) for the gate. Default: the model's own validation split.")(func)
     return func
 
 
+def int8_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """INT8 accuracy tools (issue 14): per-class gate limit, calibration-set check, sensitivity, float fallback."""
+    func = click.option("--sensitivity-alone", is_flag=True,
+                        help="With --sensitivity: also score each layer quantized alone (all others float; doubles the time).")(func)
+    func = click.option("--sensitivity", type=PathArg, default=None, metavar="REPORT.md",
+                        help="Write a per-layer sensitivity table (Markdown) and a bar chart (PNG beside it); needs validation images.")(func)
+    func = click.option("--keep-float", default=None, metavar="NODE,...", help="Leave these layers (ONNX node names) in float.")(func)
+    func = click.option("--fallback", type=click.Choice(["off", "auto"]), default="off", show_default=True,
+                        help="auto: if the gate fails, leave the most sensitive layers in float, one at a time, until it passes.")(func)
+    func = click.option("--strict-calibration", is_flag=True,
+                        help="Refuse calibration images unlike the training data (noise, other domain, BGR, too few) instead of warning.")(func)
+    return func
+
+
+def int8_kwargs(options: Dict[str, Any]) -> Dict[str, Any]:
+    """The int8 group's values as `export.int8.quantize_and_gate` keywords (--keep-float split into names)."""
+    from edgeunet.export.int8 import parse_layer_list
+
+    return {"keep_float": parse_layer_list(options.pop("keep_float", None))}
+
+
 def echo_gate(gate: Any) -> None:
     if gate is not None:
         click.echo(gate.line())
+        if len(gate.class_lines()) > 2:  # multi-class: the per-class table behind the verdict
+            for line in gate.class_lines():
+                click.echo(line)
 
 
 def runtime_options(threads_help: str = "ONNX Runtime intra-op threads (default: all cores).", backend: bool = True) -> Decorator:

@@ -16,7 +16,8 @@ from edgeunet.cli.options import PathArg, RuntimeOptions, runtime_options
 @click.argument("source")
 @click.option("--output", "-o", "outputs", multiple=True, metavar="SINK",
               help="Repeatable: out.mp4 / out.avi, frames/ (a folder), display://, web://HOST:PORT (live page, default 127.0.0.1:8080), "
-                   "mjpeg://HOST:PORT (default 127.0.0.1:8090), null. "
+                   "mjpeg://HOST:PORT (default 127.0.0.1:8090), rtsp://HOST:PORT/PATH (H.264 over RTSP, default 127.0.0.1:8554/edgeunet; "
+                   "needs GStreamer: pip install 'edgeunet[rtsp]'), null. "
                    "Default: a window when there is a screen, else null.")
 @click.option("--overlay", type=click.Choice(["alpha", "mask", "side", "contour"]), default="alpha", show_default=True,
               help="alpha: blended colours; mask: colour mask only; side: frame | mask; contour: class outlines.")
@@ -31,10 +32,10 @@ from edgeunet.cli.options import PathArg, RuntimeOptions, runtime_options
 @click.option("--reconnect", type=click.IntRange(min=0), default=3, show_default=True,
               help="A live source that drops is reopened up to N times (back-off 0.5 s doubling to 8 s), then the run ends.")
 @click.option("--token", envvar="EDGEUNET_TOKEN", default=None, metavar="TOKEN",
-              help="web:// / mjpeg://: required as ?token= or 'Authorization: Bearer'. Needed beyond loopback (made and printed once "
-                   "when not given). Env: EDGEUNET_TOKEN.")
+              help="web:// / mjpeg://: required as ?token= or 'Authorization: Bearer'; rtsp://: the password of user edgeunet. "
+                   "Needed beyond loopback (made and printed once when not given). Env: EDGEUNET_TOKEN.")
 @click.option("--max-clients", type=click.IntRange(min=1), default=4, show_default=True,
-              help="web:// / mjpeg://: concurrent viewers of the video; the rest get 503.")
+              help="web:// / mjpeg:// / rtsp://: concurrent viewers of the video; the rest are refused.")
 @click.option("--snapshot-dir", type=PathArg, default=None, help="web://: where the page's snapshot button saves frame + mask "
               "(default ./snapshots).")
 @click.option("--stage-nice", type=click.IntRange(0, 19), default=None,

@@ -18,6 +18,8 @@ Metadata keys (all values are strings; JSON where structured):
     edgeunet.source_sha256      sha256 of the fp32 ONNX a converted/quantized model came from
     edgeunet.calibration        JSON {manifest, manifest_sha256, method, num_images, seed}
     edgeunet.gate               JSON of the accuracy gate result that accepted this file
+    edgeunet.data_stats         JSON of the training images' statistics (data/data_stats.py), for the calibration-set check
+    edgeunet.float_layers       JSON list of the node names an INT8 graph leaves in float (--keep-float, --fallback auto)
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ KEY_EXPORT = "edgeunet.export"
 KEY_SOURCE_SHA = "edgeunet.source_sha256"
 KEY_CALIBRATION = "edgeunet.calibration"
 KEY_GATE = "edgeunet.gate"
+KEY_DATA_STATS = "edgeunet.data_stats"
+KEY_FLOAT_LAYERS = "edgeunet.float_layers"
 
 PRECISIONS = ("fp32", "fp16", "int8")
 TARGETS = ("any", "tensorrt", "cpu")

@@ -190,6 +190,17 @@ def _comment(lines: List[str]) -> str:
     return "".join(f"# {line}\n" if line else "#\n" for line in lines)
 
 
+def _resize_note(spec: ModelSpec) -> List[str]:
+    """Why the resize keys are what they are: nvinfer must feed the network what edgeunet trained it on."""
+    if spec.resize == "letterbox":
+        return ["Resize: letterbox model. maintain-aspect-ratio=1 with symmetric-padding=0 scales keeping the aspect",
+                "ratio and pads right/bottom with black, as edgeunet did in training (scaling-filter=1, bilinear)."]
+    if spec.resize == "native":
+        return ["Resize: trained on native-scale crops; nvinfer stretches each frame to infer-dims, so export the",
+                "ONNX at the camera's resolution (`edgeunet export --size HxW`) for the same scale as in training."]
+    return ["Resize: scaling-filter=1 (bilinear) and maintain-aspect-ratio=0 match edgeunet's cv2.resize preprocessing."]
+
+
 def nvinfer_config(spec: ModelSpec, norm: Normalization, precision: str, batch: int, source_name: str) -> str:
     """The [property] file for Gst-nvinfer."""
     height, width = spec.input_size
@@ -218,7 +229,7 @@ def nvinfer_config(spec: ModelSpec, norm: Normalization, precision: str, batch: 
         "segmentation parser (largest value > segmentation-threshold) yields edgeunet's class ids.",
         "int8: precision comes from the Q/DQ graph (explicit quantization); no int8-calib-file is needed." if precision == "int8" else
         "On first run nvinfer builds the engine from onnx-file and saves it as model-engine-file.",
-        "Resize: scaling-filter=1 (bilinear) and maintain-aspect-ratio=0 match edgeunet's cv2.resize preprocessing.",
+        *_resize_note(spec),
     ])
     prop = {
         "gpu-id": 0,
@@ -236,7 +247,8 @@ def nvinfer_config(spec: ModelSpec, norm: Normalization, precision: str, batch: 
         "output-blob-names": PROB_OUTPUT,
         "segmentation-threshold": 0.0,
         "segmentation-output-order": 0,
-        "maintain-aspect-ratio": 0,
+        "maintain-aspect-ratio": 1 if spec.resize == "letterbox" else 0,
+        "symmetric-padding": 0,
         "scaling-filter": 1,
         "process-mode": 1,
         "gie-unique-id": 1,

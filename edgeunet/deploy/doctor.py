@@ -280,7 +280,9 @@ CHECKS: Tuple[Callable[[], Check], ...] = (
 
 
 def run_checks() -> List[Check]:
-    return [check() for check in CHECKS]
+    from edgeunet.deploy.doctor_stream import STREAM_CHECKS  # H.264 encoder, Jetson clocks (it imports Check from here)
+
+    return [check() for check in (*CHECKS, *STREAM_CHECKS)]
 
 
 def report_lines(checks: List[Check]) -> List[str]:

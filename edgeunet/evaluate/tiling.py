@@ -8,7 +8,7 @@ Numpy only (edge path): works through any backend's `run`.
 
 from __future__ import annotations
 
-from typing import Callable, List, Optional
+from typing import Any, Callable, List, Optional, Tuple
 
 import numpy as np
 
@@ -89,10 +89,39 @@ class TiledPredictor:
         return np.argmax(blended, axis=0).astype(np.uint8)
 
 
+def fixed_input_hw(backend: Any, spec: ModelSpec) -> Optional[Tuple[int, int]]:
+    """The graph's (H, W) when the ONNX/engine input is static, None when it takes any size (dynamic, torch)."""
+    shape = list(getattr(backend, "input_shape", None) or [])
+    if len(shape) != 4:
+        return None
+    height, width = (shape[1], shape[2]) if spec.io == "uint8" else (shape[2], shape[3])
+    if isinstance(height, int) and isinstance(width, int) and height > 0 and width > 0:
+        return height, width
+    return None
+
+
+def check_fits_fixed_input(backend: Any, spec: ModelSpec, size: Optional[str], tile: Optional[int]) -> None:
+    """A static-shape model takes one size only: refuse --size native and off-size tiles up front, in one line."""
+    fixed = fixed_input_hw(backend, spec)
+    if fixed is None:
+        return
+    height, width = fixed
+    redo = "re-export with `edgeunet export CHECKPOINT --dynamic` (and rebuild the engine from it)"
+    if tile is not None and (tile, tile) != fixed:
+        hint = f"use --tile {height}" if height == width else redo
+        raise EdgeUnetError(f"--tile {tile}: this model's input is fixed at {height}x{width}; {hint}")
+    if tile is None and size == "native":
+        raise EdgeUnetError(
+            f"--size native: this model's input is fixed at {height}x{width}, it cannot take whole frames; "
+            f"{redo}, or use --tile{f' {height}' if height == width else ''}"
+        )
+
+
 def frame_predictor(seg: Segmenter, size: Optional[str], tile: Optional[int], overlap: int) -> Callable[[np.ndarray], np.ndarray]:
     """How evaluate/infer turn a frame into a mask: the model's own preprocessing, native, or tiled."""
     if size not in (None, "model", "native"):
         raise EdgeUnetError(f"--size {size}: choose native (the whole frame at its own resolution) or leave it out")
+    check_fits_fixed_input(seg.backend, seg.spec, size, tile)
     if tile is not None:
         return TiledPredictor(seg.backend.run, seg.spec, tile, overlap).predict
     if size == "native":

@@ -22,9 +22,21 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from edgeunet.core.atomic import atomic_write_bytes, ensure_writable_dir, sha256_file
 from edgeunet.core.errors import EdgeUnetError, MissingDependencyError
 from edgeunet.core.model_files import ENGINE_SUFFIXES
-from edgeunet.core.onnx_model import KEY_CALIBRATION, KEY_GATE, KEY_TARGET, input_info, json_field, precision_of, read_model
+from edgeunet.core.onnx_model import (
+    KEY_CALIBRATION,
+    KEY_FLOAT_LAYERS,
+    KEY_GATE,
+    KEY_TARGET,
+    input_info,
+    json_field,
+    load_onnx,
+    precision_of,
+    read_metadata,
+    read_model,
+)
 from edgeunet.core.spec import ModelSpec
 from edgeunet.core.version import __version__
+from edgeunet.evaluate.class_gate import class_drop_limit
 from edgeunet.evaluate.gate import check_max_drop
 from edgeunet.export.trt_compat import require_compatible
 from edgeunet.trt import INSTALL_HINT, tensorrt_version
@@ -62,6 +74,7 @@ class BuildOptions:
     calibrator: str = "qdq"
     val_data: Optional[Path] = None
     max_drop: float = 0.01
+    max_class_drop: Optional[float] = None
     no_gate: bool = False
     out: Optional[Path] = None
     workspace: Optional[int] = None
@@ -125,6 +138,7 @@ def check_options(opts: BuildOptions) -> _Checked:
     onnx_precision = precision_of(metadata)
     name, shape, _ = input_info(model)
     check_max_drop(opts.max_drop)
+    class_drop_limit(opts.max_drop, opts.max_class_drop)
     if opts.calibrator not in CALIBRATORS:
         raise EdgeUnetError(f"--calibrator {opts.calibrator}: choose from {', '.join(CALIBRATORS)}")
     if not opts.int8 and opts.calib_data is not None:
@@ -198,27 +212,29 @@ def build_engine_command(opts: BuildOptions, echo: Echo = print) -> Path:
     calibrated = onnx_precision == "int8"
 
     if checked.precision == "int8" and onnx_precision == "fp32" and opts.calibrator == "qdq":
-        from edgeunet.export.quantize import default_output, quantize_and_gate
+        from edgeunet.export.int8 import quantize_and_gate
+        from edgeunet.export.quantize import default_output
 
         target = default_output(onnx, "int8")
         assert opts.calib_data is not None  # check_options guarantees it
         echo(f"calibrating {onnx.name} on {opts.calib_data} (explicit Q/DQ, TensorRT target) ...")
         calib, gate_result = quantize_and_gate(
             onnx, opts.calib_data, target, val_data=opts.val_data, max_drop=opts.max_drop, gate=not opts.no_gate, num_images=opts.num_images,
-            seed=opts.seed, target="tensorrt",
+            seed=opts.seed, target="tensorrt", warn=echo, max_class_drop=opts.max_class_drop,
         )
         echo(f"wrote {calib.onnx_path} ({calib.quantized_nodes} quantized tensors, {calib.num_images} images; manifest {calib.manifest_path})")
         if gate_result is not None:
             echo(gate_result.line())
             gate = gate_result.to_dict()
         calibration = {"manifest": str(calib.manifest_path), "manifest_sha256": calib.manifest_sha256, "method": calib.method,
-                       "num_images": calib.num_images, "seed": calib.seed}
+                       "num_images": calib.num_images, "seed": calib.seed, "float_layers": calib.float_layers}
         build_onnx, onnx_precision, calibrated = calib.onnx_path, "int8", True
     elif checked.precision == "fp16" and onnx_precision == "fp32":
         from edgeunet.export.fp16 import convert_and_gate
         from edgeunet.export.quantize import default_output
 
-        fp16_onnx, gate_result = convert_and_gate(onnx, default_output(onnx, "fp16"), val_data=opts.val_data, max_drop=opts.max_drop, gate=not opts.no_gate)
+        fp16_onnx, gate_result = convert_and_gate(onnx, default_output(onnx, "fp16"), val_data=opts.val_data, max_drop=opts.max_drop, gate=not opts.no_gate,
+                                                  max_class_drop=opts.max_class_drop)
         echo(f"wrote {fp16_onnx}")
         if gate_result is not None:
             echo(gate_result.line())
@@ -303,6 +319,8 @@ def _build(
                   "calibrator": plan.implicit_calibrator or ("qdq" if checked.precision == "int8" else None),
                   "dla_core": plan.dla_core, "workspace_bytes": plan.workspace_bytes, "seconds": round(built.seconds, 2)},
         "calibration": calibration or None,
+        # layers the Q/DQ ONNX leaves in float (--keep-float, --fallback auto): TensorRT runs them in FP16/FP32
+        "float_layers": (json_field(read_metadata(load_onnx(build_onnx)), KEY_FLOAT_LAYERS) or []) if onnx_precision == "int8" else [],
         "gate": gate,
         "built_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "build_command": command_line(build_onnx, out, opts, checked.precision, calibrated),

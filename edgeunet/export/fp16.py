@@ -13,6 +13,7 @@ from edgeunet.core.atomic import sha256_file
 from edgeunet.core.errors import EdgeUnetError, MissingDependencyError
 from edgeunet.core.onnx_model import KEY_PRECISION, KEY_SOURCE_SHA, read_spec, save_onnx, set_metadata
 from edgeunet.data.dataset import Sample
+from edgeunet.evaluate.class_gate import class_drop_limit
 from edgeunet.evaluate.gate import GateResult, accuracy_gate, check_max_drop, validation_samples
 from edgeunet.export.quantize import check_source, same_file
 
@@ -72,10 +73,12 @@ def _check_loads(model: Any, where: Path) -> None:
 
 
 def convert_and_gate(
-    onnx_path: Path, out: Path, val_data: Optional[Path] = None, max_drop: float = 0.01, gate: bool = True
+    onnx_path: Path, out: Path, val_data: Optional[Path] = None, max_drop: float = 0.01, gate: bool = True,
+    max_class_drop: Optional[float] = None,
 ) -> Tuple[Path, Optional[GateResult]]:
     """convert_fp16 + accuracy_gate, the way `edgeunet convert --fp16` runs them."""
     check_max_drop(max_drop)
+    class_drop_limit(max_drop, max_class_drop)
     samples: Optional[List[Sample]] = None
     source = ""
     if gate:
@@ -84,6 +87,6 @@ def convert_and_gate(
     path = convert_fp16(onnx_path, out)
     if not gate or samples is None:
         return path, None
-    result = accuracy_gate(onnx_path, path, val_data=val_data, max_drop=max_drop, samples=samples)
+    result = accuracy_gate(onnx_path, path, val_data=val_data, max_drop=max_drop, samples=samples, max_class_drop=max_class_drop)
     result.val_source = source
     return path, result

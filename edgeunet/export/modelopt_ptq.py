@@ -32,7 +32,7 @@ import shutil
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Dict, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -89,8 +89,14 @@ def modelopt_calibrate(
     seed: int = 0,
     manifest_dir: Path = Path("calibration"),
     exclude: Sequence[Path] = (),
+    images: Optional[Sequence[Path]] = None,
+    manifest_extra: Optional[Dict[str, Any]] = None,
 ) -> CalibrationResult:
-    """fp32 ONNX + calibration images -> ModelOpt's INT8 Q/DQ ONNX at `out` (with our metadata) and a manifest."""
+    """fp32 ONNX + calibration images -> ModelOpt's INT8 Q/DQ ONNX at `out` (with our metadata) and a manifest.
+
+    `images`: exactly these (already sampled and checked by export.int8) instead of sampling; `manifest_extra`: more
+    manifest fields (the calibration-set check), as for `quantize.calibrate`.
+    """
     onnx_path, data, out, manifest_dir = Path(onnx_path), Path(data), Path(out), Path(manifest_dir)
     if method not in METHODS:
         raise EdgeUnetError(f"--method {method} with --engine modelopt: choose {' or '.join(METHODS)} (ModelOpt has no percentile)")
@@ -104,7 +110,7 @@ def modelopt_calibrate(
     if spec.io != "float":
         raise EdgeUnetError(f"{onnx_path}: --engine modelopt calibrates float-I/O models; export without --io uint8")
     moq = require_modelopt_onnx()
-    images = sample_images(data, num_images, seed, exclude)
+    images = list(images) if images is not None else sample_images(data, num_images, seed, exclude)
     ensure_writable_dir(out.parent if str(out.parent) else Path("."))
     ensure_writable_dir(manifest_dir, "calibration folder")
     source_sha = sha256_file(onnx_path)
@@ -124,9 +130,9 @@ def modelopt_calibrate(
         import modelopt
 
         version = str(getattr(modelopt, "__version__", "?"))
-        manifest_path, manifest_text, manifest_sha = calibration_manifest(
+        manifest_path, manifest, manifest_text, manifest_sha = calibration_manifest(
             onnx_path, source_sha, data, images, out, manifest_dir, engine="modelopt", modelopt_version=version, method=method,
-            seed=seed, target="tensorrt",
+            seed=seed, target="tensorrt", **(manifest_extra or {}),
         )
         set_metadata(qmodel, dict(metadata))
         set_metadata(qmodel, {
@@ -141,7 +147,7 @@ def modelopt_calibrate(
     float_nodes = [n.name for n in qmodel.graph.node if n.op_type in ("Conv", "ConvTranspose") and not _has_dq_input(qmodel, n)]
     return CalibrationResult(
         onnx_path=out, manifest_path=manifest_path, manifest_sha256=manifest_sha, num_images=len(images), method=method, seed=seed,
-        target="tensorrt", source_sha256=source_sha, quantized_nodes=quantized_nodes, float_nodes=float_nodes,
+        target="tensorrt", source_sha256=source_sha, quantized_nodes=quantized_nodes, float_nodes=float_nodes, manifest=manifest,
     )
 
 

@@ -29,6 +29,7 @@ from edgeunet.core.errors import EdgeUnetError
 from edgeunet.core.onnx_model import (
     KEY_CALIBRATION,
     KEY_CHECKPOINT_SHA,
+    KEY_DATA_STATS,
     KEY_EXPORT,
     KEY_IO,
     KEY_PRECISION,
@@ -274,6 +275,8 @@ def export_onnx(
     })
     if qat:
         set_metadata(model, {KEY_CALIBRATION: {"method": "qat", **payload["qat"]}})
+    if payload.get("data_stats"):  # checkpoints from before issue 14 have none; calibrate then skips that check
+        set_metadata(model, {KEY_DATA_STATS: payload["data_stats"]})
     model.producer_name = "edgeunet"
     export_info: Dict[str, Any] = {"opset": opset, "dynamic": dynamic, "batch": "dynamic" if dynamic else batch,
                                    "exporter": f"torch {torch.__version__} torchscript (dynamo=False)", "simplified": simplify}

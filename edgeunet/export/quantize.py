@@ -12,13 +12,12 @@ No torch here (edge path). The heavy lifting is done by a maintained library, `o
   CPU; TensorRT would reject that graph, so the two are never mixed (the target is in the metadata).
 * A manifest (images + sha256, method, seed, source ONNX sha256) is written to `calibration/` so an
   engine can be traced to exactly the data that calibrated it.
-* `quantize_and_gate` runs the accuracy gate (`edgeunet.evaluate.gate`) on the result, with the gate's
-  validation images excluded from calibration so the gate measures generalisation.
+* `export.int8.quantize_and_gate` adds what happens around this: the calibration-set check, the accuracy gate,
+  layer sensitivity and the float fallback.
 
-Interface used by `edgeunet build-engine` (keep stable):
+Interface used by `edgeunet build-engine` and bench (keep stable):
     calibrate(onnx_path, data, out, num_images=64, method="entropy", seed=0, target="tensorrt",
               manifest_dir=Path("calibration")) -> CalibrationResult
-    quantize_and_gate(onnx_path, data, out, ...) -> (CalibrationResult, GateResult | None)
 """
 
 from __future__ import annotations
@@ -46,16 +45,13 @@ from edgeunet.core.onnx_model import (
     load_onnx,
     precision_of,
     read_model,
-    read_spec,
     save_onnx,
     set_metadata,
 )
 from edgeunet.core.processing import preprocess
 from edgeunet.core.spec import ModelSpec
 from edgeunet.core.version import __version__
-from edgeunet.data.dataset import Sample
 from edgeunet.data.splits import sample_images
-from edgeunet.evaluate.gate import GateResult, accuracy_gate, check_max_drop, validation_samples
 
 METHODS = ("entropy", "minmax", "percentile")
 TARGETS = ("tensorrt", "cpu")
@@ -63,6 +59,14 @@ ENGINES = ("edgeunet", "modelopt")  # who places the Q/DQ: ONNX Runtime's quanti
 # Where INT8 pays: convolutions and the ops between them (TensorRT fuses Q/DQ through MaxPool/Concat).
 # Not the normalisation Mul/Add of --io uint8 graphs, nor the decision at the end.
 QUANTIZED_OPS = ("Conv", "ConvTranspose", "MaxPool", "Concat")
+# --method percentile keeps this share of each activation histogram: 99.99 clips only outliers (ORT's default
+# 99.999 lets single hot pixels set the range); a low value such as 90 clips real signal (the gate will say so).
+DEFAULT_PERCENTILE = 99.99
+
+
+def check_percentile(percentile: float) -> None:
+    if not 50.0 <= percentile <= 100.0:  # also NaN
+        raise EdgeUnetError(f"--percentile {percentile}: choose a value from 50 to 100 (99.99 is typical)")
 
 
 @dataclass
@@ -79,6 +83,10 @@ class CalibrationResult:
     source_sha256: str = ""
     quantized_nodes: int = 0
     float_nodes: List[str] = field(default_factory=list)
+    manifest: Dict[str, Any] = field(default_factory=dict)
+    float_layers: List[str] = field(default_factory=list)  # --keep-float / --fallback auto (export.int8)
+    check: Dict[str, Any] = field(default_factory=dict)  # the calibration-set check (export.calib_check)
+    reports: List[Path] = field(default_factory=list)  # the sensitivity report and chart, when asked for
 
 
 # -- calibration data -------------------------------------------------------------------------
@@ -200,6 +208,28 @@ def same_file(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
 
 
+def check_calibrate_args(
+    onnx_path: Path, out: Path, num_images: int, method: str, target: str, percentile: float,
+) -> Tuple[Any, Dict[str, str], ModelSpec]:
+    """Every mistake `calibrate` can refuse before reading an image; returns (model, metadata, spec) of the fp32 source."""
+    if method not in METHODS:
+        raise EdgeUnetError(f"--method {method}: choose from {', '.join(METHODS)}")
+    if target not in TARGETS:
+        raise EdgeUnetError(f"--target {target}: choose tensorrt (Q/DQ TensorRT accepts) or cpu (ONNX Runtime on a CPU)")
+    if num_images < 1:
+        raise EdgeUnetError(f"--num-images {num_images}: must be at least 1")
+    check_percentile(percentile)
+    if out.suffix.lower() != ".onnx":
+        raise EdgeUnetError(f"--out {out}: the file name must end in .onnx (e.g. model.int8.onnx)")
+    if out.exists() and same_file(onnx_path, out):
+        raise EdgeUnetError(f"--out {out}: would overwrite the fp32 model; choose another name (e.g. model.int8.onnx)")
+    model, metadata, spec = check_source(onnx_path, "calibrate")
+    opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
+    if opset < 13:
+        raise EdgeUnetError(f"{onnx_path}: opset {opset}; per-channel INT8 needs opset >= 13: re-export with --opset 17")
+    return model, metadata, spec
+
+
 def calibrate(
     onnx_path: Path,
     data: Path,
@@ -211,28 +241,20 @@ def calibrate(
     manifest_dir: Path = Path("calibration"),
     exclude: Sequence[Path] = (),
     progress: bool = True,
+    percentile: float = DEFAULT_PERCENTILE,
+    images: Optional[Sequence[Path]] = None,
+    manifest_extra: Optional[Dict[str, Any]] = None,
 ) -> CalibrationResult:
     """fp32 ONNX + a folder of images -> INT8 Q/DQ ONNX at `out` and a manifest in `manifest_dir`.
 
     `exclude`: images never to calibrate on (the gate's validation images, so the gate stays honest).
+    `images`: calibrate on exactly these (already sampled, e.g. after the calibration-set check) instead of sampling.
+    `percentile`: the clipping percentile of method="percentile". `manifest_extra`: more fields for the manifest.
     The output is written atomically; on any error no file is left at `out`.
     """
     onnx_path, data, out, manifest_dir = Path(onnx_path), Path(data), Path(out), Path(manifest_dir)
-    if method not in METHODS:
-        raise EdgeUnetError(f"--method {method}: choose from {', '.join(METHODS)}")
-    if target not in TARGETS:
-        raise EdgeUnetError(f"--target {target}: choose tensorrt (Q/DQ TensorRT accepts) or cpu (ONNX Runtime on a CPU)")
-    if num_images < 1:
-        raise EdgeUnetError(f"--num-images {num_images}: must be at least 1")
-    if out.suffix.lower() != ".onnx":
-        raise EdgeUnetError(f"--out {out}: the file name must end in .onnx (e.g. model.int8.onnx)")
-    if out.exists() and same_file(onnx_path, out):
-        raise EdgeUnetError(f"--out {out}: would overwrite the fp32 model; choose another name (e.g. model.int8.onnx)")
-    model, metadata, spec = check_source(onnx_path, "calibrate")
-    opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
-    if opset < 13:
-        raise EdgeUnetError(f"{onnx_path}: opset {opset}; per-channel INT8 needs opset >= 13: re-export with --opset 17")
-    images = sample_images(data, num_images, seed, exclude)
+    model, metadata, spec = check_calibrate_args(onnx_path, out, num_images, method, target, percentile)
+    images = list(images) if images is not None else sample_images(data, num_images, seed, exclude)
     ensure_writable_dir(out.parent if str(out.parent) else Path("."))
     ensure_writable_dir(manifest_dir, "calibration folder")
     quantization = _require_ort_quant()
@@ -244,6 +266,8 @@ def calibrate(
     }[method]
     settings = _quant_settings(target)
     settings["extra_options"]["CalibStridedMinMax"] = _stride(len(images))
+    if method == "percentile":
+        settings["extra_options"]["CalibPercentile"] = percentile
     input_name = input_info(model)[0]
 
     with tempfile.TemporaryDirectory(prefix=".edgeunet-calib-", dir=str(out.parent) if str(out.parent) else ".") as tmp_name:
@@ -270,9 +294,25 @@ def calibrate(
                 bar.close()
         qmodel = load_onnx(quantized)
         _drop_unused_domains(qmodel)
-        manifest_path, manifest_text, manifest_sha = calibration_manifest(
-            onnx_path, source_sha, data, images, out, manifest_dir, method=method, seed=seed, target=target, float_nodes=float_nodes,
-        )
+        manifest = {
+            "format": "edgeunet-calibration-manifest",
+            "edgeunet_version": __version__,
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "source_onnx": str(onnx_path.resolve()),
+            "source_onnx_sha256": source_sha,
+            "data": str(data.resolve()),
+            "method": method,
+            **({"percentile": percentile} if method == "percentile" else {}),
+            "seed": seed,
+            "target": target,
+            "num_images": len(images),
+            "float_nodes": float_nodes,
+            "images": [{"path": str(p.resolve()), "sha256": sha256_file(p)} for p in images],
+            **(manifest_extra or {}),
+        }
+        manifest_text = json_text(manifest)
+        manifest_path = manifest_dir / f"{out.stem}.{source_sha[:12]}.{method}-seed{seed}.json"
+        manifest_sha = sha256_bytes(manifest_text.encode("utf-8"))
         # Keep our metadata; quantize_static keeps metadata_props but we restate what changed.
         set_metadata(qmodel, dict(metadata))
         set_metadata(qmodel, {
@@ -288,16 +328,17 @@ def calibrate(
     return CalibrationResult(
         onnx_path=out, manifest_path=manifest_path, manifest_sha256=manifest_sha, num_images=len(images), method=method,
         seed=seed, target=target, source_sha256=source_sha, quantized_nodes=quantized_nodes, float_nodes=float_nodes,
+        manifest=manifest,
     )
 
 
 def calibration_manifest(
     onnx_path: Path, source_sha: str, data: Path, images: Sequence[Path], out: Path, manifest_dir: Path, **fields: Any,
-) -> Tuple[Path, str, str]:
-    """(path, text, sha256) of the manifest that ties an INT8 file to its source ONNX and the exact calibration images.
+) -> Tuple[Path, Dict[str, Any], str, str]:
+    """(path, manifest, text, sha256) of a manifest in `calibrate`'s format, for the other engines (modelopt_ptq.py).
 
-    Every calibration engine (ONNX Runtime here, ModelOpt in modelopt_ptq.py) writes the same format; `fields` holds
-    the engine's settings (method, seed, target, ...). The caller writes the text once the model itself is ready.
+    It ties an INT8 file to its source ONNX and the exact calibration images; `fields` holds the engine's settings
+    (engine, method, seed, target, ...). The caller writes the text once the model itself is ready.
     """
     manifest = {
         "format": "edgeunet-calibration-manifest",
@@ -313,7 +354,7 @@ def calibration_manifest(
     text = json_text(manifest)
     tag = f"{fields.get('engine', '')}-" if fields.get("engine") else ""
     path = manifest_dir / f"{out.stem}.{source_sha[:12]}.{tag}{fields.get('method')}-seed{fields.get('seed')}.json"
-    return path, text, sha256_bytes(text.encode("utf-8"))
+    return path, manifest, text, sha256_bytes(text.encode("utf-8"))
 
 
 def _drop_unused_domains(model: Any) -> None:
@@ -322,53 +363,6 @@ def _drop_unused_domains(model: Any) -> None:
     keep = [o for o in model.opset_import if o.domain in used or o.domain == "ai.onnx"]
     del model.opset_import[:]
     model.opset_import.extend(keep)
-
-
-def quantize_and_gate(
-    onnx_path: Path,
-    data: Path,
-    out: Path,
-    val_data: Optional[Path] = None,
-    max_drop: float = 0.01,
-    num_images: int = 64,
-    method: str = "entropy",
-    seed: int = 0,
-    target: str = "tensorrt",
-    manifest_dir: Path = Path("calibration"),
-    gate: bool = True,
-    engine: str = "edgeunet",
-) -> Tuple[CalibrationResult, Optional[GateResult]]:
-    """calibrate + accuracy_gate, the way `edgeunet calibrate` and `build-engine --int8` run them.
-
-    Validation images are excluded from calibration so the gate measures generalisation.
-    Bad arguments are refused before minutes of calibration are spent.
-    `engine="modelopt"`: NVIDIA ModelOpt's ONNX PTQ (export/modelopt_ptq.py) instead of ours, TensorRT target only.
-    """
-    check_max_drop(max_drop)
-    if engine not in ENGINES:
-        raise EdgeUnetError(f"--engine {engine}: choose {' or '.join(ENGINES)}")
-    if engine == "modelopt" and target != "tensorrt":
-        raise EdgeUnetError("--engine modelopt makes a TensorRT Q/DQ graph; drop --target cpu")
-    samples: Optional[List[Sample]] = None
-    source = ""
-    if gate:
-        read_spec(onnx_path)  # a foreign ONNX fails here, with its own message, before the val split is looked up
-        samples, source = validation_samples(Path(onnx_path), val_data)
-    exclude = [s.image for s in samples] if samples else []
-    if engine == "modelopt":
-        from edgeunet.export.modelopt_ptq import modelopt_calibrate
-
-        calib = modelopt_calibrate(onnx_path, data, out, num_images=num_images, method=method, seed=seed, manifest_dir=manifest_dir,
-                                   exclude=exclude)
-    else:
-        calib = calibrate(onnx_path, data, out, num_images=num_images, method=method, seed=seed, target=target, manifest_dir=manifest_dir,
-                          exclude=exclude)
-    if not gate or samples is None:
-        return calib, None
-    result = accuracy_gate(onnx_path, out, val_data=Path(source) if val_data is not None else None, max_drop=max_drop,
-                           samples=samples)
-    result.val_source = source
-    return calib, result
 
 
 def default_output(model: Path, tag: str) -> Path:

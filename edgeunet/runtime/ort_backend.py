@@ -106,6 +106,7 @@ class OrtBackend:
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
         self.input_type = inp.type
+        self.input_shape: List[Any] = list(inp.shape)  # ints where fixed, names/None where dynamic
         self._check_input(path, inp.shape, inp.type)
         self.output_name = self.session.get_outputs()[0].name
 

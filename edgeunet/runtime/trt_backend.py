@@ -10,7 +10,7 @@ No torch here.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 import numpy as np
 
@@ -42,6 +42,7 @@ class TensorRTBackend:
         if len(self.runner.input_names) != 1 or not self.runner.output_names:
             raise EdgeUnetError(f"{path}: expected one input and at least one output; rebuild with `{sidecar['build_command']}`")
         self._input = self.runner.input_names[0]
+        self.input_shape: List[Any] = list(self.runner.input_shapes.get(self._input, ()))
         self._output = self.runner.output_names[0]
 
     def run(self, batch: np.ndarray) -> np.ndarray:

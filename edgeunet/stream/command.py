@@ -54,10 +54,10 @@ def stop_controls(stream: Stream, log: Log) -> Iterator[None]:
 
 
 def _web_options(targets: Sequence[str], token: Optional[str], max_clients: int, snapshot_dir: Optional[Path], echo: Log) -> Any:
-    """WebOptions when a web:// or mjpeg:// output is asked for (aiohttp is imported only then)."""
-    if not any(str(t).strip().lower().startswith(("web:", "mjpeg:")) for t in targets):
+    """WebOptions (token, viewer limit) when a web://, mjpeg:// or rtsp:// output is asked for (aiohttp is imported only then)."""
+    if not any(str(t).strip().lower().startswith(("web:", "mjpeg:", "rtsp:")) for t in targets):
         if token is not None or snapshot_dir is not None:
-            echo("note: --token and --snapshot-dir apply to web:// and mjpeg:// outputs only")
+            echo("note: --token and --snapshot-dir apply to web://, mjpeg:// and rtsp:// outputs only")
         return None
     from edgeunet.stream.web import WebOptions
 
@@ -91,6 +91,11 @@ def stream_command(model: Path, source: str, outputs: Sequence[str], stats_out: 
     if error is not None and not isinstance(error, EdgeUnetError):
         raise error
     stream.recorder.print(title=f"edgeunet stream: {Path(str(model)).name} on {report['source']} ({report['ended']})")
+    telemetry = report.get("telemetry", {})
+    if telemetry.get("available"):
+        spikes = telemetry["spikes"]
+        echo(f"tegrastats: {telemetry['samples']} sample(s); {spikes['count']} latency spike(s) above {spikes['factor']:g}x the median, "
+             f"{spikes['with_gpu_clock_drop']} with a GPU clock drop (--stats has the series)")
     for out in report["outputs"]:
         if out["kind"] in ("video", "images") and out["frames"]:
             echo(f"wrote {out['where']} ({out['frames']} frames)")

@@ -1,8 +1,10 @@
 """Frame sinks behind one URI grammar (after jetson-inference's videoOutput); several can run at once.
 
-    out.mp4 | out.avi | frames/ | display:// | web://HOST:PORT | mjpeg://HOST:PORT | null
+    out.mp4 | out.avi | frames/ | display:// | web://HOST:PORT | mjpeg://HOST:PORT | rtsp://HOST:PORT/PATH | null
 
-web:// (the live page, edgeunet.stream.web) and mjpeg:// (the bare MJPEG stream) are one aiohttp server.
+web:// (the live page, edgeunet.stream.web) and mjpeg:// (the bare MJPEG stream) are one aiohttp server;
+rtsp:// (edgeunet.stream.rtsp) is GStreamer's RTSP server. As an --output, rtsp:// means "serve"; as the
+SOURCE argument it means "read from a camera" (edgeunet.stream.sources).
 
 `parse_sink` is pure; `open_sinks` checks everything that can be checked before the first frame
 (writable folder, codec, free port, a screen), so a mistake is one line at start, not a surprise
@@ -29,14 +31,17 @@ from edgeunet.core.overlay import to_bgr
 VIDEO_FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".mkv": "mp4v", ".avi": "MJPG"}
 DEFAULT_MJPEG = ("127.0.0.1", 8090)
 DEFAULT_WEB = ("127.0.0.1", 8080)
-GRAMMAR = "a video file (.mp4 .avi .mkv .mov), a folder for frames (frames/), display://, web://HOST:PORT, mjpeg://HOST:PORT or null"
+DEFAULT_RTSP = ("127.0.0.1", 8554)
+NETWORK_SCHEMES = ("web", "mjpeg", "rtsp")  # outputs that listen, and so follow the token rule of edgeunet.stream.access
+GRAMMAR = ("a video file (.mp4 .avi .mkv .mov), a folder for frames (frames/), display://, web://HOST:PORT, mjpeg://HOST:PORT, "
+           "rtsp://HOST:PORT/PATH or null")
 HEADLESS_HINT = ("watch from a browser with --output web://127.0.0.1:8080 (another machine: web://0.0.0.0:8080 with a --token; "
                  "a bare stream: mjpeg://HOST:PORT), or write a file (--output out.mp4)")
 
 
 @dataclass
 class SinkSpec:
-    """A parsed sink URI. kind: video | images | display | web | mjpeg | null."""
+    """A parsed sink URI. kind: video | images | display | web | mjpeg | rtsp | null (location: rtsp's mount path)."""
 
     kind: str
     location: str = ""
@@ -74,6 +79,8 @@ def parse_sink(text: str) -> SinkSpec:
             kind = scheme.lower()
             host, port = _address(raw, rest, DEFAULT_MJPEG if kind == "mjpeg" else DEFAULT_WEB)
             return SinkSpec(kind, host=host, port=port, text=raw)
+        if scheme.lower() == "rtsp":
+            return _parse_rtsp(raw, rest)
         if scheme.lower() != "file":
             raise EdgeUnetError(f"output {raw}: unknown scheme {scheme}://; give {GRAMMAR}")
         raw = rest
@@ -83,6 +90,17 @@ def parse_sink(text: str) -> SinkSpec:
     if suffix in VIDEO_FOURCC:
         return SinkSpec("video", location=raw, text=str(text).strip())
     raise EdgeUnetError(f"output {text}: unknown file type {suffix}; give {GRAMMAR}")
+
+
+def _parse_rtsp(raw: str, rest: str) -> SinkSpec:
+    """rtsp://HOST:PORT/PATH to serve; the path defaults to /edgeunet. A password belongs in --token, never in the URL."""
+    authority, _, path = rest.partition("/")
+    if "@" in authority:
+        raise EdgeUnetError(f"output rtsp://***@{authority.rpartition('@')[2]}/{path}: put no user or password in an rtsp:// "
+                            "output; give the password with --token (the user is edgeunet)")
+    host, port = _address(raw, authority, DEFAULT_RTSP)
+    path = "/" + path.strip("/") if path.strip("/") else "/edgeunet"
+    return SinkSpec("rtsp", location=path, host=host, port=port, text=raw)
 
 
 @dataclass
@@ -265,7 +283,7 @@ class DisplaySink(Sink):
 
 # -- opening -------------------------------------------------------------------------------------
 def make_sink(spec: SinkSpec | str, fps: Optional[float] = None, web: Any = None) -> Sink:
-    """A sink for `spec`; `web` (edgeunet.stream.web.WebOptions) sets token, viewer limit and snapshot folder for web:// and mjpeg://."""
+    """A sink for `spec`; `web` (edgeunet.stream.web.WebOptions) sets token, viewer limit (and snapshot folder) for web://, mjpeg://, rtsp://."""
     if isinstance(spec, str):
         spec = parse_sink(spec)
     if spec.kind == "video":
@@ -278,6 +296,10 @@ def make_sink(spec: SinkSpec | str, fps: Optional[float] = None, web: Any = None
         from edgeunet.stream.web import WebSink  # its module imports Sink from here
 
         return WebSink(spec, web)
+    if spec.kind == "rtsp":
+        from edgeunet.stream.rtsp import RtspSink  # gi/GStreamer are imported when it opens, never before
+
+        return RtspSink(spec, fps or 30.0, web)
     return NullSink(spec)
 
 

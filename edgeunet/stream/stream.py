@@ -18,7 +18,8 @@ from edgeunet.stream.options import Log, StreamOptions, live_threads
 from edgeunet.stream.pipeline import Channel, Closed, FrameResult, Pipeline, warm_up
 from edgeunet.stream.sinks import Sink, StreamInfo, open_sinks
 from edgeunet.stream.sources import open_source, parse_source
-from edgeunet.stream.stats import CAPTURE_TO_DISPLAY, LatencyRecorder
+from edgeunet.stream.stats import CAPTURE_TO_DISPLAY, END_TO_END, LatencyRecorder
+from edgeunet.stream.tegrastats import TegrastatsReader
 
 SCHEMA = "edgeunet-stream/1"
 __all__ = ["SCHEMA", "FrameResult", "Stream", "StreamOptions"]
@@ -67,6 +68,7 @@ class Stream:
         self.source: Any = None
         self.sinks: List[Sink] = []
         self.recorder = LatencyRecorder()
+        self.telemetry = TegrastatsReader()  # Jetson clocks/temperatures/power beside the latencies; a no-op elsewhere
         self._pipeline: Optional[Pipeline] = None
         self._closed = False
         try:
@@ -89,6 +91,7 @@ class Stream:
             raise EdgeUnetError("a Stream runs once; make a new Stream to run again")
         warm_up(self.backend, self.options.warmup, getattr(self.source, "size", None), self.options)
         self._pipeline = Pipeline(self.backend, self.source, self.sinks, self.options, self.recorder, self.log, results)
+        self.telemetry.start()
         self._pipeline.start()
         return self._pipeline
 
@@ -125,6 +128,7 @@ class Stream:
 
     def _finish(self) -> None:
         """Finalise every sink (videos renamed into place) and release the source."""
+        self.telemetry.stop()
         problems = []
         for sink in self._pipeline.active if self._pipeline is not None else self.sinks:
             try:
@@ -187,7 +191,15 @@ class Stream:
             "capture_to_display": self._display_latency(),
             "flicker": p.stability.to_dict() if p is not None else {},
             "queues": {c.name: c.stats() for c in p.channels} if p is not None else {},
+            "telemetry": self._telemetry(),
         }
+
+    def _telemetry(self) -> Dict[str, Any]:
+        """Jetson: tegrastats samples and the latency spikes (of the last 8192 frames) that coincide with a GPU clock drop."""
+        shown = self.recorder.samples.get(CAPTURE_TO_DISPLAY)
+        stage = CAPTURE_TO_DISPLAY if shown is not None and shown.count else END_TO_END
+        report = self.telemetry.report(self.recorder.recent(stage, float("inf")), self.recorder.started)
+        return {**report, "latency": stage} if report.get("available") else report
 
     def _display_latency(self) -> Dict[str, Any]:
         """Live or --realtime: the frame's capture time to the moment the sinks had it, with p99/p50 (how steady it is)."""

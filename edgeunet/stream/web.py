@@ -23,10 +23,7 @@ import asyncio
 import datetime
 import errno
 import hmac
-import ipaddress
 import json
-import os
-import secrets
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,13 +35,13 @@ from aiohttp import web
 
 from edgeunet.core.atomic import atomic_write_bytes, ensure_writable_dir
 from edgeunet.core.errors import EdgeUnetError
+from edgeunet.stream.access import ASSUME_REMOTE_ENV, is_loopback, new_token, token_required  # noqa: F401 - web.is_loopback, web.ASSUME_REMOTE_ENV are public names
 from edgeunet.stream.sinks import Sink, SinkSpec, StreamInfo
 from edgeunet.stream.web_metrics import prometheus_text, sparkline
 from edgeunet.stream.web_page import PAGE
 
 BOUNDARY = "edgeunetframe"
 STREAM_PATHS = ("/stream.mjpg", "/stream", "/video")
-ASSUME_REMOTE_ENV = "EDGEUNET_WEB_ASSUME_REMOTE"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -65,16 +62,6 @@ class WebOptions:
         if self.token is not None and len(self.token) < 8:
             raise EdgeUnetError("--token: use at least 8 characters (or leave it out on a non-loopback address to get a random one)")
         return self
-
-
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and 'localhost': the only addresses that need no token."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # a host name: it may resolve to anything
 
 
 class FrameHub:
@@ -123,11 +110,9 @@ class WebSink(Sink):
     # -- set-up -------------------------------------------------------------------------------------
     def open(self) -> "WebSink":
         host = self.spec.host
-        require = self.options.require_token if self.options.require_token is not None else not is_loopback(host)
-        require = require or os.environ.get(ASSUME_REMOTE_ENV) == "1"  # tests: act as if bound beyond loopback (stricter only)
-        generated = require and not self.token
+        generated = token_required(host, self.options.require_token) and not self.token
         if generated:
-            self.token = secrets.token_urlsafe(24)
+            self.token = new_token()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name=f"{self.kind}-server", daemon=True)
         self._thread.start()

@@ -26,6 +26,7 @@ from edgeunet.core.errors import EdgeUnetError
 from edgeunet.core.overlay import colour_lut
 from edgeunet.core.spec import ModelSpec
 from edgeunet.data.class_balance import median_frequency_weights, parse_class_weights
+from edgeunet.data.data_stats import compute_data_stats
 from edgeunet.data.dataset import MaskMapper, Sample, mean_std
 from edgeunet.model.checkpoint import load_checkpoint, save_checkpoint
 from edgeunet.model.losses import build_loss
@@ -96,6 +97,9 @@ class Trainer:
         self.history: List[Dict[str, Any]] = []
         self.lut = colour_lut(spec.colors)
         self.tensorboard: Any = None
+        # What the training images look like, stored in every checkpoint (export copies it into the ONNX), so that
+        # `edgeunet calibrate` can warn about calibration images that are not like them.
+        self.data_stats = compute_data_stats([s.image for s in train_samples], spec, cfg.seed)
 
     def preload(self) -> None:
         """Read and check every pair before anything is written: a bad mask fails now, not at epoch 7."""
@@ -131,6 +135,7 @@ class Trainer:
             "config": self.cfg.to_dict(),
             "epoch": self.state.epoch,
             "metrics": self.history[-1] if self.history else {},
+            "data_stats": self.data_stats,
         }
         if full:
             payload.update(

@@ -84,6 +84,7 @@ class EngineRunner:
         self.source = source
         self.phase_ms: Dict[str, float] = {}
         self.bindings: List[_Binding] = []
+        self.input_shapes: Dict[str, Tuple[int, ...]] = {}
         self._closed = False
         self.session = CudaSession()
         try:
@@ -102,6 +103,8 @@ class EngineRunner:
                 name = engine.get_tensor_name(index)
                 is_input = engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
                 self.bindings.append(_Binding(name, is_input, numpy_dtype(engine.get_tensor_dtype(name).name)))
+                if is_input:
+                    self.input_shapes[name] = dims_tuple(engine.get_tensor_shape(name))  # -1 = dynamic
         except EdgeUnetError:
             self.close()
             raise

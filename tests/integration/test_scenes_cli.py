@@ -177,3 +177,51 @@ def test_tiled_prediction_of_a_2048_frame_agrees_with_the_whole_frame(synth_data
     print(f"tiled vs whole agreement: {agreement:.5f}; foreground share {float(whole.mean()):.3f}")
     assert whole.shape == tiled.shape == (2048, 2048)
     assert agreement >= 0.995
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (["--size", "native"], "--size native: this model's input is fixed at"),
+        (["--tile", "48"], "--tile 48: this model's input is fixed at"),
+    ],
+)
+def test_fixed_shape_onnx_refuses_native_frames_in_one_line(tiny_onnx: Path, synth_data: Path, tmp_path: Path,
+                                                              extra: list, fragment: str) -> None:
+    proc = run_cli("evaluate", tiny_onnx, "--data", synth_data, "--json", tmp_path / "m.json", *extra)
+    assert_user_error(proc, fragment)
+    assert "--dynamic" in proc.stderr or "--tile" in proc.stderr
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_dynamic_onnx_takes_native_frames(tiny_run: Path, synth_data: Path, tmp_path: Path) -> None:
+    onnx = tmp_path / "dynamic.onnx"
+    proc = run_cli("export", tiny_run / "best.pt", "--out", onnx, "--dynamic")
+    assert proc.returncode == 0, proc.stderr
+    proc = run_cli("evaluate", onnx, "--data", synth_data, "--size", "native", "--json", tmp_path / "m.json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "m.json").read_text())["images"] > 0
+
+
+def test_rectangular_model_through_every_stage(scene_run: Path, scenes: Path, vtest: Path, tmp_path: Path) -> None:
+    """export -> calibrate -> inspect --trt -> bench -> stream on vtest.avi: the 32x48 letterbox shape is kept end to end."""
+    onnx = tmp_path / "rect.onnx"
+    assert run_cli("export", scene_run / "best.pt", "--out", onnx).returncode == 0
+    int8 = tmp_path / "rect.int8.onnx"
+    proc = run_cli("calibrate", onnx, "--data", scenes / "images", "--out", int8, "--num-images", "8", "--no-gate",
+                   "--manifest-dir", tmp_path / "cal")
+    assert proc.returncode == 0, proc.stderr
+    proc = run_cli("inspect", int8, "--trt", "10.3")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "32x48" in proc.stdout or "[1, 3, 32, 48]" in proc.stdout or "1x3x32x48" in proc.stdout, proc.stdout
+    report = tmp_path / "bench.json"
+    proc = run_cli("bench", onnx, "--backends", "onnxruntime", "--precisions", "fp32", "--data", scenes, "--warmup", "0",
+                   "--iterations", "3", "--cache", tmp_path / "cache", "--json", report)
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(report.read_text())["rows"]
+    assert rows and all(list(row["size"]) == [32, 48] for row in rows if "size" in row), rows
+    frames = tmp_path / "frames"
+    proc = run_cli("stream", int8, vtest, "-o", f"{frames}/", "--max-frames", "5", "--no-hud")
+    assert proc.returncode == 0, proc.stderr
+    shapes = {cv2.imread(str(p)).shape[:2] for p in frames.glob("*.jpg")}
+    assert shapes == {(576, 768)}

@@ -121,6 +121,21 @@ def test_int8_qdq_engine_then_evaluate(trt: Any, capsys: Any, onnx: Path, synth_
     assert result["backend"] == "tensorrt" and result["precision"] == "int8" and result["images"] == 16
 
 
+def test_float_layers_reach_the_engine_sidecar(capsys: Any, onnx: Path, synth_data: Path) -> None:
+    """Issue 14: layers an INT8 ONNX leaves in float (--keep-float / --fallback auto) are copied into the sidecar."""
+    import onnx as onnx_lib
+
+    conv = next(n.name for n in onnx_lib.load(str(onnx)).graph.node if n.op_type == "Conv")
+    qdq = onnx.with_name("kept.int8.onnx")
+    ok(cli(capsys, "calibrate", onnx, "--data", synth_data, "--out", qdq, "--num-images", "8", "--max-drop", "1",
+           "--keep-float", conv, "--manifest-dir", onnx.parent / "calibration"))
+    engine = onnx.with_name("kept.int8.engine")
+    with installed("10.3", purge=PURGE):
+        ok(cli(capsys, "build-engine", qdq, "--out", engine))
+    sidecar = json.loads(Path(f"{engine}.json").read_text())
+    assert sidecar["float_layers"] == [conv] and sidecar["onnx"]["precision"] == "int8"
+
+
 @pytest.mark.parametrize("version", IMPLICIT)
 @pytest.mark.parametrize("method", ["entropy", "minmax"])
 def test_implicit_calibrators_and_a_stale_cache(version: str, method: str, capsys: Any, onnx: Path, synth_data: Path, tmp_path: Path,

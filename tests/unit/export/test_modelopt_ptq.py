@@ -48,12 +48,16 @@ def test_count_qdq_tells_pairs_from_int8_weights(tmp_path: Path) -> None:
 
 
 def test_engine_arguments_are_checked_before_work(tmp_path: Path) -> None:
-    from edgeunet.export.quantize import quantize_and_gate
+    from edgeunet.export.int8 import quantize_and_gate
 
     with pytest.raises(EdgeUnetError, match="--engine nvidia"):
         quantize_and_gate(tmp_path / "m.onnx", tmp_path, tmp_path / "o.onnx", engine="nvidia", gate=False)
     with pytest.raises(EdgeUnetError, match="drop --target cpu"):
         quantize_and_gate(tmp_path / "m.onnx", tmp_path, tmp_path / "o.onnx", engine="modelopt", target="cpu", gate=False)
+    with pytest.raises(EdgeUnetError, match="no percentile"):
+        quantize_and_gate(tmp_path / "m.onnx", tmp_path, tmp_path / "o.onnx", engine="modelopt", method="percentile", gate=False)
+    with pytest.raises(EdgeUnetError, match="--keep-float, --fallback auto and --sensitivity"):
+        quantize_and_gate(tmp_path / "m.onnx", tmp_path, tmp_path / "o.onnx", engine="modelopt", keep_float=["conv"], gate=False)
 
 
 def test_modelopt_ptq_on_the_tiny_model(tiny_onnx: Path, synth_data: Path, tmp_path: Path) -> None:
