@@ -7,6 +7,7 @@ engine: Q/DQ pairs, Conv/ConvTranspose left float, gate Dice. The CamVid benchma
   .venv/bin/python benchmarks/modelopt_ptq.py runs/camvid/best.onnx --calib DATA/train [--val-data DATA/val] \
       [--num-images 64] [--method entropy|minmax] [--also-edgeunet]
 Same code as `edgeunet calibrate MODEL --data CAL --engine modelopt`; the script only runs both engines in one go.
+MODEL.int8-modelopt.onnx is what `benchmarks/camvid_int8.py --modelopt-onnx` takes.
 """
 
 from __future__ import annotations

@@ -4,8 +4,10 @@
 # Runs `edgeunet train --qat --from CKPT --epochs EPOCHS` (data, split and seed come from the checkpoint's run; the
 # run goes to RUN-qat/ and ends with RUN-qat/best.int8.onnx, gated against RUN-qat/source.fp32.onnx), then
 # `edgeunet inspect --trt 10.3 --strict` on the result. Prints wall and CPU time (GNU time).
-# To compare with PTQ afterwards:
+# To compare with PTQ afterwards (RUN-qat/best.int8.onnx is what camvid_int8.py's --qat-onnx takes):
 #   edgeunet bench RUN/best.pt --precisions fp32,int8,int8-modelopt,int8-qat --qat RUN-qat/best.int8.onnx --data VAL
+#   benchmarks/camvid_int8.py RUN/best.onnx --calib CAL --val VAL --out OUT --qat-onnx RUN-qat/best.int8.onnx \
+#       --modelopt-onnx RUN/best.int8-modelopt.onnx        # the latter from benchmarks/modelopt_ptq.py
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
