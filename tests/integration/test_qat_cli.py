@@ -59,3 +59,20 @@ def test_bench_shows_all_int8_variants(qat_run: Path, tiny_onnx: Path, synth_dat
 
 def test_bench_int8_qat_needs_its_file(tiny_onnx: Path) -> None:
     assert_user_error(run_cli("bench", tiny_onnx, "--precisions", "int8-qat"), "--qat")
+
+
+def test_missing_modelopt_is_one_line(tiny_run: Path, tmp_path: Path) -> None:
+    """A `modelopt` that cannot be imported (as on a machine without the qat extra): one line naming the install step, exit 3."""
+    import os
+    import subprocess
+    import sys
+
+    shadow = tmp_path / "shadow" / "modelopt"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('No module named modelopt', name='modelopt')\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(shadow.parent), os.environ.get("PYTHONPATH", "")]), "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run([sys.executable, "-m", "edgeunet", "train", "--qat", "--from", str(tiny_run / "best.pt"), "--out",
+                           str(tmp_path / "q")], capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 3, proc.stderr
+    assert_user_error(proc, "pip install 'edgeunet[qat]'")
+    assert not (tmp_path / "q").exists()
