@@ -93,7 +93,7 @@ def markdown(rows: List[Dict[str, Any]], header: Dict[str, Any]) -> str:
             f"{r['largest_drop_class']} {_fmt(r['largest_class_drop'])} | {'-' if r['float_layers'] is None else r['float_layers']} | "
             f"{_fmt(r['int8_ms'], 2)} | {_fmt(r['int8_cpu_ms'], 2)} | {r['note']} |"
         )
-    lines += ["", "Sensitivity of the layers (entropy PTQ): [sensitivity.md](sensitivity.md).", ""]
+    lines += ["", "Layer sensitivity: [entropy PTQ](sensitivity-fallback.md), [percentile 90](sensitivity-fallback-p90.md).", ""]
     return "\n".join(lines)
 
 
@@ -127,16 +127,25 @@ def main(argv: Optional[List[str]] = None) -> Path:
         cpu = out / f"{method}.int8-cpu.onnx"
         calibrate(args.onnx, args.calib, cpu, method=method, target="cpu", **common, **extra)  # type: ignore[arg-type]
         rows.append(row(name, score(qdq, args.val, args.threads), reference, 0, timed(qdq), timed(cpu)))
-    fallback = out / "fallback.int8.onnx"
-    note = ""
-    try:
-        calib, _ = quantize_and_gate(args.onnx, args.calib, fallback, val_data=args.val, max_drop=args.max_drop, method="entropy",
-                                     fallback="auto", sensitivity=out / "sensitivity.md", **common)  # type: ignore[arg-type]
-        floats: Optional[int] = len(calib.float_layers)
-    except GateError as exc:  # even all layers float failed: score the rejected file, say so
-        fallback, floats, note = out / "fallback.int8.rejected.onnx", None, f"gate failed: {exc}"[:120]
-    if fallback.exists():
-        rows.append(row("PTQ + fallback auto", score(fallback, args.val, args.threads), reference, floats, timed(fallback), None, note))
+    # The damaging calibration of the acceptance (percentile 90 clips every activation's top 10%): it must fail the
+    # per-class gate, and --fallback auto must then pass it with a few layers in float.
+    damaged = out / "percentile90.int8.onnx"
+    calibrate(args.onnx, args.calib, damaged, method="percentile", percentile=90.0, **common)  # type: ignore[arg-type]
+    rows.append(row("PTQ percentile 90 (damaging)", score(damaged, args.val, args.threads), reference, 0, timed(damaged), None))
+    for name, stem, method, extra in (("PTQ entropy + fallback auto", "fallback", "entropy", {}),
+                                      ("PTQ percentile 90 + fallback auto", "fallback-p90", "percentile", {"percentile": 90.0})):
+        fallback = out / f"{stem}.int8.onnx"
+        note = ""
+        try:
+            calib, _ = quantize_and_gate(args.onnx, args.calib, fallback, val_data=args.val, max_drop=args.max_drop, method=method,
+                                         fallback="auto", sensitivity=out / f"sensitivity-{stem}.md", **common,
+                                         **extra)  # type: ignore[arg-type]
+            floats: Optional[int] = len(calib.float_layers)
+            note = ", ".join(calib.float_layers)[:160]
+        except GateError as exc:  # even all layers float failed: score the rejected file, say so
+            fallback, floats, note = out / f"{stem}.int8.rejected.onnx", None, f"gate failed: {exc}"[:120]
+        if fallback.exists():
+            rows.append(row(name, score(fallback, args.val, args.threads), reference, floats, timed(fallback), None, note))
     for name, path in (("QAT", args.qat_onnx), ("ModelOpt", args.modelopt_onnx)):
         if path is not None:
             layers = json_field(read_metadata(load_onnx(path)), KEY_FLOAT_LAYERS)

@@ -32,8 +32,9 @@ def test_camvid_int8_table(tiny_onnx: Path, synth_data: Path, tmp_path: Path) ->
                          "--num-images", "8", "--warmup", "1", "--iterations", "3", "--qat-onnx", str(tiny_onnx)])
     text = table.read_text()
     assert "| row | mIoU | drop vs fp32 | lowest class IoU | largest class drop | float layers | int8 ms | int8-cpu ms | note |" in text
-    for name in ("| fp32 |", "| PTQ entropy |", "| PTQ percentile 99.99 |", "| PTQ + fallback auto |", "| QAT |"):
+    for name in ("| fp32 |", "| PTQ entropy |", "| PTQ percentile 99.99 |", "| PTQ percentile 90 (damaging) |", "| PTQ entropy + fallback auto |",
+                 "| PTQ percentile 90 + fallback auto |", "| QAT |"):
         assert name in text
-    assert "CPU: " in text and (out / "sensitivity.md").is_file()
+    assert "CPU: " in text and (out / "sensitivity-fallback.md").is_file()
     rows = json.loads((out / "camvid-int8.json").read_text())["rows"]
     assert rows[1]["int8_ms"] > 0 and rows[1]["int8_cpu_ms"] > 0 and rows[0]["miou_drop"] == 0
