@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Tuple
@@ -16,19 +18,28 @@ import numpy as np
 import pytest
 
 from edgeunet.core.errors import EdgeUnetError
+from tests.conftest import REPO
 from tests.integration import test_stream_web as web_tests
+
+_PROBE = """
+from edgeunet.core.errors import EdgeUnetError
+from edgeunet.stream.rtsp import choose_encoder, load_gstreamer
+try:
+    Gst, _server, _glib = load_gstreamer()
+except EdgeUnetError as exc:
+    print(exc)
+else:
+    if choose_encoder(lambda name: Gst.ElementFactory.find(name) is not None) is None:
+        print("GStreamer has no H.264 encoder (apt-get install gstreamer1.0-plugins-ugly)")
+"""
 
 
 def _gstreamer_problem() -> str:
-    try:
-        from edgeunet.stream.rtsp import choose_encoder, load_gstreamer
-
-        Gst, _server, _glib = load_gstreamer()
-    except EdgeUnetError as exc:
-        return str(exc)
-    if choose_encoder(lambda name: Gst.ElementFactory.find(name) is not None) is None:
-        return "GStreamer has no H.264 encoder (apt-get install gstreamer1.0-plugins-ugly)"
-    return ""
+    """Probed in a child process: GStreamer loaded into pytest's own process made a later torch.onnx.export abort."""
+    proc = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, timeout=120, cwd=REPO)
+    if proc.returncode != 0:
+        return (proc.stderr.strip().splitlines() or ["the GStreamer probe failed"])[-1]
+    return proc.stdout.strip()
 
 
 PROBLEM = _gstreamer_problem()
