@@ -137,39 +137,39 @@ class Variants:
         raise EdgeUnetError("int8 needs calibration images: pass --calib-data DIR (or --data DIR)")
 
     def int8(self, size: List[int], target: str = "tensorrt") -> Path:
-        data = self.calib_source()
-        tag = sha256_bytes(f"{Path(data).resolve()}|{self.cfg.calib_images}".encode())[:8]
-        out = self.dir / f"int8-{target}-{size[0]}x{size[1]}-{tag}.onnx"
-        if out.exists():
-            return out
-
-        def make() -> Path:
+        def produce(data: Path, out: Path) -> None:
             from edgeunet.export.quantize import calibrate
 
             self.log(f"bench: calibrating int8 ({target} target) on {data} ({self.cfg.calib_images} images) -> {out}")
             calibrate(self.fp32(size), data, out, num_images=self.cfg.calib_images, method="minmax", target=target,
                       manifest_dir=self.dir / "calibration", progress=False)
-            return out
 
-        return self._memo(f"int8-{target}-{size}-{tag}", make)
+        return self._calibrated(f"int8-{target}", size, produce)
 
     def int8_modelopt(self, size: List[int]) -> Path:
         """NVIDIA ModelOpt's ONNX PTQ of the same fp32 variant, on the same images and calibration method as `int8`."""
-        data = self.calib_source()
-        tag = sha256_bytes(f"{Path(data).resolve()}|{self.cfg.calib_images}".encode())[:8]
-        out = self.dir / f"int8-modelopt-{size[0]}x{size[1]}-{tag}.onnx"
-        if out.exists():
-            return out
-
-        def make() -> Path:
+        def produce(data: Path, out: Path) -> None:
             from edgeunet.export.modelopt_ptq import modelopt_calibrate
 
             self.log(f"bench: ModelOpt ONNX PTQ on {data} ({self.cfg.calib_images} images) -> {out}")
             modelopt_calibrate(self.fp32(size), data, out, num_images=self.cfg.calib_images, method="minmax",
                                manifest_dir=self.dir / "calibration")
+
+        return self._calibrated("int8-modelopt", size, produce)
+
+    def _calibrated(self, kind: str, size: List[int], produce: Callable[[Path, Path], None]) -> Path:
+        """An INT8 variant cached by its calibration images: on disk across runs, memoised within one."""
+        data = Path(self.calib_source())
+        tag = sha256_bytes(f"{data.resolve()}|{self.cfg.calib_images}".encode())[:8]
+        out = self.dir / f"{kind}-{size[0]}x{size[1]}-{tag}.onnx"
+        if out.exists():
             return out
 
-        return self._memo(f"int8-modelopt-{size}-{tag}", make)
+        def make() -> Path:
+            produce(data, out)
+            return out
+
+        return self._memo(f"{kind}-{size}-{tag}", make)
 
     def int8_qat(self, size: List[int]) -> Path:
         """--qat FILE (a `train --qat` INT8 ONNX) with a symbolic batch, when it was exported at this size."""

@@ -294,25 +294,10 @@ def calibrate(
                 bar.close()
         qmodel = load_onnx(quantized)
         _drop_unused_domains(qmodel)
-        manifest = {
-            "format": "edgeunet-calibration-manifest",
-            "edgeunet_version": __version__,
-            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "source_onnx": str(onnx_path.resolve()),
-            "source_onnx_sha256": source_sha,
-            "data": str(data.resolve()),
-            "method": method,
-            **({"percentile": percentile} if method == "percentile" else {}),
-            "seed": seed,
-            "target": target,
-            "num_images": len(images),
-            "float_nodes": float_nodes,
-            "images": [{"path": str(p.resolve()), "sha256": sha256_file(p)} for p in images],
-            **(manifest_extra or {}),
-        }
-        manifest_text = json_text(manifest)
-        manifest_path = manifest_dir / f"{out.stem}.{source_sha[:12]}.{method}-seed{seed}.json"
-        manifest_sha = sha256_bytes(manifest_text.encode("utf-8"))
+        settings_fields: Dict[str, Any] = {"method": method, **({"percentile": percentile} if method == "percentile" else {}),
+                                           "seed": seed, "target": target, "float_nodes": float_nodes, **(manifest_extra or {})}
+        manifest_path, manifest, manifest_text, manifest_sha = calibration_manifest(
+            onnx_path, source_sha, data, images, out, manifest_dir, **settings_fields)
         # Keep our metadata; quantize_static keeps metadata_props but we restate what changed.
         set_metadata(qmodel, dict(metadata))
         set_metadata(qmodel, {
