@@ -196,6 +196,8 @@ class Stream:
 
     def _telemetry(self) -> Dict[str, Any]:
         """Jetson: tegrastats samples and the latency spikes (of the last 8192 frames) that coincide with a GPU clock drop."""
+        if self.telemetry.idle:  # not a Jetson: skip copying the latency series on every stats call
+            return self.telemetry.report((), self.recorder.started)
         shown = self.recorder.samples.get(CAPTURE_TO_DISPLAY)
         stage = CAPTURE_TO_DISPLAY if shown is not None and shown.count else END_TO_END
         report = self.telemetry.report(self.recorder.recent(stage, float("inf")), self.recorder.started)

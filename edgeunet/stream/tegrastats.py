@@ -131,9 +131,14 @@ class TegrastatsReader:
         if self._thread is not None:
             self._thread.join(2)
 
+    @property
+    def idle(self) -> bool:
+        """Never started (no tegrastats) and nothing recorded: there is nothing to report."""
+        return not self.samples and self._thread is None
+
     def report(self, latencies: Sequence[Tuple[float, float]], started: Optional[float]) -> Dict[str, Any]:
         """What --stats stores: every sample (t_s from the run's start) and the latency spikes marked against the GPU clock."""
-        if not self.samples and self._thread is None:
+        if self.idle:
             return {"available": False, "reason": f"no {self.command} here (not a Jetson)" if not available(self.command) else self.error}
         origin = started if started is not None else (self.samples[0][0] if self.samples else 0.0)
         samples = [(t - origin, s) for t, s in list(self.samples)]
