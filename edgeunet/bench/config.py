@@ -17,11 +17,14 @@ from edgeunet.core.onnx_model import PRECISIONS
 # int8: the TensorRT-valid symmetric Q/DQ graph (what build-engine uses); int8-cpu: the graph ONNX Runtime runs fastest
 # on a CPU (calibrate --target cpu). Both are shown so users see what each target costs and gains.
 # int8-modelopt: NVIDIA ModelOpt's ONNX PTQ of the same fp32 model and images (a second opinion on Q/DQ placement);
-# int8-qat: the INT8 ONNX of a quantization-aware fine-tuning (`train --qat`), given with --qat FILE. Neither is a default.
+# int8-qat: the INT8 ONNX of a quantization-aware fine-tuning (`train --qat`), given with --qat FILE;
+# int8-fallback: an INT8 ONNX with layers left in float (`calibrate --fallback auto` / `--keep-float`), given with
+# --fallback FILE, which also asks for the speed cost of each of its float layers. None of the three is a default.
 DEFAULT_PRECISIONS = (*PRECISIONS, "int8-cpu")
-BENCH_PRECISIONS = (*DEFAULT_PRECISIONS, "int8-modelopt", "int8-qat")
+BENCH_PRECISIONS = (*DEFAULT_PRECISIONS, "int8-modelopt", "int8-qat", "int8-fallback")
 INT8_TARGETS = {"int8": "tensorrt", "int8-cpu": "cpu"}  # the two edgeunet calibrate targets
-INT8_PRECISIONS = ("int8", "int8-cpu", "int8-modelopt", "int8-qat")
+INT8_PRECISIONS = ("int8", "int8-cpu", "int8-modelopt", "int8-qat", "int8-fallback")
+GIVEN_QDQ_PRECISIONS = ("int8-modelopt", "int8-qat", "int8-fallback")  # Q/DQ graphs TensorRT builds as they are
 BACKENDS = ("torch", "onnxruntime", "tensorrt")
 SHORT = {"torch": "torch", "onnxruntime": "ORT", "tensorrt": "TRT"}
 
@@ -49,6 +52,7 @@ class BenchConfig:
     eval_images: Optional[int] = None  # None: every labelled image in --data
     max_drop: float = 0.01  # the accuracy gate of bench's own INT8/FP16 variants and engines, and --choose
     qat: Optional[Path] = None  # RUN/best.int8.onnx of `edgeunet train --qat`: the int8-qat rows
+    fallback: Optional[Path] = None  # an INT8 ONNX with float layers: the int8-fallback rows and the cost of each float layer
 
 
 @dataclass
@@ -74,9 +78,12 @@ def bench_config(
         raise EdgeUnetError("--iterations and --duration exclude each other: choose one")
     if options.get("val_split") and options.get("data") is None:
         raise EdgeUnetError("--val-split scores on the model's validation split of its training data: pass that folder as --data")
+    wanted = parse_list(precisions, BENCH_PRECISIONS, "--precisions")
+    if options.get("fallback") is not None:  # the fallback rows, and the all-INT8 rows each float layer's cost is measured against
+        wanted += [p for p in ("int8", "int8-fallback") if p not in wanted]
     return BenchConfig(
         models=[Path(m) for m in models],
-        precisions=parse_list(precisions, BENCH_PRECISIONS, "--precisions"),
+        precisions=wanted,
         backends=["auto"] if backends.strip().lower() == "auto" else parse_list(backends, BACKENDS, "--backends"),
         batches=parse_ints(batch, "--batch"), sizes=parse_ints(size, "--size", minimum=16) if size else [],
         iterations=None if duration is not None else (iterations or 100), duration=duration, **options,
@@ -114,6 +121,7 @@ class Row:
     peak_rss_mb: Optional[float] = None
     qdq_pairs: Optional[int] = None  # QuantizeLinear->DequantizeLinear pairs of the row's ONNX (export/inspect.count_qdq)
     trt_phases_ms: Optional[Dict[str, float]] = None  # h2d, compute, d2h (TensorRT rows, when the runner reports them)
+    float_layers: Optional[List[str]] = None  # int8-fallback rows: the layers its ONNX leaves in float
 
     @property
     def ok(self) -> bool:
@@ -164,6 +172,10 @@ def check_config(cfg: BenchConfig) -> None:
         raise EdgeUnetError(f"--qat {cfg.qat}: no such file; pass the RUN/best.int8.onnx that `edgeunet train --qat` wrote")
     if "int8-qat" in cfg.precisions and cfg.qat is None:
         raise EdgeUnetError("--precisions int8-qat needs --qat RUN/best.int8.onnx (written by `edgeunet train --qat`)")
+    if cfg.fallback is not None and not cfg.fallback.is_file():
+        raise EdgeUnetError(f"--fallback {cfg.fallback}: no such file; pass the INT8 ONNX that `edgeunet calibrate --fallback auto` wrote")
+    if "int8-fallback" in cfg.precisions and cfg.fallback is None:
+        raise EdgeUnetError("--precisions int8-fallback needs --fallback MODEL.int8.onnx (written by `edgeunet calibrate --fallback auto`)")
     if cfg.video is not None and not cfg.video.is_file():
         raise EdgeUnetError(f"--video {cfg.video}: no such file")
     if cfg.iterations is not None and cfg.iterations < 1:

@@ -31,7 +31,8 @@ def table_rows(report: Dict[str, Any]) -> List[Dict[str, str]]:
         out.append({
             "backend": r["backend"], "precision": r["precision"], "batch": str(r["batch"]), "size": f"{r['size'][0]}x{r['size'][1]}",
             "device": _short_device(r.get("device") or ""), "MB": _f(r.get("file_mb")),
-            "Q/DQ": "" if r.get("qdq_pairs") is None else str(r["qdq_pairs"]), "Dice": _f(r.get("dice"), "{:.4f}"),
+            "Q/DQ": "" if r.get("qdq_pairs") is None else str(r["qdq_pairs"]),
+            "float layers": str(len(r["float_layers"])) if r.get("float_layers") else "", "Dice": _f(r.get("dice"), "{:.4f}"),
             "mIoU": _f(r.get("miou"), "{:.4f}"), "mean ms": _f(lat.get("mean")), "p50 ms": _f(lat.get("p50")),
             "p95 ms": _f(lat.get("p95")), "p99 ms": _f(lat.get("p99")), "FPS": _f(r.get("fps"), "{:.1f}"),
             "x fp32": _f(r.get("speedup_vs_fp32"), "{:.2f}x"), "pipe FPS": _f(r.get("pipeline_fps"), "{:.1f}"),
@@ -41,6 +42,26 @@ def table_rows(report: Dict[str, Any]) -> List[Dict[str, str]]:
             "status": "ok" if ok else f"unavailable: {r.get('reason')}",
         })
     return out
+
+
+def cost_rows(report: Dict[str, Any]) -> List[Dict[str, str]]:
+    """The speed cost of each float layer of --fallback (run.float_layer_costs), one table row per layer."""
+    out = []
+    for c in report.get("float_layer_costs") or []:
+        ok = c.get("status") == "ok" and c.get("cost_ms") is not None
+        out.append({
+            "backend": c["backend"], "size": f"{c['size'][0]}x{c['size'][1]}", "float layer": c.get("layer") or "",
+            "p50 ms": _f(c.get("p50_ms")), "all-INT8 p50 ms": _f(c.get("int8_p50_ms")),
+            "cost ms": _f(c.get("cost_ms"), "{:+.2f}"), "cost %": _f(c.get("cost_pct"), "{:+.1f}%"),
+            "status": "ok" if ok else f"unavailable: {c.get('reason')}",
+        })
+    return out
+
+
+COST_NOTE = ("Cost of each float layer: the all-INT8 Q/DQ graph with only that layer left in float (no Q/DQ on it), "
+             "minus the all-INT8 graph, p50 at batch 1, timed back to back; the last row leaves every float layer of "
+             "--fallback in float at once. Single costs do not add up exactly (backends fuse neighbouring layers), and a CPU "
+             "figure says nothing of a TensorRT engine: measure on the device.")
 
 
 def _short_device(device: str) -> str:
@@ -88,6 +109,15 @@ def print_report(report: Dict[str, Any]) -> None:
     for note in notes:
         console.print(note, markup=False, highlight=False)
     console.print(report["timing_method"], style="dim", markup=False, highlight=False)
+    costs = cost_rows(report)
+    if costs:
+        cost_table = Table(title="speed cost of each float layer (--fallback)", show_lines=False)
+        for i, name in enumerate(costs[0]):
+            cost_table.add_column(name, justify="left" if i < 3 or name == "status" else "right", overflow="fold")
+        for row in costs:
+            cost_table.add_row(*(escape(v) for v in row.values()))
+        console.print(cost_table)
+        console.print(COST_NOTE, style="dim", markup=False, highlight=False)
 
 
 def write_json(report: Dict[str, Any], path: Path) -> None:
@@ -128,6 +158,11 @@ def markdown(report: Dict[str, Any], command: Optional[str] = None) -> str:
     for row in rows:
         lines.append("| " + " | ".join(row.get(c, "").replace("|", "/") for c in cols) + " |")
     lines += ["", report["timing_method"], ""]
+    costs = cost_rows(report)
+    if costs:
+        lines += ["## Speed cost of each float layer", "", "| " + " | ".join(costs[0]) + " |", "|" + "|".join("---" for _ in costs[0]) + "|"]
+        lines += ["| " + " | ".join(v.replace("|", "/") for v in row.values()) + " |" for row in costs]
+        lines += ["", COST_NOTE, ""]
     return "\n".join(lines)
 
 

@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import datetime
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from edgeunet.bench.config import BenchConfig, BenchOutputs, Row, check_config, check_outputs, unavailable
+from edgeunet.bench.config import SHORT, BenchConfig, BenchOutputs, Row, check_config, check_outputs, unavailable
 from edgeunet.bench.decide import check_min_dice, int8_notes, iter_ok, recommendation_line, write_recommendation
 from edgeunet.bench.report import SCHEMA, print_report, write_reports
 from edgeunet.bench.timing import RssSampler, machine_info, summarize, time_backend, timing_method
-from edgeunet.bench.variants import Variants, model_file
+from edgeunet.bench.variants import Variants, fallback_layers_of, model_file
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.core.model_files import CHECKPOINT, ENGINE, ONNX, model_kind
 from edgeunet.core.version import __version__
@@ -108,6 +108,8 @@ def run_row(row: Row, variants: Variants, cfg: BenchConfig, samples: Optional[li
                 from edgeunet.export.inspect import count_qdq
 
                 row.qdq_pairs = count_qdq(path).pairs
+            if row.precision == "int8-fallback":
+                row.float_layers = variants.fallback_layers()
             backend = open_backend(row, path, cfg)
             row.device = str(backend.device)
             x = input_batch(backend.spec, row.batch, row.size, cfg.data)
@@ -177,8 +179,11 @@ def scoring_samples(model: Path, cfg: BenchConfig) -> Optional[list]:
 def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> Dict[str, Any]:
     """Every row for every model; returns the JSON-ready report (schema SCHEMA)."""
     check_config(cfg)
+    if cfg.fallback is not None:
+        fallback_layers_of(cfg.fallback)  # no float layers recorded: one line now, not an unavailable row later
     began = time.perf_counter()
     rows: List[Row] = []
+    costs: List[Dict[str, Any]] = []
     scored: List[int] = []
     for model in cfg.models:
         samples = scoring_samples(model, cfg)
@@ -192,6 +197,8 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> Dict[str,
                         row = Row(model=str(model), backend=backend, precision=precision, batch=batch, size=list(size))
                         log(f"bench: {row.label} ...")
                         rows.append(run_row(row, variants, cfg, samples))
+                if cfg.fallback is not None and backend != "torch":
+                    costs += float_layer_costs(model, size, backend, variants, cfg, log)
     add_speedups(rows)
     return {
         "schema": SCHEMA,
@@ -208,7 +215,44 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] = print) -> Dict[str,
         "timing_method": timing_method(cfg),
         "seconds": round(time.perf_counter() - began, 1),
         "rows": [asdict(r) for r in rows],
+        "float_layer_costs": costs,
     }
+
+
+def float_layer_costs(model: Path, size: List[int], backend: str, variants: Variants, cfg: BenchConfig,
+                      log: Callable[[str], None]) -> List[Dict[str, Any]]:
+    """What each layer the --fallback file leaves in float costs in time on `backend`, batch 1.
+
+    Each layer alone in float, then all of them, against the all-INT8 Q/DQ graph, timed back to back in one phase
+    (so the reference is as fresh as the rows it is subtracted from), on the same graph family TensorRT builds
+    explicitly. Why per layer: the fallback picks layers by accuracy; this is the other half of that trade.
+    """
+    try:
+        layers = variants.fallback_layers()
+    except EdgeUnetError as exc:
+        return [{"model": str(model), "backend": backend, "size": list(size), "layer": None, "status": "unavailable", "reason": str(exc)}]
+    quiet = replace(cfg, video=None)
+
+    def timed(float_layers: List[str], what: str) -> Row:
+        log(f"bench: {SHORT.get(backend, backend)}-int8 {size[0]}x{size[1]}, float: {what} ...")
+        row = Row(model=str(model), backend=backend, precision="int8", batch=1, size=list(size), float_layers=float_layers)
+        return run_row(row, variants, quiet, None)
+
+    reference = timed([], "none (all INT8)")
+    if not reference.ok:  # e.g. no TensorRT here: one line, not one per layer
+        return [{"model": str(model), "backend": backend, "size": list(size), "layer": None, "status": "unavailable",
+                 "reason": f"the all-INT8 reference: {reference.reason}"}]
+    entries = []
+    for layer_list, what in [([name], name) for name in layers] + [(layers, f"all {len(layers)} together")]:
+        row = timed(layer_list, what)
+        entry: Dict[str, Any] = {"model": str(model), "backend": backend, "size": list(size), "layer": what,
+                                 "float_layers": len(layer_list), "status": row.status, "reason": row.reason}
+        if row.ok and row.latency_ms and reference.latency_ms:
+            base, ms = reference.latency_ms["p50"], row.latency_ms["p50"]
+            entry.update(p50_ms=ms, int8_p50_ms=base, cost_ms=round(ms - base, 4), cost_pct=round(100.0 * (ms - base) / base, 1))
+        entries.append(entry)
+    singles = sorted(entries[:-1], key=lambda e: -e["cost_ms"] if "cost_ms" in e else float("inf"))  # dearest first
+    return singles + entries[-1:]
 
 
 def add_speedups(rows: List[Row]) -> None:

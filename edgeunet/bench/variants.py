@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
-from edgeunet.bench.config import INT8_PRECISIONS, INT8_TARGETS, BenchConfig, Row
+from edgeunet.bench.config import GIVEN_QDQ_PRECISIONS, INT8_PRECISIONS, INT8_TARGETS, BenchConfig, Row
 from edgeunet.core.atomic import sha256_bytes, sha256_file
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.core.model_files import CHECKPOINT, ENGINE, model_kind
@@ -22,6 +22,17 @@ def cache_dir_for(model: Path, cache: Optional[Path]) -> Path:
     """CACHE/<sha12>/; default CACHE is `bench-cache` next to the model (re-used across runs, safe to delete)."""
     base = cache if cache is not None else model.parent / "bench-cache"
     return base / sha256_file(model)[:12]
+
+
+def fallback_layers_of(given: Path) -> List[str]:
+    """The float layers an INT8 ONNX records (edgeunet.float_layers); a file without any is refused in one line."""
+    from edgeunet.core.onnx_model import KEY_FLOAT_LAYERS, json_field, load_onnx, read_metadata
+
+    layers = json_field(read_metadata(load_onnx(given)), KEY_FLOAT_LAYERS) or []
+    if not layers:
+        raise EdgeUnetError(f"--fallback {given}: records no float layers; pass an INT8 ONNX written by "
+                            "`edgeunet calibrate --fallback auto` or `--keep-float NODE,...`")
+    return [str(name) for name in layers]
 
 
 def make_batch_dynamic(src: Path, out: Path) -> Path:
@@ -173,26 +184,63 @@ class Variants:
 
     def int8_qat(self, size: List[int]) -> Path:
         """--qat FILE (a `train --qat` INT8 ONNX) with a symbolic batch, when it was exported at this size."""
-        qat = self.cfg.qat
-        if qat is None:
-            raise EdgeUnetError("int8-qat needs --qat RUN/best.int8.onnx (written by `edgeunet train --qat`)")
-        out = self.dir / f"int8-qat-{sha256_file(qat)[:12]}-{size[0]}x{size[1]}.onnx"
+        return self._given_int8("int8-qat", self.cfg.qat, "--qat", "`edgeunet train --qat`", size)
+
+    def int8_fallback(self, size: List[int]) -> Path:
+        """--fallback FILE (an INT8 ONNX with layers left in float) with a symbolic batch, when it is at this size."""
+        self.fallback_layers()  # a file without float layers is refused before anything is timed
+        return self._given_int8("int8-fallback", self.cfg.fallback, "--fallback", "`edgeunet calibrate --fallback auto`", size)
+
+    def fallback_layers(self) -> List[str]:
+        """The layers the --fallback file leaves in float, as calibrate recorded them in its metadata."""
+        if self.cfg.fallback is None:
+            raise EdgeUnetError("int8-fallback needs --fallback MODEL.int8.onnx (written by `edgeunet calibrate --fallback auto`)")
+        return fallback_layers_of(self.cfg.fallback)
+
+    def _given_int8(self, kind: str, given: Optional[Path], option: str, maker: str, size: List[int]) -> Path:
+        if given is None:
+            raise EdgeUnetError(f"{kind} needs {option} FILE (an INT8 ONNX written by {maker})")
+        out = self.dir / f"{kind}-{sha256_file(given)[:12]}-{size[0]}x{size[1]}.onnx"
         if out.exists():
             return out
 
         def make() -> Path:
             from edgeunet.core.onnx_model import load_onnx, precision_of, read_metadata, read_spec
 
-            precision = precision_of(read_metadata(load_onnx(qat)))
+            precision = precision_of(read_metadata(load_onnx(given)))
             if precision != "int8":
-                raise EdgeUnetError(f"--qat {qat}: is {precision}; pass the INT8 ONNX that `edgeunet train --qat` wrote")
-            native = list(read_spec(qat).input_size)
+                raise EdgeUnetError(f"{option} {given}: is {precision}; pass the INT8 ONNX that {maker} wrote")
+            native = list(read_spec(given).input_size)
             if native != list(size):
-                raise EdgeUnetError(f"--qat {qat}: exported at {native[0]}x{native[1]}, this row is {size[0]}x{size[1]}; "
-                                    f"re-export it with `edgeunet export RUN/best.pt --size {size[0]} {size[1]}`")
-            return make_batch_dynamic(qat, out)
+                raise EdgeUnetError(f"{option} {given}: made at {native[0]}x{native[1]}, this row is {size[0]}x{size[1]}; "
+                                    f"bench it at its own size (leave out --size)")
+            return make_batch_dynamic(given, out)
 
-        return self._memo(f"int8-qat-{size}", make)
+        return self._memo(f"{kind}-{size}", make)
+
+    def int8_with_float(self, size: List[int], layers: List[str]) -> Path:
+        """bench's own `int8` graph with only `layers` left in float: what one float layer costs in time.
+
+        Timing depends on the graph's structure, not on the scale values, so bench's calibration serves every
+        fallback file of the same fp32 model; the layers are removed from quantization exactly as calibrate does.
+        """
+        from edgeunet.core.onnx_model import load_onnx, save_onnx
+        from edgeunet.export.qdq_layers import keep_float, quantized_layers
+
+        source = self.int8(size, "tensorrt")
+        out = self.dir / f"{source.stem}-float-{sha256_bytes('|'.join(sorted(layers)).encode())[:10]}.onnx"
+        if out.exists():
+            return out
+
+        def make() -> Path:
+            qmodel = load_onnx(source)
+            missing = sorted(set(layers) - set(quantized_layers(qmodel)))
+            if missing:
+                raise EdgeUnetError(f"{', '.join(missing)}: not a quantized layer of bench's int8 graph of {self.model.name} "
+                                    "(was --fallback calibrated from another model?)")
+            return save_onnx(keep_float(qmodel, layers), out)
+
+        return self._memo(f"int8-float-{size}-{'|'.join(sorted(layers))}", make)
 
     def quantized(self, precision: str, size: List[int]) -> Path:
         """The INT8 ONNX of an INT8 row precision (int8, int8-cpu, int8-modelopt, int8-qat)."""
@@ -200,7 +248,15 @@ class Variants:
             return self.int8_modelopt(size)
         if precision == "int8-qat":
             return self.int8_qat(size)
+        if precision == "int8-fallback":
+            return self.int8_fallback(size)
         return self.int8(size, INT8_TARGETS[precision])
+
+    def row_onnx(self, row: Row) -> Path:
+        """The INT8 ONNX of `row`: its precision's graph, or bench's int8 graph with the row's float layers."""
+        if row.precision == "int8" and row.float_layers is not None:  # [] too: the Q/DQ graph as it is, for TensorRT
+            return self.int8_with_float(row.size, row.float_layers)
+        return self.quantized(row.precision, row.size)
 
 
 def trt_engine(variants: Variants, row: Row, cfg: BenchConfig) -> Path:
@@ -212,15 +268,19 @@ def trt_engine(variants: Variants, row: Row, cfg: BenchConfig) -> Path:
     runtime_info()  # TensorRT/pycuda missing: MissingDependencyError with the install step -> the row's reason
     from edgeunet.export.build_engine import BuildOptions, build_engine_command
 
+    if row.precision in GIVEN_QDQ_PRECISIONS or row.float_layers is not None:  # already Q/DQ: TensorRT builds it as it is
+        quantized = variants.row_onnx(row)
+        out = variants.dir / f"{quantized.stem}-b{row.batch}.engine"  # named by its source: another --qat file, another engine
+        if out.exists():
+            return out
+        timing_only = row.precision == "int8"  # a float-layer cost row: bench's own graph, timed, not gated
+        return build_engine_command(BuildOptions(
+            onnx=quantized, fp16=True, int8=True, val_data=None if timing_only else cfg.data, out=out,
+            shapes=batch_profile(quantized, row.batch), max_drop=cfg.max_drop,
+        ), echo=variants.log)
     out = variants.dir / f"{row.precision}-{row.size[0]}x{row.size[1]}-b{row.batch}.engine"
     if out.exists():
         return out
-    if row.precision in ("int8-modelopt", "int8-qat"):  # already Q/DQ: TensorRT builds it as it is (explicit quantization)
-        quantized = variants.quantized(row.precision, row.size)
-        return build_engine_command(BuildOptions(
-            onnx=quantized, fp16=True, int8=True, val_data=cfg.data, out=out, shapes=batch_profile(quantized, row.batch),
-            max_drop=cfg.max_drop,
-        ), echo=variants.log)
     onnx = variants.fp32(row.size)
     return build_engine_command(BuildOptions(
         onnx=onnx, fp16=row.precision in ("fp16", "int8"), int8=row.precision == "int8",
@@ -251,7 +311,7 @@ def model_file(variants: Variants, row: Row, cfg: BenchConfig) -> Path:
         if variants.is_engine:
             raise EdgeUnetError(f"{variants.model.name} is a TensorRT engine; onnxruntime needs the .onnx")
         if row.precision in INT8_PRECISIONS:
-            return variants.quantized(row.precision, row.size)
+            return variants.row_onnx(row)
         return {"fp32": variants.fp32, "fp16": variants.fp16}[row.precision](row.size)
     if row.precision == "int8-cpu":
         raise EdgeUnetError("the cpu-target INT8 graph is for ONNX Runtime; TensorRT builds from the tensorrt-target one (int8 row)")

@@ -17,7 +17,7 @@ from edgeunet.cli.options import PathArg, runtime_options
 @click.argument("models", type=PathArg, nargs=-1, required=True)
 @click.option("--precisions", default="fp32,fp16,int8,int8-cpu", show_default=True,
               help="Comma-separated: fp32, fp16, int8 (TensorRT-valid Q/DQ), int8-cpu (calibrate --target cpu), int8-modelopt "
-                   "(NVIDIA ModelOpt's ONNX PTQ, qat extra), int8-qat (the --qat file).")
+                   "(NVIDIA ModelOpt's ONNX PTQ, qat extra), int8-qat (the --qat file), int8-fallback (the --fallback file).")
 @click.option("--backends", default="auto", show_default=True, help="auto, or comma-separated: torch, onnxruntime, tensorrt.")
 @click.option("--data", type=PathArg, default=None, help="Labelled folder (images/ + masks/): Dice and mIoU per row.")
 @click.option("--calib-data", type=PathArg, default=None, help="INT8 calibration images (default: --data, else the training data).")
@@ -31,6 +31,9 @@ from edgeunet.cli.options import PathArg, runtime_options
 @click.option("--cache", type=PathArg, default=None, help="Folder for derived variants (default: bench-cache/ next to MODEL).")
 @click.option("--calib-images", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--qat", type=PathArg, default=None, help="RUN/best.int8.onnx of `edgeunet train --qat`: measured as the int8-qat rows.")
+@click.option("--fallback", type=PathArg, default=None,
+              help="An INT8 ONNX with layers left in float (`calibrate --fallback auto` / `--keep-float`): measured as the "
+                   "int8-fallback rows, plus the speed cost of each of its float layers against all-INT8.")
 @click.option("--eval-images", type=click.IntRange(min=1), default=None, help="Score only the first N images of --data.")
 @click.option("--val-split", is_flag=True, help="Score on each model's own validation split (as trained), not all of --data.")
 @click.option("--json", "json_out", type=PathArg, default=None)

@@ -61,3 +61,41 @@ def test_val_split_scores_the_same_images_from_checkpoint_and_onnx(tiny_run: Pat
     from_onnx = scoring_samples(tiny_onnx, cfg)
     assert from_checkpoint and from_checkpoint == from_onnx
     assert len(from_checkpoint) < len(scoring_samples(tiny_run / "best.pt", BenchConfig(models=[], data=synth_data)) or [])
+
+
+def test_fallback_rows_and_the_speed_cost_of_each_float_layer(tiny_onnx: Path, synth_data: Path, tmp_path: Path) -> None:
+    """Issue 14: `bench --fallback` shows the fallback file's rows and what each of its float layers costs in time."""
+    import onnx
+
+    convs = [n.name for n in onnx.load(str(tiny_onnx)).graph.node if n.op_type == "Conv"][:2]
+    kept = tmp_path / "kept.int8.onnx"
+    proc = run_cli("calibrate", tiny_onnx, "--data", synth_data / "images", "--out", kept, "--num-images", "4", "--no-gate",
+                   "--manifest-dir", tmp_path / "cal", "--keep-float", ",".join(convs), "--method", "minmax")
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "out"
+    proc = run_cli("bench", tiny_onnx, "--backends", "onnxruntime,tensorrt", "--precisions", "fp32", "--fallback", kept,
+                   "--data", synth_data, "--eval-images", "2", "--calib-images", "4", "--warmup", "1", "--iterations", "3",
+                   "--cache", tmp_path / "cache", "--json", out / "b.json", "--md", out / "b.md")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((out / "b.json").read_text())
+    rows = {(r["backend"], r["precision"]): r for r in report["rows"]}
+    fallback = rows[("onnxruntime", "int8-fallback")]
+    assert fallback["status"] == "ok" and fallback["float_layers"] == convs and fallback["dice"] is not None
+    assert rows[("onnxruntime", "int8")]["status"] == "ok"  # added: the all-INT8 row the costs are read against
+    costs = [c for c in report["float_layer_costs"] if c["backend"] == "onnxruntime"]
+    assert sorted(c["layer"] for c in costs[:2]) == sorted(convs) and costs[2]["layer"] == "all 2 together"
+    for cost in costs:
+        assert cost["status"] == "ok" and cost["p50_ms"] > 0 and cost["cost_ms"] == round(cost["p50_ms"] - cost["int8_p50_ms"], 4)
+    assert costs[0]["cost_ms"] >= costs[1]["cost_ms"]  # dearest first
+    trt = [c for c in report["float_layer_costs"] if c["backend"] == "tensorrt"]
+    assert len(trt) == 1 and trt[0]["status"] == "unavailable" and "TensorRT" in trt[0]["reason"]  # one line, not one per layer
+    assert "speed cost of each float layer" in proc.stdout and "## Speed cost of each float layer" in (out / "b.md").read_text()
+
+    # A file without float layers, or none at all: one line each.
+    plain = tmp_path / "plain.int8.onnx"
+    proc = run_cli("calibrate", tiny_onnx, "--data", synth_data / "images", "--out", plain, "--num-images", "4", "--no-gate",
+                   "--manifest-dir", tmp_path / "cal2", "--method", "minmax")
+    assert proc.returncode == 0, proc.stderr
+    assert_user_error(run_cli("bench", tiny_onnx, "--fallback", plain, "--cache", tmp_path / "cache"), "records no float layers")
+    assert_user_error(run_cli("bench", tiny_onnx, "--fallback", tmp_path / "none.onnx"), "--fallback")
+    assert_user_error(run_cli("bench", tiny_onnx, "--precisions", "int8-fallback"), "needs --fallback")

@@ -136,6 +136,29 @@ def test_float_layers_reach_the_engine_sidecar(capsys: Any, onnx: Path, synth_da
     assert sidecar["float_layers"] == [conv] and sidecar["onnx"]["precision"] == "int8"
 
 
+def test_bench_float_layer_costs_build_explicit_engines(capsys: Any, onnx: Path, synth_data: Path, tmp_path: Path) -> None:
+    """Issue 14: `bench --fallback` on TensorRT builds the all-INT8 and each one-layer-float Q/DQ graph as explicit
+    engines (no calibrator, no gate: timing rows) and reports a cost per float layer. Protocol only: an emulator's
+    milliseconds are no speed figure."""
+    import onnx as onnx_lib
+
+    conv = next(n.name for n in onnx_lib.load(str(onnx)).graph.node if n.op_type == "Conv")
+    kept = tmp_path / "kept.int8.onnx"
+    ok(cli(capsys, "calibrate", onnx, "--data", synth_data, "--out", kept, "--num-images", "8", "--no-gate",
+           "--keep-float", conv, "--manifest-dir", tmp_path / "calibration"))
+    report = tmp_path / "bench.json"
+    with installed("10.3", purge=PURGE):
+        ok(cli(capsys, "bench", onnx, "--backends", "tensorrt", "--precisions", "fp32", "--fallback", kept, "--warmup", "1",
+               "--iterations", "3", "--calib-data", synth_data, "--calib-images", "8", "--cache", tmp_path / "cache", "--json", report))
+    result = json.loads(report.read_text())
+    rows = {r["precision"]: r for r in result["rows"]}
+    assert rows["int8-fallback"]["status"] == "ok" and rows["int8-fallback"]["float_layers"] == [conv]
+    costs = result["float_layer_costs"]
+    assert [c["layer"] for c in costs] == [conv, "all 1 together"] and all(c["status"] == "ok" for c in costs), costs
+    sidecars = [json.loads(p.read_text()) for p in (tmp_path / "cache").rglob("*-float-*.engine.json")]
+    assert len(sidecars) == 2 and all(s["precision"] == "int8" and s["gate"] is None for s in sidecars)  # reference + the layer
+
+
 @pytest.mark.parametrize("version", IMPLICIT)
 @pytest.mark.parametrize("method", ["entropy", "minmax"])
 def test_implicit_calibrators_and_a_stale_cache(version: str, method: str, capsys: Any, onnx: Path, synth_data: Path, tmp_path: Path,
