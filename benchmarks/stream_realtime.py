@@ -62,8 +62,9 @@ def _watch(port: int, stop: threading.Event) -> None:
         pass
 
 
-def run(model: str, video: str, frames: int, threads: Optional[int], nice: Optional[int]) -> Dict[str, Any]:
-    stream = Stream(model, video, ["web://127.0.0.1:0"], StreamOptions(realtime=True, max_frames=frames, stage_nice=nice),
+def run(model: str, video: str, frames: int, threads: Optional[int], nice: Optional[int], pin: Optional[bool] = None) -> Dict[str, Any]:
+    options = StreamOptions(realtime=True, max_frames=frames, stage_nice=nice, pin_stages=pin)
+    stream = Stream(model, video, ["web://127.0.0.1:0"], options,
                     threads=threads, web=WebOptions())
     stop = threading.Event()
     viewer = threading.Thread(target=_watch, args=(stream.sinks[0].port, stop), daemon=True)  # type: ignore[attr-defined]
@@ -75,6 +76,7 @@ def run(model: str, video: str, frames: int, threads: Optional[int], nice: Optio
         stream.close()
     c2d = report["capture_to_display"]
     return {"threads": threads if threads is not None else "auto", "stage_nice": nice if nice is not None else "auto",
+            "pin_stages": pin if pin is not None else "auto",
             "frames": report["frames"], "captured": report["captured"],
             "dropped": report["dropped"], "fps": report["fps"], "capture_to_display": c2d,
             "inference": report["stages"]["inference"], "flicker": report["flicker"]}
@@ -85,7 +87,8 @@ def main() -> None:
     parser.add_argument("model")
     parser.add_argument("--video", default=str(DEFAULT_VIDEO))
     parser.add_argument("--frames", type=int, default=300)
-    parser.add_argument("--configs", default="2:0,1:0,2:5,1:5,auto:auto", help="threads:nice pairs; auto: Stream's default")
+    parser.add_argument("--configs", default="2:0,1:0,2:5,1:5,auto:auto",
+                        help="threads:nice[:pin] (pin 1/0); auto or a missing pin: Stream's default")
     parser.add_argument("--out-dir", type=Path, default=REPO / "benchmarks" / "results")
     parser.add_argument("--tag", default="")
     args = parser.parse_args()
@@ -93,10 +96,11 @@ def main() -> None:
     with open("/proc/loadavg") as f:
         load_before = f.read().split()[:3]
     for pair in args.configs.split(","):
-        threads, nice = (None if x == "auto" else int(x) for x in pair.split(":"))
-        row = run(args.model, args.video, args.frames, threads, nice)
+        parts = [None if x == "auto" else int(x) for x in pair.split(":")] + [None]
+        threads, nice, pin = parts[0], parts[1], None if parts[2] is None else bool(parts[2])
+        row = run(args.model, args.video, args.frames, threads, nice, pin)
         c = row["capture_to_display"]
-        print(f"threads {threads} nice {nice}: c2d p50 {c['p50']:.1f} p95 {c['p95']:.1f} p99 {c['p99']:.1f} ms "
+        print(f"threads {threads} nice {nice} pin {pin}: c2d p50 {c['p50']:.1f} p95 {c['p95']:.1f} p99 {c['p99']:.1f} ms "
               f"p99/p50 {c['p99_over_p50']:.2f}  drops {row['dropped']}/{row['captured']}  infer p50 {row['inference']['p50']:.1f} "
               f"p99 {row['inference']['p99']:.1f}  flicker {row['flicker'].get('mean', 0):.2f} %", flush=True)
         rows.append(row)

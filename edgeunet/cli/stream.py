@@ -41,6 +41,9 @@ from edgeunet.cli.options import PathArg, RuntimeOptions, runtime_options
 @click.option("--stage-nice", type=click.IntRange(0, 19), default=None,
               help="Linux: run every stage but inference this much nicer, so decode/overlay/encode do not stall the model's threads "
                    "(default: 5 for a live source or --realtime, else 0).")
+@click.option("--pin-stages/--no-pin-stages", default=None,
+              help="Linux: inference on every core but the last, decode/overlay/encode on the last, so they never preempt it "
+                   "(default: on for a live source or --realtime with 2+ cores).")
 @runtime_options()
 @click.option("--fp16", "half", is_flag=True, help="Run a .pt checkpoint in half precision (torch backend on CUDA).")
 def stream_cmd(model: Path, source: str, outputs: tuple, stats_out: Optional[Path], **options: Any) -> None:

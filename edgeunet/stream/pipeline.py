@@ -33,7 +33,7 @@ from edgeunet.core.processing import postprocess, preprocess
 from edgeunet.runtime.base import Backend
 from edgeunet.stream.channel import Channel, Closed
 from edgeunet.stream.drawing import draw_hud, render
-from edgeunet.stream.options import LIVE_STAGE_NICE, Log, StreamOptions, lower_thread_priority
+from edgeunet.stream.options import LIVE_STAGE_NICE, Log, StreamOptions, lower_thread_priority, pin_thread, stage_cores
 from edgeunet.stream.sinks import Sink
 from edgeunet.stream.sources import CORRUPT, END, OK
 from edgeunet.stream.stability import MaskStability
@@ -99,6 +99,8 @@ class Pipeline:
         self.lut = colour_lut(self.spec.colors)
         self.dropping = bool(source.live or options.realtime)
         self.stage_nice = options.stage_nice if options.stage_nice is not None else (LIVE_STAGE_NICE if self.dropping else 0)
+        pin = options.pin_stages if options.pin_stages is not None else self.dropping
+        self.cores = stage_cores() if pin else None  # (inference, the rest), or None: nothing pinned
         self.paced = bool(options.realtime and not source.live)
         self.pace_fps = float(options.fps or source.fps or 30.0)
         self.results = results
@@ -182,8 +184,13 @@ class Pipeline:
         return not self.threads[0].is_alive()
 
     # -- capture ----------------------------------------------------------------------------------
-    def _capture_loop(self) -> None:
+    def _to_stage_core(self) -> None:
+        """Every thread but inference: nicer, and (when pinning) on the last core, off inference's cores."""
         lower_thread_priority(self.stage_nice)
+        pin_thread(self.cores[1] if self.cores else None)
+
+    def _capture_loop(self) -> None:
+        self._to_stage_core()
         out = self.channels[0]
         index = 0
         due: Optional[float] = None
@@ -259,7 +266,9 @@ class Pipeline:
                     outbox: Channel) -> None:
         try:
             if name != "inference":
-                lower_thread_priority(self.stage_nice)
+                self._to_stage_core()
+            else:
+                pin_thread(self.cores[0] if self.cores else None)
             if setup is not None:
                 setup()
             while True:
@@ -307,7 +316,7 @@ class Pipeline:
 
     # -- sinks ------------------------------------------------------------------------------------
     def _sink_loop(self, inbox: Channel) -> None:
-        lower_thread_priority(self.stage_nice)
+        self._to_stage_core()
         limit = self.options.max_frames
         try:
             while True:

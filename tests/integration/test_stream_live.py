@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -202,3 +203,42 @@ def test_measure_pipeline_for_bench(tiny_onnx: Path, synth_video: Path) -> None:
     h, w = backend.spec.input_size
     assert backend.run(np.zeros((1, 1, h, w), np.float32)).shape[-2:] == (h, w)  # still open: bench owns it
     backend.close()
+
+
+class _AffinitySink(Sink):
+    """Records the cores the sink thread may run on."""
+
+    kind = "test"
+    seen: List[set] = []
+
+    def write(self, frame: np.ndarray, index: int) -> None:
+        self.seen.append(set(os.sched_getaffinity(0)))
+        self.frames += 1
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2, reason="needs Linux and 2+ cores")
+@pytest.mark.parametrize("pin", [None, False])
+def test_realtime_pins_inference_apart_from_the_other_stages(tiny_onnx: Path, synth_video: Path, pin: Optional[bool]) -> None:
+    """Issue 15: live/--realtime runs inference on every core but the last and the other stages on the last one."""
+    from edgeunet.stream.options import StreamOptions
+
+    cores = sorted(os.sched_getaffinity(0))
+    backend = load_backend(tiny_onnx, threads=1)
+    inference_cores: List[set] = []
+    run = backend.run
+
+    def recording_run(x: np.ndarray) -> np.ndarray:
+        inference_cores.append(set(os.sched_getaffinity(0)))
+        return run(x)
+
+    backend.run = recording_run  # type: ignore[method-assign]
+    sink = _AffinitySink(SinkSpec("test", text="affinity"))
+    sink.seen = []
+    with Stream(backend, str(synth_video), [sink], StreamOptions(realtime=True, fps=60.0, max_frames=6, pin_stages=pin)) as stream:
+        stream.run()
+    assert sink.seen and inference_cores
+    assert set(os.sched_getaffinity(0)) == set(cores)  # the caller's own thread is left alone
+    if pin is False:
+        assert sink.seen[-1] == set(cores) and inference_cores[-1] == set(cores)
+    else:
+        assert sink.seen[-1] == {cores[-1]} and inference_cores[-1] == set(cores[:-1])
