@@ -136,8 +136,13 @@ def inspect_cmd(model: Path, json_out: Optional[Path], strict: bool, trt_version
 @click.option("--timing-cache", type=PathArg, default=None, help="Reuse and update this timing cache file (faster rebuilds).")
 @click.option("--strongly-typed", is_flag=True, help="TensorRT 10: strongly typed network (precision from the ONNX). Always on in 11.")
 @click.option("--verbose", is_flag=True, help="TensorRT's verbose build log.")
+@click.option("--fallback", type=click.Choice(["off", "auto"]), default="off", show_default=True,
+              help="--int8 --calib-data: if the gate fails, leave the most sensitive layers in float until it passes.")
+@click.option("--keep-float", default=None, metavar="NODE,...", help="--int8 --calib-data: leave these layers in float.")
 def build_engine_cmd(model: Path, **options: Any) -> None:
     """Build a TensorRT engine from MODEL (ONNX), after calibration and the accuracy gate; writes ENGINE and ENGINE.json."""
     from edgeunet.export.build_engine import BuildOptions, build_engine_command
+    from edgeunet.export.int8 import parse_layer_list
 
+    options["keep_float"] = tuple(parse_layer_list(options.pop("keep_float", None)))
     build_engine_command(BuildOptions(onnx=model, **options), echo=click.echo)

@@ -85,6 +85,8 @@ class BuildOptions:
     num_images: int = 64
     seed: int = 0
     verbose: bool = False
+    fallback: str = "off"  # auto: calibrate's float fallback when the gate fails (qdq calibration only)
+    keep_float: Tuple[str, ...] = ()  # layers left in float by hand (qdq calibration only)
 
 
 def command_line(onnx: Path, out: Path, opts: BuildOptions, precision: str, calibrated: bool) -> str:
@@ -165,6 +167,10 @@ def check_options(opts: BuildOptions) -> _Checked:
     int8 = opts.int8 or onnx_precision == "int8"
     if int8 and onnx_precision == "fp32" and opts.calib_data is None:
         raise EdgeUnetError("--int8 from an fp32 ONNX needs calibration images: add --calib-data DIR (64-500 typical images)")
+    if (opts.fallback != "off" or opts.keep_float) and not (opts.int8 and onnx_precision == "fp32" and opts.calibrator == "qdq"):
+        flag = "--fallback auto" if opts.fallback != "off" else "--keep-float"
+        raise EdgeUnetError(f"{flag} chooses float layers while build-engine calibrates: use it with --int8 --calib-data DIR "
+                            "on the fp32 ONNX (the qdq calibrator); an INT8 ONNX already carries its choice")
     precision = "int8" if int8 else ("fp16" if (opts.fp16 or onnx_precision == "fp16") else "fp32")
     requested = parse_shapes(opts.shapes) if opts.shapes else None
     profile = resolve_profile(shape, requested, default_shape(spec))
@@ -221,6 +227,7 @@ def build_engine_command(opts: BuildOptions, echo: Echo = print) -> Path:
         calib, gate_result = quantize_and_gate(
             onnx, opts.calib_data, target, val_data=opts.val_data, max_drop=opts.max_drop, gate=not opts.no_gate, num_images=opts.num_images,
             seed=opts.seed, target="tensorrt", warn=echo, max_class_drop=opts.max_class_drop,
+            fallback=opts.fallback, keep_float=opts.keep_float,
         )
         echo(f"wrote {calib.onnx_path} ({calib.quantized_nodes} quantized tensors, {calib.num_images} images; manifest {calib.manifest_path})")
         if gate_result is not None:

@@ -136,6 +136,23 @@ def test_float_layers_reach_the_engine_sidecar(capsys: Any, onnx: Path, synth_da
     assert sidecar["float_layers"] == [conv] and sidecar["onnx"]["precision"] == "int8"
 
 
+def test_build_engine_calibrates_with_float_layers(capsys: Any, onnx: Path, synth_data: Path, tmp_path: Path) -> None:
+    """Issue 14: `build-engine --int8 --calib-data` takes calibrate's --keep-float / --fallback auto; elsewhere one line."""
+    import onnx as onnx_lib
+
+    conv = next(n.name for n in onnx_lib.load(str(onnx)).graph.node if n.op_type == "Conv")
+    work = onnx  # a fresh copy per test (fixture)
+    engine = tmp_path / "kept.int8.engine"
+    with installed("10.3", purge=PURGE):
+        ok(cli(capsys, "build-engine", work, "--int8", "--calib-data", synth_data, "--num-images", "8", "--max-drop", "1",
+               "--keep-float", conv, "--fallback", "auto", "--out", engine))
+    sidecar = json.loads(Path(f"{engine}.json").read_text())
+    assert sidecar["float_layers"] == [conv] and sidecar["precision"] == "int8"
+    one_line_error(cli(capsys, "build-engine", work, "--fp16", "--keep-float", conv), "--keep-float chooses float layers")
+    one_line_error(cli(capsys, "build-engine", work, "--int8", "--calib-data", synth_data, "--calibrator", "entropy",
+                       "--fallback", "auto"), "--fallback auto chooses float layers")
+
+
 def test_bench_float_layer_costs_build_explicit_engines(capsys: Any, onnx: Path, synth_data: Path, tmp_path: Path) -> None:
     """Issue 14: `bench --fallback` on TensorRT builds the all-INT8 and each one-layer-float Q/DQ graph as explicit
     engines (no calibrator, no gate: timing rows) and reports a cost per float layer. Protocol only: an emulator's
