@@ -28,9 +28,10 @@ from typing import Any, Callable, Dict, List, Optional
 import numpy as np
 
 from edgeunet.bench.config import BenchConfig
+from edgeunet.core.cpu import cpu_from_cpuinfo, cpu_info
 from edgeunet.stream.stats import summarize
 
-__all__ = ["TIMING_METHOD", "RssSampler", "machine_info", "summarize", "time_backend", "timing_method"]
+__all__ = ["TIMING_METHOD", "RssSampler", "cpu_from_cpuinfo", "cpu_info", "machine_info", "summarize", "time_backend", "timing_method"]
 
 TIMING_METHOD = (
     "Timing: model-only latency is one Backend.run(batch) call (host tensor in, host array out; for GPU backends the "
@@ -100,38 +101,6 @@ def time_backend(
 def timing_method(cfg: BenchConfig) -> str:
     count = f"{cfg.duration:g} s of timed runs" if cfg.duration is not None else f"{cfg.iterations} timed runs"
     return TIMING_METHOD.format(warmup=cfg.warmup, count=count)
-
-
-# /proc/cpuinfo flag -> the name results quote. INT8 speed on a CPU differs ~2x between these (VNNI/AMX vs plain AVX2),
-# so a result that does not name them cannot be compared with another machine's.
-ISA_FLAGS = (
-    ("avx2", "AVX2"), ("avx512f", "AVX-512"), ("avx512_vnni", "AVX512-VNNI"), ("avx_vnni", "AVX-VNNI"),
-    ("amx_tile", "AMX"), ("amx_int8", "AMX-INT8"), ("asimd", "NEON"), ("asimddp", "NEON-dotprod"), ("i8mm", "I8MM"),
-)
-
-
-def cpu_from_cpuinfo(text: str) -> Dict[str, Any]:
-    """CPU model and the ISA extensions that decide INT8/FP32 speed, from /proc/cpuinfo text (x86 and aarch64)."""
-    model = ""
-    flags: set = set()
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        key = key.strip().lower()
-        if key in ("model name", "hardware", "cpu model") and not model:
-            model = value.strip()
-        elif key in ("flags", "features"):
-            flags.update(value.split())
-    return {"cpu_model": model, "isa": [name for flag, name in ISA_FLAGS if flag in flags]}
-
-
-def cpu_info() -> Dict[str, Any]:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            found = cpu_from_cpuinfo(handle.read())
-    except OSError:
-        found = {"cpu_model": "", "isa": []}
-    found["cpu_model"] = found["cpu_model"] or platform.processor() or platform.machine()
-    return found
 
 
 def machine_info() -> Dict[str, Any]:

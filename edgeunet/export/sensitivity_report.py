@@ -29,6 +29,8 @@ def _fmt(value: Optional[float], digits: int = 4, sign: bool = False) -> str:
 
 
 def markdown(result: SensitivityResult, model: str, source: str, chart_note: str, float_layers: Optional[List[str]] = None) -> str:
+    from edgeunet.core.cpu import cpu_line
+
     label = "Dice" if result.metric == "dice" else "mIoU"
     alone = any(layer.metric_alone is not None for layer in result.layers)
     lines = [
@@ -36,7 +38,7 @@ def markdown(result: SensitivityResult, model: str, source: str, chart_note: str
         "",
         f"{label} fp32 {result.reference:.4f}, all layers INT8 {result.quantized:.4f} (drop {result.reference - result.quantized:+.4f}), "
         f"on {result.images} validation image(s) from {source} (at most 32 are used: this ranks layers; the gate decides on all).",
-        "ONNX Runtime on the CPU. 'float alone': only this layer left in float, all others INT8; 'recovered': the part of "
+        f"ONNX Runtime on the CPU ({cpu_line()}). 'float alone': only this layer left in float, all others INT8; 'recovered': the part of "
         "the INT8 drop that this layer's float copy wins back. SQNR: this layer's output in the all-INT8 graph against the "
         "float graph (dB, higher is better).",
         "",
