@@ -97,3 +97,13 @@ def tiny_qat_run(tmp_path_factory: pytest.TempPathFactory, tiny_run: Path) -> Pa
     assert proc.returncode == 0, proc.stderr
     assert "accuracy gate passed" in proc.stdout and "mask agreement" in proc.stdout, proc.stdout
     return out
+
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A test run started in the background (`make test &`) inherits an ignored SIGINT from the shell, and so would
+    every CLI the tests start: the Ctrl-C tests would then wait for a signal that never arrives. Take SIGINT back."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
