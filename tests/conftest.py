@@ -99,7 +99,6 @@ def tiny_qat_run(tmp_path_factory: pytest.TempPathFactory, tiny_run: Path) -> Pa
     return out
 
 
-
 def pytest_configure(config: pytest.Config) -> None:
     """A test run started in the background (`make test &`) inherits an ignored SIGINT from the shell, and so would
     every CLI the tests start: the Ctrl-C tests would then wait for a signal that never arrives. Take SIGINT back."""

@@ -64,6 +64,7 @@ class Variants:
         self.is_engine = model_kind(model) == ENGINE
         self.dir = cache_dir_for(model, cfg.cache)
         self._errors: Dict[str, str] = {}
+        self._fallback_layers: Optional[List[str]] = None
 
     def native_size(self) -> List[int]:
         if self.is_checkpoint:
@@ -192,10 +193,12 @@ class Variants:
         return self._given_int8("int8-fallback", self.cfg.fallback, "--fallback", "`edgeunet calibrate --fallback auto`", size)
 
     def fallback_layers(self) -> List[str]:
-        """The layers the --fallback file leaves in float, as calibrate recorded them in its metadata."""
+        """The layers the --fallback file leaves in float, as calibrate recorded them (read once per run, not per row)."""
         if self.cfg.fallback is None:
             raise EdgeUnetError("int8-fallback needs --fallback MODEL.int8.onnx (written by `edgeunet calibrate --fallback auto`)")
-        return fallback_layers_of(self.cfg.fallback)
+        if self._fallback_layers is None:
+            self._fallback_layers = fallback_layers_of(self.cfg.fallback)
+        return self._fallback_layers
 
     def _given_int8(self, kind: str, given: Optional[Path], option: str, maker: str, size: List[int]) -> Path:
         if given is None:

@@ -69,8 +69,9 @@ def stage_cores() -> Optional[Tuple[Set[int], Set[int]]]:
     """(inference cores, other stages' core) from the cores this process may use, or None where pinning cannot help.
 
     Why pin: niceness only decides who runs first once both are runnable; a decode or JPEG encode woken on
-    the inference thread's core still preempts it for a time slice (measured on 2 cores: p99/p50 of
-    capture-to-display 1.46 -> 1.27). On its own cores inference is never preempted by our own stages.
+    the inference thread's core still preempts it for a time slice. On its own cores inference is never
+    preempted by our own stages (measured on 2 cores: a small gain over nice alone, p99/p50 1.16 vs 1.18;
+    benchmarks/results/stream-realtime-2026-12-02.md, round 6).
     """
     getter = getattr(os, "sched_getaffinity", None)
     if getter is None:
