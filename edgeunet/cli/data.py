@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import click
 
-from edgeunet.cli.options import PathArg, mask_options, mask_values
+from edgeunet.cli.options import MaskGroup, PathArg
 from edgeunet.core.errors import EdgeUnetError
+
+MASKS = MaskGroup()
 
 
 @click.group()
@@ -18,12 +20,13 @@ def data() -> None:
 
 @data.command("check")
 @click.argument("root", type=PathArg)
-@mask_options
-def data_check(root: Path, classes: int, positive_value: Optional[int], mask_map: Optional[str]) -> None:
+@MASKS
+def data_check(root: Path, **options: Any) -> None:
     """Counts, sizes, mask values, class balance and every problem found in ROOT."""
     from edgeunet.data.dataset import check_dataset
 
-    report = check_dataset(root, mask_values(classes, positive_value, mask_map), classes)
+    classes, values = MASKS.read(options)
+    report = check_dataset(root, values, classes)
     total = sum(report.class_pixels.values()) or 1
     click.echo(f"{report.root}: {report.images} images, {report.masks} masks")
     click.echo("sizes: " + ", ".join(f"{k} x{v}" for k, v in sorted(report.sizes.items())))
@@ -42,12 +45,13 @@ def data_check(root: Path, classes: int, positive_value: Optional[int], mask_map
 @click.option("--out", type=PathArg, default=Path("preview.png"), show_default=True)
 @click.option("--augment", is_flag=True, help="Add three augmented versions of each sample.")
 @click.option("--count", type=click.IntRange(min=1), default=6, show_default=True)
-@mask_options
-def data_preview(root: Path, out: Path, augment: bool, count: int, classes: int, positive_value: Optional[int], mask_map: Optional[str]) -> None:
+@MASKS
+def data_preview(root: Path, out: Path, augment: bool, count: int, **options: Any) -> None:
     """Write a picture of samples with their masks, to look at before you train."""
     from edgeunet.data.preview import preview_dataset
 
-    shown = preview_dataset(root, mask_values(classes, positive_value, mask_map), classes, out, count=count, augment=augment)
+    classes, values = MASKS.read(options)
+    shown = preview_dataset(root, values, classes, out, count=count, augment=augment)
     click.echo(f"wrote {out} ({shown} samples)")
 
 

@@ -7,8 +7,10 @@ from typing import Any, Optional
 
 import click
 
-from edgeunet.cli.options import PathArg, RuntimeOptions, frame_size_options, runtime_options
+from edgeunet.cli.options import FrameGroup, PathArg, RuntimeGroup
 
+FRAME = FrameGroup()
+RUNTIME = RuntimeGroup()
 WIDE_TABLE_CLASSES = 4  # up to this many classes, per-class IoU fits in the one summary row
 
 
@@ -18,8 +20,8 @@ WIDE_TABLE_CLASSES = 4  # up to this many classes, per-class IoU fits in the one
 @click.option("--json", "json_out", type=PathArg, default=None, help="Also write the metrics as JSON.")
 @click.option("--save-predictions", type=PathArg, default=None, help="New folder for predicted masks and overlays.")
 @click.option("--confusion", "confusion_png", type=PathArg, default=None, help="Also draw the confusion matrix (row-normalised) to this .png.")
-@frame_size_options
-@runtime_options()
+@FRAME
+@RUNTIME
 def evaluate(
     model: Path, data_dir: Path, json_out: Optional[Path], save_predictions: Optional[Path], confusion_png: Optional[Path], **options: Any
 ) -> None:
@@ -32,9 +34,8 @@ def evaluate(
 
     if confusion_png is not None and confusion_png.suffix.lower() != ".png":  # before the (long) evaluation
         raise EdgeUnetError(f"--confusion {confusion_png}: give a .png file name")
-    runtime = RuntimeOptions.pop(options)
-    frame = {"size": options.pop("frame_size"), "tile": options.pop("tile"), "overlap": options.pop("overlap")}
-    result = run_evaluation(model, data_dir, save_predictions=save_predictions, **frame, **runtime.load_backend_kwargs())
+    runtime, frame = RUNTIME.read(options), FRAME.read(options)
+    result = run_evaluation(model, data_dir, save_predictions=save_predictions, **frame.kwargs(), **runtime.load_backend_kwargs())
     title = f"{data_dir} ({result['images']} images)"
     if len(result["iou"]) <= WIDE_TABLE_CLASSES:
         print_table([format_row(model.name, result, result["class_names"])], title=title)
@@ -58,14 +59,13 @@ def evaluate(
 @click.argument("model", type=PathArg)
 @click.argument("inputs", type=PathArg, nargs=-1, required=True)
 @click.option("--out", type=PathArg, required=True, help="New folder for masks/, overlays/ and areas.json.")
-@frame_size_options
-@runtime_options()
+@FRAME
+@RUNTIME
 @click.option("--no-overlays", is_flag=True)
 def infer(model: Path, inputs: tuple, out: Path, no_overlays: bool, **options: Any) -> None:
     """Segment image files or folders: class-id mask PNGs, overlays and per-image class areas (JSON)."""
     from edgeunet.evaluate.infer import infer as run_infer
 
-    runtime = RuntimeOptions.pop(options)
-    frame = {"size": options.pop("frame_size"), "tile": options.pop("tile"), "overlap": options.pop("overlap")}
-    result = run_infer(model, list(inputs), out, overlays=not no_overlays, **frame, **runtime.load_backend_kwargs())
+    runtime, frame = RUNTIME.read(options), FRAME.read(options)
+    result = run_infer(model, list(inputs), out, overlays=not no_overlays, **frame.kwargs(), **runtime.load_backend_kwargs())
     click.echo(f"wrote {result.images} mask(s) to {result.out} ({result.backend}, {result.precision}); class areas in {result.out / 'areas.json'}")

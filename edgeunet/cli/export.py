@@ -7,8 +7,12 @@ from typing import Any, Optional
 
 import click
 
-from edgeunet.cli.options import PathArg, echo_gate, gate_options, int8_kwargs, int8_options
+from edgeunet.cli.options import FloatLayersGroup, GateGroup, Int8ToolsGroup, PathArg, echo_gate
 from edgeunet.core.errors import EdgeUnetError
+
+GATE = GateGroup()
+INT8_TOOLS = Int8ToolsGroup()
+BUILD_FLOAT_LAYERS = FloatLayersGroup("--int8 --calib-data")
 
 
 @click.command("export")
@@ -54,16 +58,16 @@ def export_cmd(checkpoint: Path, out: Optional[Path], size: Optional[tuple], dyn
 @click.option("--engine", type=click.Choice(["edgeunet", "modelopt"]), default="edgeunet", show_default=True,
               help="Who places the Q/DQ: edgeunet (ONNX Runtime's quantizer, our TensorRT rules) or modelopt (NVIDIA ModelOpt's ONNX PTQ, "
                    "a second opinion; needs the qat extra). Default out for modelopt: MODEL.int8-modelopt.onnx.")
-@int8_options
-@gate_options
+@INT8_TOOLS
+@GATE
 def calibrate(model: Path, data_dir: Path, out: Optional[Path], **options: Any) -> None:
     """INT8: calibrate MODEL (fp32 ONNX) on real images into an INT8 ONNX for --target, then gate its accuracy."""
     from edgeunet.export.inspect import count_qdq
     from edgeunet.export.int8 import quantize_and_gate
     from edgeunet.export.quantize import default_output
 
-    options["gate"] = not options.pop("no_gate")
-    options.update(int8_kwargs(options))
+    options.update(GATE.read(options).kwargs())
+    options.update(INT8_TOOLS.read(options))
     engine = options["engine"]
     default = default_output(model, "int8" if engine == "edgeunet" else "int8-modelopt")
     calib, gate = quantize_and_gate(model, data_dir, out or default, warn=lambda line: click.echo(line, err=True), **options)
@@ -82,17 +86,15 @@ def calibrate(model: Path, data_dir: Path, out: Optional[Path], **options: Any) 
 @click.argument("model", type=PathArg)
 @click.option("--fp16", is_flag=True, help="fp16-typed graph (weights and activations), I/O types unchanged.")
 @click.option("--out", type=PathArg, default=None, help="Output .onnx. Default: MODEL.fp16.onnx next to MODEL.")
-@gate_options
-def convert(model: Path, fp16: bool, out: Optional[Path], val_data: Optional[Path], max_drop: float, max_class_drop: Optional[float],
-            no_gate: bool) -> None:
+@GATE
+def convert(model: Path, fp16: bool, out: Optional[Path], **options: Any) -> None:
     """Convert an fp32 ONNX to another precision (--fp16), then gate its accuracy."""
     from edgeunet.export.fp16 import convert_and_gate
     from edgeunet.export.quantize import default_output
 
     if not fp16:
         raise EdgeUnetError("choose a conversion: --fp16 (for INT8 use `edgeunet calibrate`)")
-    path, gate = convert_and_gate(model, out or default_output(model, "fp16"), val_data=val_data, max_drop=max_drop, gate=not no_gate,
-                                  max_class_drop=max_class_drop)
+    path, gate = convert_and_gate(model, out or default_output(model, "fp16"), **GATE.read(options).kwargs())
     click.echo(f"wrote {path}")
     echo_gate(gate)
 
@@ -127,7 +129,7 @@ def inspect_cmd(model: Path, json_out: Optional[Path], strict: bool, trt_version
                    "calibrators (8.5-10.x only; the DLA INT8 route on JetPack 5), cache under calibration/.")
 @click.option("--num-images", type=click.IntRange(min=1), default=64, show_default=True, help="Calibration images used.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Which calibration images are sampled.")
-@gate_options
+@GATE
 @click.option("--out", type=PathArg, default=None, help="Engine file (.engine or .plan). Default: MODEL.<precision>.engine.")
 @click.option("--workspace", type=click.IntRange(min=1), default=None, help="Builder workspace limit in MiB (default: TensorRT's).")
 @click.option("--shapes", default=None, metavar="MIN,OPT,MAX",
@@ -136,13 +138,10 @@ def inspect_cmd(model: Path, json_out: Optional[Path], strict: bool, trt_version
 @click.option("--timing-cache", type=PathArg, default=None, help="Reuse and update this timing cache file (faster rebuilds).")
 @click.option("--strongly-typed", is_flag=True, help="TensorRT 10: strongly typed network (precision from the ONNX). Always on in 11.")
 @click.option("--verbose", is_flag=True, help="TensorRT's verbose build log.")
-@click.option("--fallback", type=click.Choice(["off", "auto"]), default="off", show_default=True,
-              help="--int8 --calib-data: if the gate fails, leave the most sensitive layers in float until it passes.")
-@click.option("--keep-float", default=None, metavar="NODE,...", help="--int8 --calib-data: leave these layers in float.")
+@BUILD_FLOAT_LAYERS
 def build_engine_cmd(model: Path, **options: Any) -> None:
     """Build a TensorRT engine from MODEL (ONNX), after calibration and the accuracy gate; writes ENGINE and ENGINE.json."""
     from edgeunet.export.build_engine import BuildOptions, build_engine_command
-    from edgeunet.export.int8 import parse_layer_list
 
-    options["keep_float"] = tuple(parse_layer_list(options.pop("keep_float", None)))
+    options["fallback"], options["keep_float"] = BUILD_FLOAT_LAYERS.read(options)
     build_engine_command(BuildOptions(onnx=model, **options), echo=click.echo)

@@ -1,14 +1,16 @@
-"""Option groups shared by several verbs (Polygraphy's `tools/args/` is the model): declared once, read once.
+"""Option groups shared by several verbs, one class each (Polygraphy's `tools/args/base.py` is the model).
 
-A group is a decorator that adds its options, plus a small reader that turns the parsed values into the keyword
-arguments the library takes, so a verb never re-declares `--backend` or `--max-drop` with its own help text.
+A group declares its options once (`params`), adds them to any verb (`add`, or use the instance as a decorator)
+and reads them back (`read`: pops the group's values out of the verb's **options, validates them and returns
+the value the library takes). Its docstring is "Title: description". A group that needs another names it in
+`depends` and adds it with itself, so `--max-drop` has one definition and one help text wherever it appears.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, ClassVar, Dict, List, Optional, Sequence, Tuple
 
 import click
 
@@ -18,103 +20,204 @@ Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 ORT_OPT_LEVELS = ["disable", "basic", "extended", "all"]
 
 
-def mask_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """How mask pixel values become classes (shared by train and the data commands)."""
-    func = click.option("--mask-map", default=None, help="Explicit pixel value:class id pairs, e.g. '0:1,255:0'.")(func)
-    func = click.option(
-        "--positive-value", type=click.IntRange(0, 255), default=None,
-        help="Binary masks: the pixel value of the positive class (ISBI membranes: 0). Default 255.",
-    )(func)
-    func = click.option("--classes", type=click.IntRange(min=2), default=2, show_default=True, help="Number of classes, background included.")(func)
-    return func
+class OptionGroup:
+    """Base: options declared once, added to verbs, read back into one value."""
 
+    depends: ClassVar[Tuple["OptionGroup", ...]] = ()
 
-def mask_values(classes: int, positive_value: Optional[int], mask_map: Optional[str]) -> List[List[int]]:
-    from edgeunet.data.dataset import default_mask_values, parse_mask_map
+    def params(self) -> List[Decorator]:
+        """The group's own click options, top to bottom as `--help` shows them."""
+        raise NotImplementedError
 
-    return parse_mask_map(mask_map) if mask_map else default_mask_values(classes, positive_value)
+    def _all_params(self) -> List[Decorator]:
+        return [p for group in self.depends for p in group._all_params()] + self.params()
 
-
-def frame_size_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--size native / --tile / --overlap: how large frames reach the model (evaluate, infer)."""
-    func = click.option("--overlap", type=click.IntRange(min=0), default=64, show_default=True, help="Pixels shared by neighbouring tiles (blended).")(func)
-    func = click.option("--tile", type=click.IntRange(min=16), default=None, help="Native-resolution tiles of this side (multiple of 16), blended.")(func)
-    func = click.option("--size", "frame_size", type=click.Choice(["native"]), default=None,
-                        help="native: the whole frame at its own resolution (default: the model's own resize).")(func)
-    return func
-
-
-def gate_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The accuracy gate shared by calibrate, convert and build-engine."""
-    func = click.option("--no-gate", is_flag=True, help="Skip the accuracy gate (not recommended).")(func)
-    func = click.option("--max-drop", type=float, default=0.01, show_default=True,
-                        help="Largest mean drop vs the fp32 model that is accepted (Dice for binary models, mIoU for multi-class).")(func)
-    func = click.option("--max-class-drop", type=float, default=None,
-                        help="Largest IoU drop of any single class. Default: max(0.03, --max-drop).")(func)
-    func = click.option("--val-data", type=PathArg, default=None,
-                        help="Labelled folder (images/ + masks/) for the gate. Default: the model's own validation split.")(func)
-    return func
-
-
-def int8_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """INT8 accuracy tools (issue 14): per-class gate limit, calibration-set check, sensitivity, float fallback."""
-    func = click.option("--sensitivity-alone", is_flag=True,
-                        help="With --sensitivity: also score each layer quantized alone (all others float; doubles the time).")(func)
-    func = click.option("--sensitivity", type=PathArg, default=None, metavar="REPORT.md",
-                        help="Write a per-layer sensitivity table (Markdown) and a bar chart (PNG beside it); needs validation images.")(func)
-    func = click.option("--keep-float", default=None, metavar="NODE,...", help="Leave these layers (ONNX node names) in float.")(func)
-    func = click.option("--fallback", type=click.Choice(["off", "auto"]), default="off", show_default=True,
-                        help="auto: if the gate fails, leave the most sensitive layers in float, one at a time, until it passes.")(func)
-    func = click.option("--strict-calibration", is_flag=True,
-                        help="Refuse calibration images unlike the training data (noise, other domain, BGR, too few) instead of warning.")(func)
-    return func
-
-
-def int8_kwargs(options: Dict[str, Any]) -> Dict[str, Any]:
-    """The int8 group's values as `export.int8.quantize_and_gate` keywords (--keep-float split into names)."""
-    from edgeunet.export.int8 import parse_layer_list
-
-    return {"keep_float": parse_layer_list(options.pop("keep_float", None))}
-
-
-def echo_gate(gate: Any) -> None:
-    if gate is not None:
-        click.echo(gate.line())
-        if len(gate.class_lines()) > 2:  # multi-class: the per-class table behind the verdict
-            for line in gate.class_lines():
-                click.echo(line)
-
-
-def runtime_options(threads_help: str = "ONNX Runtime intra-op threads (default: all cores).", backend: bool = True) -> Decorator:
-    """--backend/--device/--threads/--ort-opt-level: how a model file is opened (evaluate, infer, bench, stream).
-
-    bench picks several backends with its own --backends, so it takes the group without --backend.
-    """
-
-    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
-        func = click.option("--ort-opt-level", type=click.Choice(ORT_OPT_LEVELS), default="all", show_default=True,
-                            help="ONNX Runtime graph optimisation ('all' includes the NCHWc/NHWC layout transforms).")(func)
-        func = click.option("--threads", type=click.IntRange(min=0), default=None, help=threads_help)(func)
-        func = click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda[:N].")(func)
-        if backend:
-            func = click.option("--backend", default="auto", show_default=True, help="auto (by file type), onnxruntime, tensorrt or torch.")(func)
+    def add(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        for decorate in reversed(self._all_params()):
+            func = decorate(func)
         return func
 
-    return decorate
+    __call__ = add
+
+    def names(self) -> List[str]:
+        """The Python names of every option the group adds (its dependencies' included)."""
+
+        def probe() -> None:
+            """Only carries the options' click params."""
+
+        self.add(probe)  # click collects decorators bottom-up: reverse for the order --help shows
+        return [param.name for param in reversed(getattr(probe, "__click_params__", [])) if param.name]
+
+    def pop(self, options: Dict[str, Any]) -> Dict[str, Any]:
+        """The group's values, taken out of a verb's **options."""
+        return {name: options.pop(name) for name in self.names() if name in options}
+
+    def read(self, options: Dict[str, Any]) -> Any:
+        """Pop, validate and convert; the default is the plain values."""
+        return self.pop(options)
+
+    @classmethod
+    def title(cls) -> str:
+        return (cls.__doc__ or cls.__name__).split(":")[0].strip()
+
+
+class MaskGroup(OptionGroup):
+    """Mask values: how mask pixel values become classes (train and the data commands)."""
+
+    def params(self) -> List[Decorator]:
+        return [
+            click.option("--classes", type=click.IntRange(min=2), default=2, show_default=True, help="Number of classes, background included."),
+            click.option("--positive-value", type=click.IntRange(0, 255), default=None,
+                         help="Binary masks: the pixel value of the positive class (ISBI membranes: 0). Default 255."),
+            click.option("--mask-map", default=None, help="Explicit pixel value:class id pairs, e.g. '0:1,255:0'."),
+        ]
+
+    def read(self, options: Dict[str, Any]) -> Tuple[int, List[List[int]]]:
+        """(number of classes, [pixel value, class id] pairs)."""
+        from edgeunet.data.dataset import default_mask_values, parse_mask_map
+
+        values = self.pop(options)
+        mask_map, classes = values["mask_map"], values["classes"]
+        return classes, parse_mask_map(mask_map) if mask_map else default_mask_values(classes, values["positive_value"])
+
+
+@dataclass(frozen=True)
+class FrameOptions:
+    """How large frames reach the model: its own resize, the whole frame (native), or blended tiles."""
+
+    size: Optional[str] = None
+    tile: Optional[int] = None
+    overlap: int = 64
+
+    def kwargs(self) -> Dict[str, Any]:
+        return {"size": self.size, "tile": self.tile, "overlap": self.overlap}
+
+
+class FrameGroup(OptionGroup):
+    """Frame size: --size native / --tile / --overlap, how large frames reach the model (evaluate, infer)."""
+
+    def params(self) -> List[Decorator]:
+        return [
+            click.option("--size", "frame_size", type=click.Choice(["native"]), default=None,
+                         help="native: the whole frame at its own resolution (default: the model's own resize)."),
+            click.option("--tile", type=click.IntRange(min=16), default=None, help="Native-resolution tiles of this side (multiple of 16), blended."),
+            click.option("--overlap", type=click.IntRange(min=0), default=64, show_default=True, help="Pixels shared by neighbouring tiles (blended)."),
+        ]
+
+    def read(self, options: Dict[str, Any]) -> FrameOptions:
+        values = self.pop(options)
+        return FrameOptions(size=values["frame_size"], tile=values["tile"], overlap=values["overlap"])
+
+
+class MaxDropGroup(OptionGroup):
+    """Accepted drop: the largest mean accuracy drop of a variant vs the fp32 model (one definition for every verb)."""
+
+    def __init__(self, purpose: str = "") -> None:
+        self.purpose = purpose
+
+    def params(self) -> List[Decorator]:
+        lead = f"{self.purpose}: largest" if self.purpose else "Largest"
+        return [click.option("--max-drop", type=click.FloatRange(min=0), default=0.01, show_default=True,
+                             help=f"{lead} mean drop vs the fp32 model that is accepted (Dice for binary models, mIoU for multi-class).")]
+
+    def read(self, options: Dict[str, Any]) -> float:
+        return float(options.pop("max_drop"))
+
+
+@dataclass(frozen=True)
+class GateOptions:
+    """The accuracy gate's settings, as `export`'s gate functions take them."""
+
+    val_data: Optional[Path] = None
+    max_drop: float = 0.01
+    max_class_drop: Optional[float] = None
+    gate: bool = True
+
+    def kwargs(self) -> Dict[str, Any]:
+        return {"val_data": self.val_data, "max_drop": self.max_drop, "max_class_drop": self.max_class_drop, "gate": self.gate}
+
+
+class GateGroup(OptionGroup):
+    """Accuracy gate: checks a converted or calibrated model against fp32 (calibrate, convert, build-engine)."""
+
+    depends = (MaxDropGroup(),)
+
+    def params(self) -> List[Decorator]:
+        return [
+            click.option("--val-data", type=PathArg, default=None,
+                         help="Labelled folder (images/ + masks/) for the gate. Default: the model's own validation split."),
+            click.option("--max-class-drop", type=click.FloatRange(min=0), default=None,
+                         help="Largest IoU drop of any single class. Default: max(0.03, --max-drop)."),
+            click.option("--no-gate", is_flag=True, help="Skip the accuracy gate (not recommended)."),
+        ]
+
+    def read(self, options: Dict[str, Any]) -> GateOptions:
+        values = self.pop(options)
+        return GateOptions(val_data=values["val_data"], max_drop=values["max_drop"], max_class_drop=values["max_class_drop"],
+                           gate=not values["no_gate"])
+
+
+class FloatLayersGroup(OptionGroup):
+    """Float layers: INT8 layers left in float, by name or found by the gate (calibrate, build-engine --int8)."""
+
+    def __init__(self, context: str = "") -> None:
+        self.context = f"{context}: " if context else ""
+
+    def params(self) -> List[Decorator]:
+        return [
+            click.option("--fallback", type=click.Choice(["off", "auto"]), default="off", show_default=True,
+                         help=f"{self.context}if the gate fails, leave the most sensitive layers in float, one at a time, until it passes."),
+            click.option("--keep-float", default=None, metavar="NODE,...", help=f"{self.context}leave these layers (ONNX node names) in float."),
+        ]
+
+    def read(self, options: Dict[str, Any]) -> Tuple[str, Tuple[str, ...]]:
+        """(fallback mode, node names kept in float)."""
+        from edgeunet.export.int8 import parse_layer_list
+
+        values = self.pop(options)
+        return values["fallback"], tuple(parse_layer_list(values["keep_float"]))
+
+
+class Int8ToolsGroup(OptionGroup):
+    """INT8 accuracy tools: calibration-set check, per-layer sensitivity, float fallback (calibrate)."""
+
+    depends = (FloatLayersGroup(),)
+
+    def params(self) -> List[Decorator]:
+        return [
+            click.option("--strict-calibration", is_flag=True,
+                         help="Refuse calibration images unlike the training data (noise, other domain, BGR, too few) instead of warning."),
+            click.option("--sensitivity", type=PathArg, default=None, metavar="REPORT.md",
+                         help="Write a per-layer sensitivity table (Markdown) and a bar chart (PNG beside it); needs validation images."),
+            click.option("--sensitivity-alone", is_flag=True,
+                         help="With --sensitivity: also score each layer quantized alone (all others float; doubles the time)."),
+        ]
+
+    def read(self, options: Dict[str, Any]) -> Dict[str, Any]:
+        """`export.int8.quantize_and_gate` keywords (--keep-float split into names)."""
+        values = self.pop(options)
+        fallback, keep_float = FloatLayersGroup().read(values)
+        return {**values, "fallback": fallback, "keep_float": list(keep_float)}
+
+
+class DeviceGroup(OptionGroup):
+    """Device: where torch / ONNX Runtime run (train, evaluate, infer, stream, bench)."""
+
+    def params(self) -> List[Decorator]:
+        return [click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")]
+
+    def read(self, options: Dict[str, Any]) -> str:
+        return str(options.pop("device"))
 
 
 @dataclass(frozen=True)
 class RuntimeOptions:
-    """The parsed runtime group; `pop` takes its four values out of a verb's **options."""
+    """The parsed runtime group."""
 
     backend: str = "auto"
     device: str = "auto"
     threads: Optional[int] = None
     ort_opt_level: str = "all"
-
-    @classmethod
-    def pop(cls, options: Dict[str, Any]) -> "RuntimeOptions":
-        return cls(**{name: options.pop(name) for name in ("backend", "device", "threads", "ort_opt_level") if name in options})
 
     def load_backend_kwargs(self) -> Dict[str, Any]:
         """Arguments for `runtime.load_backend` / `Segmenter`: ORT knobs only when they differ from ORT's defaults."""
@@ -124,3 +227,44 @@ class RuntimeOptions:
         if self.ort_opt_level != "all":
             extra["opt_level"] = self.ort_opt_level
         return {"backend": self.backend, "device": self.device, **extra}
+
+
+class RuntimeGroup(OptionGroup):
+    """Runtime: how a model file is opened (--backend, --device, --threads, --ort-opt-level).
+
+    bench picks several backends with its own --backends, so it takes the group without --backend.
+    """
+
+    depends = (DeviceGroup(),)
+
+    def __init__(self, threads_help: str = "ONNX Runtime intra-op threads (default: all cores).", backend: bool = True) -> None:
+        self.threads_help = threads_help
+        self.backend = backend
+
+    def params(self) -> List[Decorator]:
+        backend: List[Decorator] = [click.option("--backend", default="auto", show_default=True, help="auto (by file type), onnxruntime, tensorrt or torch.")]
+        return (backend if self.backend else []) + [
+            click.option("--threads", type=click.IntRange(min=0), default=None, help=self.threads_help),
+            click.option("--ort-opt-level", type=click.Choice(ORT_OPT_LEVELS), default="all", show_default=True,
+                         help="ONNX Runtime graph optimisation ('all' includes the NCHWc/NHWC layout transforms)."),
+        ]
+
+    def _all_params(self) -> List[Decorator]:  # --backend first, then --device, as --help always showed them
+        own = self.params()
+        head = own[:1] if self.backend else []
+        return head + DeviceGroup().params() + own[len(head):]
+
+    def read(self, options: Dict[str, Any]) -> RuntimeOptions:
+        return RuntimeOptions(**self.pop(options))
+
+
+def echo_gate(gate: Any) -> None:
+    """The gate's verdict, and for multi-class models the per-class table behind it."""
+    if gate is not None:
+        click.echo(gate.line())
+        if len(gate.class_lines()) > 2:
+            for line in gate.class_lines():
+                click.echo(line)
+
+
+ALL_GROUPS: Sequence[type] = (MaskGroup, FrameGroup, MaxDropGroup, GateGroup, FloatLayersGroup, Int8ToolsGroup, DeviceGroup, RuntimeGroup)

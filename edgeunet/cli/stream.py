@@ -8,7 +8,9 @@ from typing import Any, Optional
 
 import click
 
-from edgeunet.cli.options import PathArg, RuntimeOptions, runtime_options
+from edgeunet.cli.options import PathArg, RuntimeGroup
+
+RUNTIME = RuntimeGroup()
 
 
 @click.command("stream")
@@ -44,11 +46,11 @@ from edgeunet.cli.options import PathArg, RuntimeOptions, runtime_options
 @click.option("--pin-stages/--no-pin-stages", default=None,
               help="Linux: inference on every core but the last, decode/overlay/encode on the last, so they never preempt it "
                    "(default: on for a live source or --realtime with 2+ cores).")
-@runtime_options()
+@RUNTIME
 @click.option("--fp16", "half", is_flag=True, help="Run a .pt checkpoint in half precision (torch backend on CUDA).")
 def stream_cmd(model: Path, source: str, outputs: tuple, stats_out: Optional[Path], **options: Any) -> None:
     """Segment a live SOURCE into sinks with per-stage latency: file, folder/glob, 0, v4l2:///dev/video0, csi://0, rtsp://, http://, gst:..."""
     from edgeunet.stream.command import stream_command
 
-    runtime = RuntimeOptions.pop(options)
+    runtime = RUNTIME.read(options)
     stream_command(model, source, list(outputs), stats_out=stats_out, echo=click.echo, **asdict(runtime), **options)

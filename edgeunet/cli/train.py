@@ -7,7 +7,7 @@ from typing import Any, Dict, Optional
 
 import click
 
-from edgeunet.cli.options import PathArg, mask_options
+from edgeunet.cli.options import DeviceGroup, MaskGroup, MaxDropGroup, PathArg
 from edgeunet.core.errors import EdgeUnetError
 
 TRAIN_OPTION_NAMES = [
@@ -36,12 +36,12 @@ TRAIN_OPTION_NAMES = [
 @click.option("--resize", type=click.Choice(["stretch", "letterbox"]), default="stretch", show_default=True,
               help="letterbox keeps the aspect ratio and pads; recorded in the model, so inference repeats it.")
 @click.option("--crop", default=None, help="Train on random crops (256 or HxW) of images at their own resolution; validate and infer on whole frames.")
-@mask_options
+@MaskGroup()
 @click.option("--ignore-index", type=int, default=None,
               help="Class id of void pixels (CamVid: 11): no loss, no metric, never predicted; the model gets --classes - 1 outputs.")
 @click.option("--class-weights", default=None, help="'auto' (median-frequency balancing of the training masks) or w0,w1,... one per real class.")
 @click.option("--class-names", default=None, help="Comma-separated, background first.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@DeviceGroup()
 @click.option("--amp", is_flag=True, help="Mixed precision (CUDA).")
 @click.option("--out", type=PathArg, default=Path("runs/train"), show_default=True, help="Run folder.")
 @click.option("--patience", type=click.IntRange(min=0), default=15, show_default=True, help="Early stop after N epochs without improvement (0: off).")
@@ -58,7 +58,7 @@ TRAIN_OPTION_NAMES = [
 @click.option("--qat", is_flag=True, help="Quantization-aware fine-tuning of --from (INT8 for TensorRT; needs the qat extra). "
                                             "Ends with RUN/best.int8.onnx, gated against the fp32 model.")
 @click.option("--from", "from_checkpoint", type=PathArg, default=None, help="--qat: the trained fp32 checkpoint (RUN/best.pt) to fine-tune.")
-@click.option("--max-drop", type=float, default=0.01, show_default=True, help="--qat: largest Dice drop of the INT8 ONNX vs fp32 that is accepted.")
+@MaxDropGroup("--qat")
 @click.option("--config", "config_file", type=PathArg, default=None, help="YAML/JSON file of these options.")
 @click.pass_context
 def train(
