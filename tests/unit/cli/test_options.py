@@ -9,9 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from edgeunet.cli.app import cli
-from edgeunet.cli.options import (
-    ALL_GROUPS, FloatLayersGroup, FrameGroup, GateGroup, Int8ToolsGroup, MaskGroup, MaxDropGroup, RuntimeGroup, RuntimeOptions,
-)
+from edgeunet.cli.options import ALL_GROUPS, FloatLayersGroup, FrameGroup, GateGroup, Int8ToolsGroup, MaskGroup, MaxDropGroup, RuntimeGroup, RuntimeOptions
 
 
 def _verb(group: Any) -> click.Command:
