@@ -9,7 +9,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from edgeunet.data.dataset import find_samples, split_samples
+from edgeunet.data.dataset import find_samples
+from edgeunet.data.splits import split_samples
 
 
 def main(source: Path, target: Path, seed: int) -> None:

@@ -19,9 +19,21 @@ def data() -> None:
 @data.command("check")
 @click.argument("root", type=PathArg)
 @mask_options
-def data_check(root: Path, classes: int, positive_value: Optional[int], mask_map: Optional[str]) -> None:
-    """Counts, sizes, mask values, class balance and every problem found in ROOT."""
+@click.option("--val-data", type=PathArg, default=None, help="Validation folder to check against ROOT for near-duplicates.")
+@click.option("--val-ratio", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.2, show_default=True,
+              help="As for train: a share of the images, or of the sequences.")
+@click.option("--split-by", type=click.Choice(["auto", "sequence", "random"]), default="auto", show_default=True)
+@click.option("--group-regex", default=None, help="As for train: names a file's sequence from its stem.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def data_check(root: Path, classes: int, positive_value: Optional[int], mask_map: Optional[str], val_data: Optional[Path],
+               val_ratio: float, split_by: str, group_regex: Optional[str], seed: int) -> None:
+    """Counts, sizes, mask values, class balance, every problem found in ROOT, and how train would validate on it.
+
+    The validation part names the frame sequences found, the split train would make, and near-duplicate images
+    across its training and validation sides (with the leak a random split would have, when sequences exist).
+    """
     from edgeunet.data.dataset import check_dataset
+    from edgeunet.data.leakage import split_check_lines
 
     report = check_dataset(root, mask_values(classes, positive_value, mask_map), classes)
     total = sum(report.class_pixels.values()) or 1
@@ -30,6 +42,8 @@ def data_check(root: Path, classes: int, positive_value: Optional[int], mask_map
     click.echo("channels: " + ", ".join(f"{k}-channel x{v}" for k, v in sorted(report.channels.items())))
     click.echo("mask values: " + ", ".join(f"{k} ({v / total:.1%})" for k, v in sorted(report.mask_values.items())))
     click.echo("classes: " + ", ".join(f"{k}: {v / total:.1%}" for k, v in sorted(report.class_pixels.items())))
+    for line in split_check_lines(root, val_data, val_ratio, seed, split_by, group_regex):
+        click.echo(line)
     if report.problems:
         for problem in report.problems:
             click.echo(f"problem: {problem}")
