@@ -11,10 +11,10 @@ from edgeunet.cli.options import PathArg, mask_options
 from edgeunet.core.errors import EdgeUnetError
 
 TRAIN_OPTION_NAMES = [
-    "data", "val_data", "val_ratio", "split_by", "group_regex", "val_groups", "seed", "epochs", "batch_size", "lr", "optimizer", "weight_decay", "loss", "alpha",
+    "data", "val_data", "val_ratio", "seed", "epochs", "batch_size", "lr", "optimizer", "weight_decay", "loss", "alpha",
     "width", "depth", "upsampling", "size", "classes", "class_names", "positive_value", "mask_map", "device", "amp", "out",
     "patience", "monitor", "scheduler", "workers", "augment", "snapshot_samples", "tensorboard", "augmentation",
-    "resize", "crop", "ignore_index", "class_weights", "ema", "ema_decay",
+    "resize", "crop", "ignore_index", "class_weights", "ema", "ema_decay", "split_by", "group_regex", "val_groups",
 ]
 
 
