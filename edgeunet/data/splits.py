@@ -74,8 +74,7 @@ def has_sequences(groups: Dict[str, List[Sample]]) -> bool:
 
 def group_summary(counts: Dict[str, int]) -> str:
     """'0001TP 62, 0006R0 101, 0016E5 204' (images per sequence; long lists cut after eight)."""
-    items = [f"{name} {count}" for name, count in counts.items()]
-    return ", ".join(items[:8]) + (f", ... ({len(items)} in all)" if len(items) > 8 else "")
+    return _names([f"{name} {count}" for name, count in counts.items()])
 
 
 @dataclass
