@@ -34,6 +34,10 @@ def test_data_check_on_isbi_finds_no_sequences_and_keeps_the_split(isbi: Path) -
     assert proc.returncode == 0, proc.stderr
     assert "frame sequences: none found in the file names" in proc.stdout
     assert "random split: training on 24 images, validating on 6" in proc.stdout
+    from edgeunet.data.splits import make_split
+
+    samples = find_samples(isbi)
+    assert make_split(samples, 0.2, 0).val == split_samples(samples, 0.2, 0.0, 0)[1]  # the images ISBI always validated on
 
 
 def test_demo_data_keeps_the_random_split(synth_data: Path, tiny_run: Path) -> None:

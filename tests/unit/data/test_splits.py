@@ -136,3 +136,13 @@ def test_a_tampered_record_is_refused(tmp_path: Path) -> None:
     with pytest.raises(EdgeUnetError, match="val_groups"):
         recorded_validation({"data": str(data), "val_ratio": 0.2, "split_by": "sequence", "val_groups": "a"})
     assert recorded_validation({"data": str(tmp_path / "gone"), "val_ratio": 0.2}) is None
+
+
+def test_calibration_draws_only_from_the_training_sequences(tmp_path: Path) -> None:
+    """int8 excludes the recorded validation images; split by sequence, those are whole sequences."""
+    from edgeunet.data.splits import sample_images
+
+    data = write_sequences(tmp_path / "data", {"a": 4, "b": 4, "c": 4}, size=16)
+    split = make_split(find_samples(data), 0.3, 0)
+    chosen = sample_images(data, 100, seed=0, exclude=[s.image for s in split.val])
+    assert len(chosen) == 8 and not {p.stem.split("_")[0] for p in chosen} & set(split.val_groups)

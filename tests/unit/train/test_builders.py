@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from edgeunet.core.errors import EdgeUnetError
 from tests.unit.data.test_splits import write_sequences
 
 pytest.importorskip("torch")
@@ -41,15 +40,3 @@ def test_a_val_data_folder_is_checked_too(tmp_path: Path) -> None:
     said: list = []
     split_data(TrainConfig(data=str(tmp_path / "train"), val_data=str(tmp_path / "val")), said.append)
     assert said[0].startswith("validating on --val-data") and said[1].startswith("warning: 2 of 2 validation images")
-
-
-def test_config_from_before_split_modes_resumes_at_random_and_options_are_checked() -> None:
-    assert TrainConfig.from_dict({"data": "d"}).split_by == "random"
-    assert TrainConfig().split_by == "auto"
-    assert TrainConfig.from_dict({"data": "d", "split_by": "auto", "val_groups": "a, b"}).val_groups == ["a", "b"]
-    with pytest.raises(EdgeUnetError, match="--split-by scene"):
-        TrainConfig(data="d", split_by="scene").validate()
-    with pytest.raises(EdgeUnetError, match="--val-data is the validation set"):
-        TrainConfig(data="d", val_data="v", val_groups=["a"]).validate()
-    with pytest.raises(EdgeUnetError, match="--group-regex"):
-        TrainConfig(data="d", group_regex="(").validate()
