@@ -159,11 +159,10 @@ def scoring_samples(model: Path, cfg: BenchConfig) -> Optional[list]:
     if not cfg.val_split:
         samples = find_samples(cfg.data)
     elif model_kind(model) == CHECKPOINT:
-        from edgeunet.evaluate.gate import split_samples_of
-        from edgeunet.export.onnx_export import validation_split
+        from edgeunet.data.splits import recorded_validation, split_record
         from edgeunet.model.checkpoint import load_checkpoint
 
-        found = split_samples_of(validation_split(model, load_checkpoint(model).get("config") or {}))
+        found = recorded_validation(split_record(model, load_checkpoint(model).get("config") or {}))
         if found is None:
             raise EdgeUnetError(f"--val-split: {model} records no validation split; pass --data with held-out images instead")
         samples = found[0]

@@ -7,10 +7,11 @@ from typing import Any, Optional
 
 import click
 
-from edgeunet.cli.options import MaskGroup, PathArg
+from edgeunet.cli.options import MaskGroup, PathArg, SplitGroup
 from edgeunet.core.errors import EdgeUnetError
 
 MASKS = MaskGroup()
+SPLIT = SplitGroup()
 
 
 @click.group()
@@ -21,9 +22,16 @@ def data() -> None:
 @data.command("check")
 @click.argument("root", type=PathArg)
 @MASKS
-def data_check(root: Path, **options: Any) -> None:
-    """Counts, sizes, mask values, class balance and every problem found in ROOT."""
+@SPLIT
+@click.option("--seed", type=int, default=0, show_default=True, help="As for train: which images or sequences validate.")
+def data_check(root: Path, seed: int, **options: Any) -> None:
+    """Counts, sizes, mask values, class balance, every problem found in ROOT, and how train would validate on it.
+
+    The validation part names the frame sequences found, the split train would make, and near-duplicate images
+    across its training and validation sides (with the leak a random split would have, when sequences exist).
+    """
     from edgeunet.data.dataset import check_dataset
+    from edgeunet.data.leakage import split_check_lines
 
     classes, values = MASKS.read(options)
     report = check_dataset(root, values, classes)
@@ -33,6 +41,8 @@ def data_check(root: Path, **options: Any) -> None:
     click.echo("channels: " + ", ".join(f"{k}-channel x{v}" for k, v in sorted(report.channels.items())))
     click.echo("mask values: " + ", ".join(f"{k} ({v / total:.1%})" for k, v in sorted(report.mask_values.items())))
     click.echo("classes: " + ", ".join(f"{k}: {v / total:.1%}" for k, v in sorted(report.class_pixels.items())))
+    for line in split_check_lines(root, seed=seed, **SPLIT.pop(options)):
+        click.echo(line)
     if report.problems:
         for problem in report.problems:
             click.echo(f"problem: {problem}")

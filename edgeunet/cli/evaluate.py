@@ -31,6 +31,7 @@ def evaluate(
     from edgeunet.core.metrics import format_row, per_class_rows
     from edgeunet.core.tables import print_table
     from edgeunet.evaluate.evaluate import evaluate as run_evaluation
+    from edgeunet.evaluate.evaluate import group_rows
 
     if confusion_png is not None and confusion_png.suffix.lower() != ".png":  # before the (long) evaluation
         raise EdgeUnetError(f"--confusion {confusion_png}: give a .png file name")
@@ -43,6 +44,8 @@ def evaluate(
         summary = {k: v for k, v in format_row(model.name, result).items() if not k.startswith("IoU ")}
         print_table([summary], title=title)
         print_table(per_class_rows(result, result["class_names"]), title="per class (void pixels not counted)")
+    if result.get("groups"):
+        print_table(group_rows(result), title="per sequence (weakest first)")
     if json_out is not None:
         write_json(json_out, result, sort_keys=True)
         click.echo(f"wrote {json_out}")

@@ -81,6 +81,22 @@ class MaskGroup(OptionGroup):
         return classes, parse_mask_map(mask_map) if mask_map else default_mask_values(classes, values["positive_value"])
 
 
+class SplitGroup(OptionGroup):
+    """Validation split: which images validate, kept whole by sequence for video frames (train, data check)."""
+
+    def params(self) -> List[Decorator]:
+        return [
+            click.option("--val-data", type=PathArg, default=None,
+                         help="Separate validation folder (else a split of the data); checked for near-duplicates of the training images."),
+            click.option("--val-ratio", type=click.FloatRange(0, 1, max_open=True), default=0.2, show_default=True,
+                         help="Share of the images held out; of the sequences when splitting by sequence."),
+            click.option("--split-by", type=click.Choice(["auto", "sequence", "random"]), default="auto", show_default=True,
+                         help="auto: by sequence when file names are frames of several sequences (0001TP_006690.png), else random."),
+            click.option("--group-regex", default=None,
+                         help="Names a file's sequence from its stem (first group); default: the name before the frame number."),
+        ]
+
+
 @dataclass(frozen=True)
 class FrameOptions:
     """How large frames reach the model: its own resize, the whole frame (native), or blended tiles."""
@@ -267,4 +283,4 @@ def echo_gate(gate: Any) -> None:
                 click.echo(line)
 
 
-ALL_GROUPS: Sequence[type] = (MaskGroup, FrameGroup, MaxDropGroup, GateGroup, FloatLayersGroup, Int8ToolsGroup, DeviceGroup, RuntimeGroup)
+ALL_GROUPS: Sequence[type] = (MaskGroup, SplitGroup, FrameGroup, MaxDropGroup, GateGroup, FloatLayersGroup, Int8ToolsGroup, DeviceGroup, RuntimeGroup)

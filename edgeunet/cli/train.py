@@ -7,21 +7,21 @@ from typing import Any, Dict, Optional
 
 import click
 
-from edgeunet.cli.options import DeviceGroup, MaskGroup, MaxDropGroup, PathArg
+from edgeunet.cli.options import DeviceGroup, MaskGroup, MaxDropGroup, PathArg, SplitGroup
 from edgeunet.core.errors import EdgeUnetError
 
 TRAIN_OPTION_NAMES = [
     "data", "val_data", "val_ratio", "seed", "epochs", "batch_size", "lr", "optimizer", "weight_decay", "loss", "alpha",
     "width", "depth", "upsampling", "size", "classes", "class_names", "positive_value", "mask_map", "device", "amp", "out",
     "patience", "monitor", "scheduler", "workers", "augment", "snapshot_samples", "tensorboard", "augmentation",
-    "resize", "crop", "ignore_index", "class_weights", "ema", "ema_decay",
+    "resize", "crop", "ignore_index", "class_weights", "ema", "ema_decay", "split_by", "group_regex", "val_groups",
 ]
 
 
 @click.command()
 @click.option("--data", "data_dir", type=PathArg, help="Folder with images/ and masks/.")
-@click.option("--val-data", type=PathArg, default=None, help="Separate validation folder (else split --data).")
-@click.option("--val-ratio", type=click.FloatRange(0, 1, max_open=True), default=0.2, show_default=True)
+@SplitGroup()
+@click.option("--val-groups", default=None, help="Comma-separated sequences to validate on (else a seeded --val-ratio share of them).")
 @click.option("--epochs", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=4, show_default=True)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True)

@@ -13,7 +13,7 @@ Metadata keys (all values are strings; JSON where structured):
     edgeunet.version            edgeunet version that wrote the file
     edgeunet.checkpoint_sha256  sha256 of the .pt it was exported from
     edgeunet.val_metrics        JSON of the checkpoint's last validation metrics
-    edgeunet.val_split          JSON {data, val_data, val_ratio, seed}: how the training run split its validation set
+    edgeunet.val_split          JSON {data, val_data, val_ratio, seed, split_by, group_regex, val_groups}: the run's validation split (data/splits.py)
     edgeunet.export.onnx_export             JSON {opset, dynamic, batch, exporter, parity}
     edgeunet.source_sha256      sha256 of the fp32 ONNX a converted/quantized model came from
     edgeunet.calibration        JSON {manifest, manifest_sha256, method, num_images, seed}

@@ -1,4 +1,4 @@
-"""Folder datasets: images/ + masks/ matched by file stem, mask value mapping, splits, checks.
+"""Folder datasets: images/ + masks/ matched by file stem, mask value mapping, checks (splits: data/splits.py).
 
 Numpy + OpenCV only: calibration and evaluation on the edge path read data through here too.
 """
@@ -72,24 +72,6 @@ def find_samples(root: Path | str, require_masks: bool = True) -> List[Sample]:
             f"{root}: {len(missing)} image(s) have no mask in {mask_dir} (e.g. {example}); add the masks or remove those images"
         )
     return [Sample(stem, path, masks.get(stem)) for stem, path in images.items()]
-
-
-def split_samples(
-    samples: Sequence[Sample], val_ratio: float, test_ratio: float = 0.0, seed: int = 0
-) -> Tuple[List[Sample], List[Sample], List[Sample]]:
-    """Deterministic shuffle with `seed`, then train / val / test by ratio (val and test get at least one each)."""
-    if not 0 <= val_ratio < 1 or not 0 <= test_ratio < 1 or val_ratio + test_ratio >= 1:
-        raise EdgeUnetError(f"split ratios val={val_ratio} test={test_ratio} must be in [0, 1) and sum below 1")
-    order = np.random.default_rng(seed).permutation(len(samples))
-    shuffled = [samples[i] for i in order]
-    n_val = max(1, round(len(samples) * val_ratio)) if val_ratio > 0 else 0
-    n_test = max(1, round(len(samples) * test_ratio)) if test_ratio > 0 else 0
-    if len(samples) - n_val - n_test < 1:
-        raise EdgeUnetError(f"only {len(samples)} labelled image(s): too few to split into train/val; add images or use --val-data")
-    val = shuffled[:n_val]
-    test = shuffled[n_val : n_val + n_test]
-    train = shuffled[n_val + n_test :]
-    return train, val, test
 
 
 def parse_mask_map(text: str) -> List[List[int]]:

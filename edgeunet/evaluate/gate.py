@@ -18,7 +18,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.core.onnx_model import KEY_GATE, KEY_VAL_SPLIT, json_field, load_onnx, read_metadata, read_spec, save_onnx, set_metadata
-from edgeunet.data.dataset import Sample, find_samples, split_samples
+from edgeunet.data.dataset import Sample, find_samples
+from edgeunet.data.splits import recorded_validation
 from edgeunet.evaluate.class_gate import Verdict, class_drop_limit, judge
 from edgeunet.evaluate.evaluate import evaluate
 
@@ -122,29 +123,18 @@ def validation_samples(reference: Path, val_data: Optional[Path] = None) -> Tupl
     """Labelled images for the gate.
 
     `val_data` given: every labelled image in it. Otherwise the model's own validation split, as
-    recorded at export (the training data folder split with the run's val ratio and seed, or its
-    --val-data folder), so `edgeunet calibrate model.onnx --data DIR` is gated without extra flags.
+    recorded at export and re-read by data/splits.py (the same images, or whole sequences, the run validated on,
+    or its --val-data folder), so `edgeunet calibrate model.onnx --data DIR` is gated without extra flags.
     """
     if val_data is not None:
         samples = find_samples(val_data)
         return samples, f"{val_data}"
-    found = split_samples_of(json_field(read_metadata(load_onnx(reference)), KEY_VAL_SPLIT) or {})
+    found = recorded_validation(json_field(read_metadata(load_onnx(reference)), KEY_VAL_SPLIT) or {})
     if found is None:
         raise EdgeUnetError(
             f"{reference}: no validation images known for the accuracy gate; pass --val-data DIR (images/ + masks/)"
         )
     return found
-
-
-def split_samples_of(split: Dict[str, Any]) -> Optional[Tuple[List[Sample], str]]:
-    """The validation images a recorded split names (export.validation_split), with a description; None if unknown."""
-    if split.get("val_data") and Path(split["val_data"]).is_dir():
-        return find_samples(split["val_data"]), f"{split['val_data']}"
-    if split.get("data") and Path(split["data"]).is_dir() and split.get("val_ratio"):
-        seed = int(split.get("seed") or 0)
-        _, val, _ = split_samples(find_samples(split["data"]), float(split["val_ratio"]), 0.0, seed=seed)
-        return val, f"validation split of {split['data']} (ratio {split['val_ratio']}, seed {seed})"
-    return None
 
 
 def _evaluate(model: Path, samples: Sequence[Sample], data: Path) -> Dict[str, Any]:

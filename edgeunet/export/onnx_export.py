@@ -41,7 +41,7 @@ from edgeunet.core.onnx_model import (
     set_metadata,
 )
 from edgeunet.core.spec import ModelSpec
-from edgeunet.data.splits import training_paths
+from edgeunet.data.splits import split_record, training_paths
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "output"
@@ -114,11 +114,6 @@ def make_uint8_module(model: Any, spec: ModelSpec) -> Any:
             return mask.to(torch.uint8)
 
     return UInt8IO().eval()
-
-
-def validation_split(checkpoint: Path, config: Dict[str, Any]) -> Dict[str, Any]:
-    """How the run chose its validation images (ratio, seed, resolved folders): recorded in the ONNX, read by gate and bench."""
-    return {"val_ratio": config.get("val_ratio"), "seed": config.get("seed"), **training_paths(checkpoint, config)}
 
 
 def _parity_images(
@@ -263,7 +258,7 @@ def export_onnx(
     if "BatchNormalization" in ops and not qat:  # a bug in the export chain, not a user error: keep the traceback
         raise RuntimeError(f"{ops['BatchNormalization']} BatchNormalization node(s) survived export; folding failed")
 
-    val_split = validation_split(checkpoint, payload.get("config") or {})
+    val_split = split_record(checkpoint, payload.get("config") or {})
     set_metadata(model, {
         KEY_SPEC: spec.to_json(),
         KEY_PRECISION: "int8" if qat else "fp32",

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence, Tuple
+import os
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import torch
 
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.core.spec import ModelSpec
-from edgeunet.data.dataset import Sample, apply_ignore_index, dataset_channels, default_mask_values, find_samples, parse_mask_map, split_samples
+from edgeunet.data.dataset import Sample, apply_ignore_index, dataset_channels, default_mask_values, find_samples, parse_mask_map
+from edgeunet.data.leakage import near_duplicates
+from edgeunet.data.splits import make_split
 from edgeunet.train.config import TrainConfig
 
 
@@ -45,14 +48,37 @@ def build_spec(cfg: TrainConfig, train_samples: Sequence[Sample]) -> ModelSpec:
     )
 
 
-def split_data(cfg: TrainConfig) -> Tuple[List[Sample], List[Sample]]:
+def split_data(cfg: TrainConfig, log: Optional[Callable[[str], None]] = None) -> Tuple[List[Sample], List[Sample]]:
+    """Training and validation samples (data/splits.py decides), the split said in one line, then the leak check.
+
+    The resolved split (mode, validation sequences, images per sequence) is written back into `cfg`, so config.json,
+    the checkpoint and a resumed or QAT run all hold the same division, and export records it for the gate.
+    """
+    if log is None:
+        log = _main_process_print
     samples = find_samples(cfg.data)
     if cfg.val_data:
-        return samples, find_samples(cfg.val_data)
-    if cfg.val_ratio <= 0:
-        raise EdgeUnetError("--val-ratio 0 leaves nothing to validate on; give --val-data DIR or a ratio such as 0.2")
-    train, val, _ = split_samples(samples, cfg.val_ratio, 0.0, cfg.seed)
+        train, val = samples, find_samples(cfg.val_data)
+        log(f"validating on --val-data {cfg.val_data} ({len(val)} images), training on {len(train)}")
+    else:
+        if cfg.val_ratio <= 0 and not cfg.val_groups:
+            raise EdgeUnetError("--val-ratio 0 leaves nothing to validate on; give --val-data DIR or a ratio such as 0.2")
+        split = make_split(samples, cfg.val_ratio, cfg.seed, cfg.split_by, cfg.group_regex, cfg.val_groups)
+        cfg.split_by = split.mode
+        if split.mode == "sequence":
+            cfg.val_groups, cfg.sequences = split.val_groups, split.groups
+        log(split.describe())
+        train, val = split.train, split.val
+    leak = near_duplicates([s.image for s in train], [s.image for s in val])
+    if leak.pairs:
+        log(leak.line())
     return train, val
+
+
+def _main_process_print(line: str) -> None:
+    """print, once per run: under torchrun only rank 0 speaks."""
+    if os.environ.get("RANK", "0") == "0":
+        print(line, flush=True)
 
 
 def build_optimizer(cfg: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:

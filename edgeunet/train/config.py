@@ -10,13 +10,18 @@ from typing import Any, Dict, List, Optional
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.core.spec import RESIZE_MODES, parse_size
 from edgeunet.data.augment import AugmentConfig
+from edgeunet.data.splits import SPLIT_MODES, compile_group_regex
 
 
 @dataclass
 class TrainConfig:
     data: str = ""
     val_data: Optional[str] = None
-    val_ratio: float = 0.2
+    val_ratio: float = 0.2  # a share of the images (random split) or of the sequences (split by sequence)
+    split_by: str = "auto"  # auto | sequence | random (data/splits.py); config.json holds the one it resolved to
+    group_regex: Optional[str] = None  # names a file's sequence from its stem (default: the name before the frame number)
+    val_groups: Optional[List[str]] = None  # the validation sequences: given, or recorded when chosen by seed
+    sequences: Optional[Dict[str, int]] = None  # recorded, not an option: images per sequence found
     seed: int = 0
     epochs: int = 50
     batch_size: int = 4
@@ -58,6 +63,9 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> "TrainConfig":
         values = dict(data)
+        values.setdefault("split_by", "random")  # a run from before split modes was split at random: resume it so
+        if isinstance(values.get("val_groups"), str):  # --val-groups A,B (or one string in a config file)
+            values["val_groups"] = [name.strip() for name in values["val_groups"].split(",") if name.strip()] or None
         aug = values.pop("augmentation", None) or {}
         known = {f.name for f in fields(cls)}
         cfg = cls(**{k: v for k, v in values.items() if k in known})
@@ -76,6 +84,7 @@ class TrainConfig:
             (0 < self.ema_decay < 1, f"--ema-decay {self.ema_decay} must be within (0, 1), e.g. 0.999"),
             (0 <= self.alpha <= 1, f"--alpha {self.alpha} must be within 0..1"),
             (0 <= self.val_ratio < 1, f"--val-ratio {self.val_ratio} must be within [0, 1)"),
+            (self.split_by in SPLIT_MODES, f"--split-by {self.split_by}: choose {', '.join(SPLIT_MODES)}"),
             (self.patience >= 0, f"--patience {self.patience} must be 0 (off) or more"),
             (self.workers >= 0, f"--workers {self.workers} must be 0 or more"),
             (self.snapshot_samples >= 0, f"--snapshot-samples {self.snapshot_samples} must be 0 or more"),
@@ -85,6 +94,9 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise EdgeUnetError(message)
+        if self.val_data and (self.val_groups or self.group_regex):
+            raise EdgeUnetError("--val-data is the validation set; --val-groups/--group-regex split --data instead, give one or the other")
+        compile_group_regex(self.group_regex)
         self.input_size()
         if self.crop is not None:
             parse_size(self.crop, "--crop", 2**self.depth)

@@ -99,7 +99,8 @@ def test_uint8_io_same_masks(checkpoint: Path, work: Path, isbi: Path) -> None:
     proc = run_cli("export", checkpoint, "--out", work / "isbi_u8.onnx", "--io", "uint8")
     assert proc.returncode == 0, proc.stderr
     from edgeunet.core.images import read_image
-    from edgeunet.data.dataset import find_samples, split_samples
+    from edgeunet.data.dataset import find_samples
+    from edgeunet.data.splits import split_samples
     from edgeunet.runtime.segmenter import Segmenter
 
     _, val, _ = split_samples(find_samples(isbi), 0.2, 0, seed=0)

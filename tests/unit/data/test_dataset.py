@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from edgeunet.core.errors import EdgeUnetError
-from edgeunet.data.dataset import MaskMapper, default_mask_values, find_samples, mean_std, parse_mask_map, split_samples
+from edgeunet.data.dataset import MaskMapper, default_mask_values, find_samples, mean_std, parse_mask_map
+from edgeunet.data.splits import split_samples
 
 
 def _write(folder: Path, names: list, value: int = 0, size: tuple = (8, 8)) -> None:
