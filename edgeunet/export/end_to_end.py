@@ -247,6 +247,10 @@ def wrap(network: Any, spec: ModelSpec, options: FrameOptions, source: str = "mo
     del graph.node[:]
     graph.node.extend(g.nodes[: _count_until(g.nodes, NET_IN)] + network_nodes + g.nodes[_count_until(g.nodes, NET_IN):])
     graph.initializer.extend(g.initializers)
+    # Declared, so that unwrap (onnx.utils.Extractor) finds the network's boundary without relying on shape inference.
+    net_output = [v for v in graph.output if v.name == NET_OUT]
+    graph.value_info.append(helper.make_tensor_value_info(NET_IN, TensorProto.FLOAT, [1, spec.in_channels, net_hw[0], net_hw[1]]))
+    graph.value_info.extend(net_output)
     del graph.input[:]
     graph.input.append(helper.make_tensor_value_info(FRAME, elem, [1, height, width, 3]))
     del graph.output[:]
