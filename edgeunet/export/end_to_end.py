@@ -134,7 +134,8 @@ def cv2_taps(n_in: int, n_out: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray,
 
 
 def cv2_linear(g: _Graph, x: str, in_hw: Tuple[int, int], out_hw: Tuple[int, int]) -> str:
-    """cv2.resize(uint8, INTER_LINEAR) bit for bit, in float ops that stay exact (every value < 2**24).
+    """cv2.resize(uint8, INTER_LINEAR) bit for bit when downscaling (frames to the model), in float ops that stay exact
+    (every value < 2**24); upscaling is within one grey level on a few pixels (cv2's vector tail rounds differently).
 
     Why not ONNX Resize: cv2 resizes uint8 in fixed point (11-bit weights; the vertical pass as its SIMD kernel does it,
     VResizeLinearVec_32s8u: ((S0 >> 4) * b0 >> 16) + ((S1 >> 4) * b1 >> 16) + 2 >> 2), and the float result rounded
