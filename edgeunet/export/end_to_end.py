@@ -6,9 +6,9 @@ The wrapper is built with onnx.helper around the network graph (no torch), so it
 existing .onnx alike (fp32, fp16 or a calibrated INT8 one), and `unwrap` gives the network back for calibration.
 It mirrors core/processing.py step by step, so masks agree with the CPU path:
 
-    frame [1,H,W,3] BGR uint8 -> Cast FLOAT -> Transpose NCHW -> Gather (BGR -> RGB) or 1x1 Conv + Floor (gray, cv2's
-    fixed point) -> cv2.resize INTER_LINEAR bit for bit to the model size (Gather rows/columns, Mul, Floor: cv2_linear)
-    -> [Pad bottom/right with 0: letterbox, native] -> Mul, Add (x/255 - mean)/std -> network
+    frame [1,H,W,3] BGR uint8 -> Cast FLOAT -> Transpose NCHW -> [1x1 Conv + Floor: gray in cv2's fixed point]
+    -> cv2.resize INTER_LINEAR bit for bit to the model size (Gather rows/columns, Mul, Floor: cv2_linear)
+    -> [Gather: BGR -> RGB] -> [Pad bottom/right with 0: letterbox, native] -> Mul, Add (x/255 - mean)/std -> network
     -> [Slice: un-pad] -> Resize linear half_pixel to H x W (logits, as postprocess does) -> ArgMax | Greater (binary)
     -> Cast FLOAT -> Cast UINT8 -> mask [1,H,W]
     optional overlay: Gather colour and alpha per class -> frame + alpha (colour - frame) -> Round -> Clip -> Cast UINT8
@@ -104,10 +104,10 @@ def _preprocess(g: _Graph, spec: ModelSpec, options: FrameOptions, net_hw: Tuple
     if spec.in_channels == 1:  # cv2.COLOR_BGR2GRAY in its fixed point: (1868 B + 9617 G + 4899 R + 2**13) >> 14
         x = g.op("Conv", [x, g.const("gray", np.asarray(GRAY_FIXED, np.float32).reshape(1, 3, 1, 1))])
         x = g.floor_div(g.op("Add", [x, g.const("gray_round", np.float32(1 << 13))]), 1 << 14)
-    else:
-        x = g.op("Gather", [x, g.const("rgb_from_bgr", [2, 1, 0], np.int64)], axis=1)
     if inner != tuple(options.frame_size):
         x = cv2_linear(g, x, tuple(options.frame_size), inner)
+    if spec.in_channels == 3:  # after the resize (fewer pixels); a channel permutation commutes with it exactly
+        x = g.op("Gather", [x, g.const("rgb_from_bgr", [2, 1, 0], np.int64)], axis=1)
     if net_hw != inner:
         pads = [0, 0, 0, 0, 0, 0, net_hw[0] - inner[0], net_hw[1] - inner[1]]
         x = g.op("Pad", [x, g.const("pads", pads, np.int64), g.const("pad_value", np.float32(0.0))], mode="constant")

@@ -146,9 +146,9 @@ def rewrapped(path: Path | str, out: Path | str, step: Callable[[Path, Path], T]
     options = frame_options(metadata, str(path))
     network, spec = unwrap(model, str(path))
     with tempfile.TemporaryDirectory(prefix="edgeunet-e2e-", dir=out.parent if str(out.parent) else None) as tmp:
-        net_in = Path(tmp) / f"{out.stem}.network.onnx"
+        net_in = Path(tmp) / f"{path.stem}.network-source.onnx"
         save_onnx(network, net_in)
-        result = step(net_in, Path(tmp) / f"{out.stem}.network{out.suffix}")
+        result = step(net_in, Path(tmp) / f"{out.stem}.network.onnx")
         done, _, done_spec = read_model(result_path(result))
         save_onnx(wrap(done, done_spec, options, str(path)), out)
     return result
