@@ -104,8 +104,9 @@ def _preprocess(g: _Graph, spec: ModelSpec, options: FrameOptions, net_hw: Tuple
     if spec.in_channels == 1:  # cv2.COLOR_BGR2GRAY in its fixed point: (1868 B + 9617 G + 4899 R + 2**13) >> 14
         x = g.op("Conv", [x, g.const("gray", np.asarray(GRAY_FIXED, np.float32).reshape(1, 3, 1, 1))])
         x = g.floor_div(g.op("Add", [x, g.const("gray_round", np.float32(1 << 13))]), 1 << 14)
-    if inner != tuple(options.frame_size):
-        x = cv2_linear(g, x, tuple(options.frame_size), inner)
+    frame_hw = (int(options.frame_size[0]), int(options.frame_size[1]))
+    if inner != frame_hw:
+        x = cv2_linear(g, x, frame_hw, inner)
     if spec.in_channels == 3:  # after the resize (fewer pixels); a channel permutation commutes with it exactly
         x = g.op("Gather", [x, g.const("rgb_from_bgr", [2, 1, 0], np.int64)], axis=1)
     if net_hw != inner:

@@ -17,6 +17,7 @@ import pytest
 from tests.conftest import run_cli
 from tests.trtsim import installed
 from tests.trtsim.fixtures import PURGE
+from tests.trtsim.test_cli_trt import cli
 
 FRAME_DTYPE = {"8.5": "float32", "10.3": "uint8", "11": "uint8"}
 
@@ -30,18 +31,6 @@ def version_and_model(request: pytest.FixtureRequest, tmp_path: Path, tiny_onnx:
     assert proc.returncode == 0, proc.stderr
     with installed(version, purge=PURGE) as trt:
         yield trt, model
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: Any) -> Tuple[int, str, str]:
-    from edgeunet.cli import main
-
-    code = 0
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_build_and_infer_like_onnxruntime(version_and_model: Tuple[Any, Path], capsys: Any, synth_data: Path, tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from edgeunet.core.onnx_model import KEY_SPEC, read_metadata, set_metadata
 from edgeunet.core.overlay import colour_lut, overlay
 from edgeunet.core.processing import postprocess, preprocess
 from edgeunet.core.spec import ModelSpec
-from edgeunet.export.end_to_end import FRAME, FrameOptions, cv2_linear, frame_options, unwrap, wrap, _Graph
+from edgeunet.export.end_to_end import FRAME, FrameOptions, _Graph, cv2_linear, frame_options, unwrap, wrap
 from edgeunet.export.trt_compat import check_model
 
 
