@@ -22,6 +22,7 @@ import numpy as np
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.core.onnx_model import KEY_END_TO_END, json_field, read_metadata, read_model, save_onnx, set_metadata
 from edgeunet.core.spec import ModelSpec
+from edgeunet.evaluate.gate import GateError, rejected_name
 from edgeunet.export.end_to_end import FRAME, FrameOptions, frame_options, unwrap, wrap
 
 PRECISION_TAGS = (".fp32", ".fp16", ".int8")
@@ -138,17 +139,24 @@ def rewrapped(path: Path | str, out: Path | str, step: Callable[[Path, Path], T]
     """Run `step(network.onnx, network_out.onnx)` (calibrate, convert) on the network inside an end-to-end file, then
     wrap its output with the same frame options into `out`. `result_path` says where the step wrote its ONNX.
 
-    A step that fails (e.g. a rejected gate) leaves no end-to-end file behind; its message names the network file,
-    which is kept next to `out` as `<out>.network*.onnx` for inspection only when the step itself kept it.
+    A rejected gate keeps the candidate wrapped as OUT's `*.rejected.onnx` (as for a plain network) and its one line
+    names that file; any other failure writes nothing.
     """
     path, out = Path(path), Path(out)
     model, metadata, _ = read_model(path)
     options = frame_options(metadata, str(path))
     network, spec = unwrap(model, str(path))
     with tempfile.TemporaryDirectory(prefix="edgeunet-e2e-", dir=out.parent if str(out.parent) else None) as tmp:
-        net_in = Path(tmp) / f"{path.stem}.network-source.onnx"
+        net_in, net_out = Path(tmp) / f"{path.stem}.network-source.onnx", Path(tmp) / f"{out.stem}.network.onnx"
         save_onnx(network, net_in)
-        result = step(net_in, Path(tmp) / f"{out.stem}.network.onnx")
+        try:
+            result = step(net_in, net_out)
+        except GateError as exc:  # keep the rejected candidate as an end-to-end file next to OUT, and say so
+            rejected, kept = rejected_name(net_out), rejected_name(out)
+            if rejected.exists():
+                failed, _, failed_spec = read_model(rejected)
+                save_onnx(wrap(failed, failed_spec, options, str(path)), kept)
+            raise GateError(str(exc).replace(str(rejected), str(kept)).replace(net_out.name, out.name)) from None
         done, _, done_spec = read_model(result_path(result))
         save_onnx(wrap(done, done_spec, options, str(path)), out)
     return result
