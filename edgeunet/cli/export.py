@@ -27,13 +27,31 @@ BUILD_FLOAT_LAYERS = FloatLayersGroup("--int8 --calib-data")
               help="uint8: NHWC uint8 pixels in, uint8 class mask out (normalisation and decision inside the graph).")
 @click.option("--parity-data", type=PathArg, default=None, help="Images for the parity check. Default: the training data.")
 @click.option("--no-simplify", is_flag=True, help="Skip onnxslim.")
+@click.option("--end-to-end", is_flag=True,
+              help="The camera frame (uint8 NHWC BGR at --frame-size) in, the uint8 class mask at that size out; resize, "
+                   "normalisation, bilinear upsampling of the logits and argmax run inside the graph (on the GPU with TensorRT). "
+                   "CHECKPOINT may also be a float-I/O .onnx (fp32, fp16 or calibrated INT8).")
+@click.option("--frame-size", default=None, metavar="HxW", help="--end-to-end: the frame's height x width, e.g. 1080x1920.")
+@click.option("--overlay", is_flag=True, help="--end-to-end: a second output, the frame blended with the class colours.")
+@click.option("--alpha", type=click.FloatRange(0, 1), default=0.45, show_default=True, help="--overlay: the colours' weight.")
+@click.option("--frame-dtype", type=click.Choice(["uint8", "float32"]), default="uint8", show_default=True,
+              help="--end-to-end: float32 for TensorRT 8.5 (JetPack 5.1), whose ONNX parser has no UINT8 (INT32 mask out).")
 def export_cmd(checkpoint: Path, out: Optional[Path], size: Optional[tuple], dynamic: bool, batch: int, opset: int, io_mode: str,
-               parity_data: Optional[Path], no_simplify: bool) -> None:
+               parity_data: Optional[Path], no_simplify: bool, end_to_end: bool, frame_size: Optional[str], overlay: bool,
+               alpha: float, frame_dtype: str) -> None:
     """Export a checkpoint to ONNX (checked, simplified, BatchNorm folded, metadata inside) and check parity vs torch.
 
-    A QAT checkpoint (`edgeunet train --qat`) becomes an INT8 Q/DQ ONNX for TensorRT.
+    A QAT checkpoint (`edgeunet train --qat`) becomes an INT8 Q/DQ ONNX for TensorRT. --end-to-end wraps the network so
+    that the graph takes camera frames and returns full-resolution masks (see README "End-to-end models").
     """
     from edgeunet.export.onnx_export import export_onnx
+
+    e2e_flags = [name for name, given in (("--frame-size", frame_size), ("--overlay", overlay), ("--frame-dtype", frame_dtype != "uint8")) if given]
+    if end_to_end or e2e_flags:
+        if not end_to_end:
+            raise EdgeUnetError(f"{e2e_flags[0]} is an --end-to-end option; add --end-to-end or drop it")
+        _export_end_to_end(checkpoint, out, size, dynamic, batch, opset, io_mode, parity_data, no_simplify, frame_size, overlay, alpha, frame_dtype)
+        return
 
     result = export_onnx(checkpoint, out, size=size or None, dynamic=dynamic, batch=batch,
                          opset=opset, io=io_mode, simplify=not no_simplify, parity_data=parity_data)
@@ -42,6 +60,30 @@ def export_cmd(checkpoint: Path, out: Optional[Path], size: Optional[tuple], dyn
     click.echo(result.parity.line())
     for note in result.notes:
         click.echo(f"note: {note}")
+
+
+def _export_end_to_end(source: Path, out: Optional[Path], size: Optional[tuple], dynamic: bool, batch: int, opset: int, io_mode: str,
+                       parity_data: Optional[Path], no_simplify: bool, frame_size: Optional[str], overlay: bool, alpha: float,
+                       frame_dtype: str) -> None:
+    from edgeunet.core.spec import parse_size
+    from edgeunet.export.end_to_end import FrameOptions
+    from edgeunet.export.end_to_end_export import export_end_to_end
+
+    if frame_size is None:
+        raise EdgeUnetError("--end-to-end needs --frame-size HxW: the camera's height x width (e.g. 1080x1920)")
+    for flag, bad in (("--dynamic", dynamic), ("--batch", batch != 1), ("--io", io_mode != "float")):
+        if bad:
+            raise EdgeUnetError(f"{flag} does not apply to --end-to-end (one frame of a fixed size in, uint8 mask out); drop it")
+    options = FrameOptions(parse_size(frame_size, "--frame-size"), frame_dtype, alpha if overlay else None)
+    extra = {"opset": opset, "simplify": not no_simplify} if source.suffix.lower() != ".onnx" else {}
+    result = export_end_to_end(source, out, options, size=size or None, parity_data=parity_data, **extra)
+    height, width = options.frame_size
+    outputs = "mask + overlay" if overlay else "mask"
+    if result.network_note:
+        click.echo(f"network: {result.network_note}")
+    click.echo(f"wrote {result.path} (end-to-end, {frame_dtype} frame 1x{height}x{width}x3 BGR -> {outputs}, network "
+               f"{result.spec.input_size[0]}x{result.spec.input_size[1]} {result.spec.resize}, {result.nodes} nodes)")
+    click.echo(f"mask agreement with the CPU path on {result.frames} frame(s) from {result.frames_source}: {result.agreement:.4%}")
 
 
 @click.command()

@@ -9,7 +9,9 @@ Metadata keys (all values are strings; JSON where structured):
     edgeunet.core.spec               ModelSpec JSON (classes, names, colours, size, channels, mean/std, threshold, io)
     edgeunet.precision          fp32 | fp16 | int8
     edgeunet.target             any | tensorrt | cpu (int8 graphs differ by target; see quantize.py)
-    edgeunet.io                 float | uint8 (also inside the spec; duplicated for `inspect` readers)
+    edgeunet.io                 float | uint8 | end-to-end (also inside the spec; duplicated for `inspect` readers)
+    edgeunet.end_to_end         JSON {frame_size, frame_dtype, overlay_alpha, outputs, network_input, network_output,
+                                network_size}: how export/end_to_end.py wrapped the network (to unwrap and re-wrap it)
     edgeunet.version            edgeunet version that wrote the file
     edgeunet.checkpoint_sha256  sha256 of the .pt it was exported from
     edgeunet.val_metrics        JSON of the checkpoint's last validation metrics
@@ -48,6 +50,7 @@ KEY_CALIBRATION = "edgeunet.calibration"
 KEY_GATE = "edgeunet.gate"
 KEY_DATA_STATS = "edgeunet.data_stats"
 KEY_FLOAT_LAYERS = "edgeunet.float_layers"
+KEY_END_TO_END = "edgeunet.end_to_end"
 
 PRECISIONS = ("fp32", "fp16", "int8")
 TARGETS = ("any", "tensorrt", "cpu")

@@ -7,13 +7,14 @@ accuracy gate meaningful: calibration images are prepared exactly as frames are 
 from __future__ import annotations
 
 import math
-from typing import Optional, Tuple
+import sys
+from typing import Optional, Set, Tuple
 
 import cv2
 import numpy as np
 
 from edgeunet.core.errors import EdgeUnetError
-from edgeunet.core.spec import IGNORE_LABEL, ModelSpec
+from edgeunet.core.spec import END_TO_END, IGNORE_LABEL, ModelSpec
 
 
 def to_model_channels(image: np.ndarray, spec: ModelSpec) -> np.ndarray:
@@ -96,10 +97,49 @@ def preprocess(image: np.ndarray, spec: ModelSpec) -> np.ndarray:
     """
     if image.dtype != np.uint8:
         raise EdgeUnetError(f"expected an 8-bit image, got {image.dtype}")
+    if spec.io == END_TO_END:
+        return frame_tensor(image, spec)
     prepared = resize_to_input(to_model_channels(image, spec), spec)
     if spec.io == "uint8":
         return np.ascontiguousarray(prepared.reshape(1, prepared.shape[0], prepared.shape[1], spec.in_channels))
     return normalize(prepared, spec)[None]
+
+
+_RESIZE_WARNED: Set[Tuple[int, int, int, int]] = set()
+
+
+def frame_tensor(image: np.ndarray, spec: ModelSpec) -> np.ndarray:
+    """An end-to-end model's input: the BGR frame as 1xHxWx3, no copy when it already has the model's frame size.
+
+    A frame of another size is resized here, on the CPU (one line on stderr the first time), rather than refused:
+    `infer`/`evaluate` then still take any image, and a camera that does not honour its mode still streams.
+    """
+    if image.ndim == 2 or image.shape[2] == 1:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    elif image.shape[2] == 4:
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    height, width = spec.frame_size
+    if image.shape[:2] != (height, width):
+        key = (image.shape[0], image.shape[1], height, width)
+        if key not in _RESIZE_WARNED:
+            _RESIZE_WARNED.add(key)
+            print(f"warning: frames are {image.shape[1]}x{image.shape[0]} but the end-to-end model takes {width}x{height}: "
+                  f"each frame is resized on the CPU first (re-export with --frame-size {image.shape[0]}x{image.shape[1]})",
+                  file=sys.stderr)
+        image = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+    batch = np.ascontiguousarray(image)[None]
+    return batch.astype(np.float32) if spec.frame_dtype == "float32" else batch
+
+
+def frame_mask(output: np.ndarray, out_hw: Optional[Tuple[int, int]]) -> np.ndarray:
+    """An end-to-end model's mask (already at frame size) as uint8 HxW; nearest-resized only for a resized frame."""
+    mask = np.asarray(output)
+    mask = mask.reshape(mask.shape[-2:])
+    if mask.dtype != np.uint8:
+        mask = mask.astype(np.uint8)  # the float32-frame variant returns INT32 class ids (TensorRT 8.5 has no UINT8)
+    if out_hw is not None and mask.shape != (int(out_hw[0]), int(out_hw[1])):
+        mask = cv2.resize(mask, (int(out_hw[1]), int(out_hw[0])), interpolation=cv2.INTER_NEAREST)
+    return mask
 
 
 def logit_threshold(spec: ModelSpec) -> float:
@@ -114,6 +154,8 @@ def postprocess(output: np.ndarray, spec: ModelSpec, out_hw: Optional[Tuple[int,
     Logits are resized (bilinear) before the decision, so edges at the frame's resolution are
     smooth; a uint8 mask from a fused graph can only be resized nearest-neighbour.
     """
+    if spec.io == END_TO_END:
+        return frame_mask(output, out_hw)
     out = np.asarray(output)
     if out.ndim == 4:
         out = out[0]

@@ -30,6 +30,11 @@ SPEC_VERSION = 1
 # predicted. 255 because class ids are uint8 and no model has 256 classes.
 IGNORE_LABEL = 255
 RESIZE_MODES = ("stretch", "letterbox", "native")
+# float: NCHW float32 in, logits out | uint8: NHWC uint8 at model size in, uint8 class mask out | end-to-end: the camera
+# frame (NHWC BGR at frame_size) in, the class mask at frame_size out, every pixel step inside (export/end_to_end.py)
+IO_MODES = ("float", "uint8", "end-to-end")
+END_TO_END = "end-to-end"
+FRAME_DTYPES = ("uint8", "float32")  # float32: for TensorRT 8.5, whose ONNX parser has no UINT8
 
 
 @dataclass
@@ -49,7 +54,7 @@ class ModelSpec:
     mean: List[float] = field(default_factory=lambda: [0.5])
     std: List[float] = field(default_factory=lambda: [0.25])
     threshold: float = 0.5
-    io: str = "float"  # float: NCHW float32 in, logits out | uint8: NHWC uint8 in, uint8 class mask out
+    io: str = "float"  # one of IO_MODES
     mask_values: List[List[int]] = field(default_factory=lambda: [[0, 0], [255, 1], [1, 1]])  # [pixel, class or IGNORE_LABEL]
     # The mask pixel value the user named void (--ignore-index); mask_values maps it to IGNORE_LABEL. Informational:
     # the model has outputs for the real classes only, so an ignored label can never be predicted.
@@ -58,6 +63,11 @@ class ModelSpec:
     # own resolution, padded bottom/right to a multiple of size_multiple (crop-trained models; input_size = the crop)
     resize: str = "stretch"
     size_multiple: int = 16  # 2**depth: sides a fully convolutional graph takes without internal padding
+    # io end-to-end only: the frame (H, W) the graph takes, its element type, and the alpha of its optional second output
+    # (the blended overlay; None: mask only)
+    frame_size: List[int] = field(default_factory=list)
+    frame_dtype: str = "uint8"
+    overlay_alpha: Optional[float] = None
     spec_version: int = SPEC_VERSION
 
     def __post_init__(self) -> None:
@@ -125,12 +135,29 @@ class ModelSpec:
             problems.append(f"input_size={self.input_size} (two sides >= 16)")
         if len(self.mean) != self.in_channels or len(self.std) != self.in_channels:
             problems.append("mean/std do not match the channel count")
-        if self.io not in ("float", "uint8"):
-            problems.append(f"io={self.io!r} (float or uint8)")
+        if self.io not in IO_MODES:
+            problems.append(f"io={self.io!r} ({', '.join(IO_MODES)})")
+        if self.io == END_TO_END:
+            problems.extend(self._end_to_end_problems())
         if self.resize not in RESIZE_MODES:
             problems.append(f"resize={self.resize!r} ({' or '.join(RESIZE_MODES)})")
         if problems:
             raise EdgeUnetError(f"{source}: invalid model description: {'; '.join(problems)}")
+
+    @property
+    def end_to_end(self) -> bool:
+        """The graph does every pixel step itself: the CPU only hands the frame over (processing.py branches on it)."""
+        return self.io == END_TO_END
+
+    def _end_to_end_problems(self) -> List[str]:
+        problems = []
+        if len(self.frame_size) != 2 or min(self.frame_size) < 16:
+            problems.append(f"frame_size={self.frame_size} (two sides >= 16)")
+        if self.frame_dtype not in FRAME_DTYPES:
+            problems.append(f"frame_dtype={self.frame_dtype!r} ({' or '.join(FRAME_DTYPES)})")
+        if self.overlay_alpha is not None and not 0.0 <= float(self.overlay_alpha) <= 1.0:
+            problems.append(f"overlay_alpha={self.overlay_alpha} (0..1)")
+        return problems
 
 
 def parse_size(text: Any, option: str = "--size", multiple: int = 1) -> Tuple[int, int]:

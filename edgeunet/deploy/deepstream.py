@@ -83,6 +83,11 @@ def check_model(path: Path) -> Tuple[Any, Dict[str, str], ModelSpec]:
     if path.suffix.lower() != ".onnx":
         raise EdgeUnetError(f"{path}: pass an .onnx model written by `edgeunet export`")
     model, metadata, spec = read_model(path)
+    if spec.end_to_end:  # nvinfer scales, converts and normalises on the GPU itself and feeds float tensors: give it the network
+        from edgeunet.export.end_to_end import unwrap
+
+        model, spec = unwrap(model, str(path))
+        metadata = {k: v for k, v in metadata.items() if k != "edgeunet.end_to_end"}
     if spec.io != "float":
         raise EdgeUnetError(
             f"{path}: a uint8-I/O model; nvinfer feeds float tensors and normalises itself: export with `--io float` for DeepStream"
@@ -306,6 +311,9 @@ def export_deepstream(
     batch = _resolve_batch(model, batch_size)
     norm = normalization(spec)
     notes: List[str] = []
+    if read_model(model_path)[2].end_to_end:
+        notes.append("an end-to-end model: model.onnx is its network (float NCHW in); nvinfer resizes and normalises each frame and "
+                     "nvsegvisual colours the mask on the GPU, the steps the end-to-end wrapper would have done")
     if not norm.exact_in_config:
         notes.append(
             f"std differs per channel ({spec.std}): nvinfer has one net-scale-factor, so model.onnx starts with a per-channel Mul that "

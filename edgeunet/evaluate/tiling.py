@@ -94,7 +94,7 @@ def fixed_input_hw(backend: Any, spec: ModelSpec) -> Optional[Tuple[int, int]]:
     shape = list(getattr(backend, "input_shape", None) or [])
     if len(shape) != 4:
         return None
-    height, width = (shape[1], shape[2]) if spec.io == "uint8" else (shape[2], shape[3])
+    height, width = (shape[1], shape[2]) if spec.io != "float" else (shape[2], shape[3])  # NHWC for uint8 and end-to-end
     if isinstance(height, int) and isinstance(width, int) and height > 0 and width > 0:
         return height, width
     return None
@@ -102,6 +102,10 @@ def fixed_input_hw(backend: Any, spec: ModelSpec) -> Optional[Tuple[int, int]]:
 
 def check_fits_fixed_input(backend: Any, spec: ModelSpec, size: Optional[str], tile: Optional[int]) -> None:
     """A static-shape model takes one size only: refuse --size native and off-size tiles up front, in one line."""
+    if spec.end_to_end and (tile is not None or size == "native"):
+        flag = f"--tile {tile}" if tile is not None else "--size native"
+        raise EdgeUnetError(f"{flag}: an end-to-end model takes whole frames at {spec.frame_size[0]}x{spec.frame_size[1]} "
+                            "(others are resized to it); drop the option or use the network ONNX")
     fixed = fixed_input_hw(backend, spec)
     if fixed is None:
         return

@@ -58,7 +58,9 @@ def default_engine_path(onnx: Path, precision: str) -> Path:
 
 
 def default_shape(spec: ModelSpec) -> Tuple[int, ...]:
-    """Batch-1 input shape from the model description (NCHW float, NHWC uint8)."""
+    """Batch-1 input shape from the model description (NCHW float, NHWC uint8, 1xHxWx3 frame for end-to-end)."""
+    if spec.end_to_end:
+        return (1, spec.frame_size[0], spec.frame_size[1], 3)
     height, width = spec.input_size
     return (1, height, width, spec.in_channels) if spec.io == "uint8" else (1, spec.in_channels, height, width)
 

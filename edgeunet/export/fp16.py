@@ -15,6 +15,7 @@ from edgeunet.core.onnx_model import KEY_PRECISION, KEY_SOURCE_SHA, read_spec, s
 from edgeunet.data.dataset import Sample
 from edgeunet.evaluate.class_gate import class_drop_limit
 from edgeunet.evaluate.gate import GateResult, accuracy_gate, check_max_drop, validation_samples
+from edgeunet.export.end_to_end_export import is_end_to_end_file
 from edgeunet.export.quantize import check_source, same_file
 
 
@@ -76,7 +77,15 @@ def convert_and_gate(
     onnx_path: Path, out: Path, val_data: Optional[Path] = None, max_drop: float = 0.01, gate: bool = True,
     max_class_drop: Optional[float] = None,
 ) -> Tuple[Path, Optional[GateResult]]:
-    """convert_fp16 + accuracy_gate, the way `edgeunet convert --fp16` runs them."""
+    """convert_fp16 + accuracy_gate, the way `edgeunet convert --fp16` runs them (an end-to-end file: its network only)."""
+    if is_end_to_end_file(onnx_path):
+        from edgeunet.export.end_to_end_export import rewrapped
+
+        def step(net: Path, net_out: Path) -> Tuple[Path, Optional[GateResult]]:
+            return convert_and_gate(net, net_out, val_data, max_drop, gate, max_class_drop)
+
+        _, result = rewrapped(onnx_path, out, step, lambda done: done[0])
+        return Path(out), result
     check_max_drop(max_drop)
     class_drop_limit(max_drop, max_class_drop)
     samples: Optional[List[Sample]] = None

@@ -28,6 +28,7 @@ from edgeunet.data.splits import sample_images
 from edgeunet.evaluate.class_gate import class_drop_limit
 from edgeunet.evaluate.gate import GateError, GateResult, check_max_drop, gate_result, record_gate, reject, validation_samples
 from edgeunet.export.calib_check import check_calibration_set
+from edgeunet.export.end_to_end_export import calibrate_end_to_end, is_end_to_end_file
 from edgeunet.export.qdq_layers import LAYER_OPS, MOVEMENT_OPS, quantized_layers
 from edgeunet.export.quantize import DEFAULT_PERCENTILE, ENGINES, CalibrationResult, calibrate, check_calibrate_args
 from edgeunet.export.sensitivity import SENSITIVITY_IMAGES, SensitivityResult, VariantScorer, layer_sensitivity
@@ -145,6 +146,9 @@ def quantize_and_gate(
     `engine="modelopt"`: NVIDIA ModelOpt places the Q/DQ (TensorRT target, entropy/minmax, no float fallback).
     """
     onnx_path, data, out = Path(onnx_path), Path(data), Path(out)
+    if is_end_to_end_file(onnx_path):  # Q/DQ only inside the network: calibrate it alone, then wrap it again
+        options = {k: v for k, v in locals().items() if k not in ("onnx_path", "data", "out")}
+        return calibrate_end_to_end(onnx_path, out, lambda net, net_out: quantize_and_gate(net, data, net_out, **options))
     check_max_drop(max_drop)
     class_drop_limit(max_drop, max_class_drop)
     keep = list(keep_float)

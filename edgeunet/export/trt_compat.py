@@ -216,7 +216,8 @@ def _check_cast(node: Any, supported: List[str], graph: _Graph, trt: str, report
     if UINT8 in (src, to) and "UINT8" not in supported:
         # 8.5 matrix: Cast takes FP32, FP16, INT32, INT8, BOOL (UINT8 arrives in the 8.6 parser)
         report.problems.append(f"{_label(node)}: {_tname(src)} -> {_tname(to)}: {trt}'s ONNX parser has no UINT8 type "
-                               f"(matrix: Cast takes {', '.join(supported)}); export with `--io float` for this version")
+                               f"(matrix: Cast takes {', '.join(supported)}); export with `--io float` for this version "
+                               "(an end-to-end model: `--end-to-end --frame-dtype float32`)")
         return
     if to in MATRIX_TYPE and to != UINT8 and MATRIX_TYPE[to] not in supported and not (to == 7 and "INT32" in supported):
         report.problems.append(f"{_label(node)}: Cast to {_tname(to)} is not supported by {trt} (matrix: {', '.join(supported)})")

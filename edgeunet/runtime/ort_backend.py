@@ -113,15 +113,16 @@ class OrtBackend:
     def _check_input(self, path: Path, shape: List[Any], type_name: str) -> None:
         """The graph's input must be what preprocess makes for this spec (catches hand-edited metadata)."""
         spec = self.spec
-        want_type = "tensor(uint8)" if spec.io == "uint8" else "tensor(float)"
+        uint8_in = spec.io == "uint8" or (spec.end_to_end and spec.frame_dtype == "uint8")
+        want_type = "tensor(uint8)" if uint8_in else "tensor(float)"
         if type_name != want_type:
             raise EdgeUnetError(
                 f"{path}: graph input is {type_name} but its metadata says io={spec.io} ({want_type}); re-export the model"
             )
         if len(shape) != 4:
             raise EdgeUnetError(f"{path}: graph input has {len(shape)} dimensions, expected 4; re-export the model")
-        channels = shape[3] if spec.io == "uint8" else shape[1]
-        if isinstance(channels, int) and channels != spec.in_channels:
+        channels = shape[3] if spec.io != "float" else shape[1]
+        if isinstance(channels, int) and channels != (3 if spec.end_to_end else spec.in_channels):
             raise EdgeUnetError(
                 f"{path}: graph takes {channels}-channel input but its metadata says {spec.in_channels}; re-export the model"
             )

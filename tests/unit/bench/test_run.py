@@ -33,3 +33,12 @@ def test_bench_module_imports_no_torch() -> None:
     code = ("import sys, edgeunet.bench.run, edgeunet.bench.variants, edgeunet.bench.report, edgeunet.bench.decide; "
             "sys.exit(1 if 'torch' in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_end_to_end_models_are_timed_on_frames_of_their_size() -> None:
+    from edgeunet.core.spec import ModelSpec
+
+    spec = ModelSpec(in_channels=3, num_classes=3, class_names=["a", "b", "c"], mean=[0.5] * 3, std=[0.25] * 3,
+                     input_size=[32, 32], io="end-to-end", frame_size=[96, 128])
+    batch = bench.input_batch(spec, 1, [32, 32], None)
+    assert batch.shape == (1, 96, 128, 3) and batch.dtype.name == "uint8"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from edgeunet.core.processing import postprocess, preprocess
 from edgeunet.core.spec import ModelSpec
@@ -89,3 +90,29 @@ def test_mask_letterbox_padding_is_ignored() -> None:
     spec = ModelSpec(input_size=[16, 16], resize="letterbox")
     out = mask_to_input(np.ones((8, 16), np.uint8), spec)
     assert (out[:8] == 1).all() and (out[8:] == IGNORE_LABEL).all()
+
+
+def _e2e_spec(frame_dtype: str = "uint8") -> ModelSpec:
+    return ModelSpec(in_channels=3, num_classes=3, class_names=["a", "b", "c"], input_size=[32, 32], channel_order="rgb",
+                     mean=[0.5] * 3, std=[0.25] * 3, io="end-to-end", frame_size=[48, 64], frame_dtype=frame_dtype)
+
+
+def test_end_to_end_frames_pass_untouched_and_masks_come_back_as_they_are() -> None:
+    spec = _e2e_spec()
+    frame = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    x = preprocess(frame, spec)
+    assert x.shape == (1, 48, 64, 3) and x.dtype == np.uint8 and np.shares_memory(x, frame)  # no copy on the hot path
+    mask = np.random.default_rng(1).integers(0, 3, (1, 48, 64), dtype=np.uint8)
+    assert np.array_equal(postprocess(mask, spec, (48, 64)), mask[0])
+
+
+def test_end_to_end_other_sizes_are_resized_once_with_one_warning(capsys: pytest.CaptureFixture[str]) -> None:
+    spec = _e2e_spec("float32")
+    gray = np.zeros((30, 40), np.uint8)
+    for _ in range(3):
+        x = preprocess(gray, spec)
+    assert x.shape == (1, 48, 64, 3) and x.dtype == np.float32
+    lines = [line for line in capsys.readouterr().err.splitlines() if line]
+    assert len(lines) == 1 and lines[0].startswith("warning: frames are 40x30") and "--frame-size 30x40" in lines[0]
+    mask = postprocess(np.ones((1, 48, 64), np.int32), spec, (30, 40))  # the float32 variant's INT32 mask
+    assert mask.shape == (30, 40) and mask.dtype == np.uint8 and mask.all()

@@ -29,3 +29,15 @@ def test_new_fields_round_trip_and_old_specs_still_load() -> None:
 def test_unknown_resize_mode_is_rejected() -> None:
     with pytest.raises(EdgeUnetError, match="resize"):
         ModelSpec.from_dict({"resize": "squash"})
+
+
+def test_end_to_end_fields_are_validated() -> None:
+    spec = ModelSpec(io="end-to-end", frame_size=[1080, 1920], overlay_alpha=0.45)
+    assert spec.end_to_end and ModelSpec.from_json(spec.to_json()).frame_size == [1080, 1920]
+    for bad, fragment in (({"frame_size": []}, "frame_size"), ({"frame_size": [1080, 1920], "frame_dtype": "int8"}, "frame_dtype"),
+                          ({"frame_size": [1080, 1920], "overlay_alpha": 3}, "overlay_alpha")):
+        with pytest.raises(EdgeUnetError, match=fragment):
+            ModelSpec.from_dict({"io": "end-to-end", **bad})
+    with pytest.raises(EdgeUnetError, match="end-to-end"):
+        ModelSpec.from_dict({"io": "fused"})
+    assert not ModelSpec().end_to_end

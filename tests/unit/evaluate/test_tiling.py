@@ -40,3 +40,18 @@ def test_bad_tiles_are_one_clear_error(tile: int, overlap: int, fragment: str) -
 def test_uint8_models_cannot_be_blended() -> None:
     with pytest.raises(EdgeUnetError, match="float-I/O"):
         TiledPredictor(_local_model, ModelSpec(io="uint8"), 128, 16)
+
+
+def test_end_to_end_models_take_whole_frames_only() -> None:
+    from types import SimpleNamespace
+
+    from edgeunet.evaluate.tiling import check_fits_fixed_input, fixed_input_hw
+
+    spec = ModelSpec(in_channels=3, num_classes=3, class_names=["a", "b", "c"], mean=[0.5] * 3, std=[0.25] * 3,
+                     io="end-to-end", frame_size=[96, 128])
+    backend = SimpleNamespace(input_shape=[1, 96, 128, 3])
+    assert fixed_input_hw(backend, spec) == (96, 128)
+    check_fits_fixed_input(backend, spec, None, None)
+    for size, tile in (("native", None), (None, 64)):
+        with pytest.raises(EdgeUnetError, match="end-to-end model takes whole frames at 96x128"):
+            check_fits_fixed_input(backend, spec, size, tile)
