@@ -29,7 +29,8 @@ GATE_EXIT_CODE = 4  # distinct from user errors (2) and "TensorRT missing" (3): 
 def check_max_drop(max_drop: float) -> None:
     """The one check of --max-drop (calibrate, convert, build-engine, the gate itself)."""
     if not max_drop >= 0:  # also catches NaN
-        raise EdgeUnetError(f"--max-drop {max_drop}: must be 0 or more (the largest mean drop you accept: Dice for binary models, mIoU for multi-class; e.g. 0.01)")
+        raise EdgeUnetError(f"--max-drop {max_drop}: must be 0 or more "
+                            "(the largest mean drop you accept, e.g. 0.01: Dice for binary models, mIoU for multi-class)")
 
 
 class GateError(EdgeUnetError):
