@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from edgeunet.core.errors import EdgeUnetError
-from edgeunet.evaluate.gate import GATE_EXIT_CODE, GateError, check_max_drop, gate_result, reject, rejected_name, split_samples_of
+from edgeunet.evaluate.gate import GATE_EXIT_CODE, GateError, check_max_drop, gate_result, reject, rejected_name
 
 
 def _result(iou: list, dice: float) -> dict:
@@ -41,7 +41,3 @@ def test_a_failed_candidate_is_renamed_and_the_error_says_where(tmp_path: Path) 
     assert info.value.exit_code == GATE_EXIT_CODE
     assert not candidate.exists() and rejected_name(candidate).read_bytes() == b"onnx"
 
-
-def test_an_unknown_split_gives_none(tmp_path: Path) -> None:
-    assert split_samples_of({}) is None
-    assert split_samples_of({"val_data": str(tmp_path / "gone")}) is None
