@@ -20,7 +20,7 @@ import json
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -199,12 +199,32 @@ def export_onnx(
     fake-quant torch model, and BatchNorm stays in the graph (TensorRT folds it into the per-channel weight scales).
     """
     torch = _torch()
-    from edgeunet.model.checkpoint import load_checkpoint, spec_of
+    from edgeunet.model.checkpoint import load_checkpoint
 
     checkpoint = Path(checkpoint)
     payload = load_checkpoint(checkpoint)
     qat = bool(payload.get("qat"))
     out = Path(out) if out is not None else checkpoint.with_suffix(".int8.onnx" if qat else ".onnx")
+    _check_options(checkpoint, out, io, opset, batch, dynamic, size is not None, qat)
+    float_spec, spec = _specs(payload, checkpoint, size, io)
+    model = _trace(payload, spec, batch, opset, dynamic)
+    notes: List[str] = []
+    if simplify:
+        model = _simplify(model, notes)
+    ops = _op_counts(model, qat)
+    _set_model_metadata(model, checkpoint, payload, spec, qat)
+    export_info: Dict[str, Any] = {"opset": opset, "dynamic": dynamic, "batch": "dynamic" if dynamic else batch,
+                                   "exporter": f"torch {torch.__version__} torchscript (dynamo=False)", "simplified": simplify}
+    images, source = _parity_images(checkpoint, payload, parity_data, parity_images)
+    parity = _check_parity(model.SerializeToString(), _network(payload), float_spec, spec, images, source, 1 if dynamic else batch)
+    export_info["parity"] = asdict(parity)
+    set_metadata(model, {KEY_EXPORT: export_info})
+    save_onnx(model, out)
+    return ExportResult(path=out, spec=spec, opset=opset, nodes=ops, parity=parity, notes=notes, precision="int8" if qat else "fp32")
+
+
+def _check_options(checkpoint: Path, out: Path, io: str, opset: int, batch: int, dynamic: bool, sized: bool, qat: bool) -> None:
+    """Every export option a user can get wrong, refused in one line before anything is traced."""
     if out.suffix.lower() != ".onnx":
         raise EdgeUnetError(f"--out {out}: the file name must end in .onnx")
     if io not in ("float", "uint8"):
@@ -213,10 +233,16 @@ def export_onnx(
         raise EdgeUnetError(f"--opset {opset}: choose {MIN_OPSET}..21 (TensorRT INT8 needs >= 13; default {DEFAULT_OPSET})")
     if batch < 1:
         raise EdgeUnetError(f"--batch {batch}: must be at least 1")
-    if dynamic and size is not None:
+    if dynamic and sized:
         raise EdgeUnetError("--size and --dynamic exclude each other: a dynamic graph takes any size (multiples of 16)")
     if qat and io != "float":
         raise EdgeUnetError(f"{checkpoint}: a QAT checkpoint exports with float I/O only; drop --io {io}")
+
+
+def _specs(payload: Dict[str, Any], checkpoint: Path, size: Optional[Sequence[int]], io: str) -> Tuple[ModelSpec, ModelSpec]:
+    """(the float-I/O spec torch is compared in, the exported graph's spec) at the export size."""
+    from edgeunet.model.checkpoint import spec_of
+
     float_spec = spec_of(payload, str(checkpoint))
     float_spec.io = "float"
     if size is not None:
@@ -224,64 +250,62 @@ def export_onnx(
         if min(height, width) < 16:
             raise EdgeUnetError(f"--size {height} {width}: both sides must be at least 16")
         float_spec = float_spec.with_input_size((height, width), str(checkpoint))
-    spec = float_spec.replaced(str(checkpoint), io=io)
+    return float_spec, float_spec.replaced(str(checkpoint), io=io)
 
+
+def _trace(payload: Dict[str, Any], spec: ModelSpec, batch: int, opset: int, dynamic: bool) -> Any:
+    """The checkpoint's network (uint8 I/O wrapped when asked) traced to a checked ONNX model."""
+    import io as _io
+
+    import onnx
+
+    torch = _torch()
     net = _network(payload)
-    module = make_uint8_module(net, spec) if io == "uint8" else net
+    module = make_uint8_module(net, spec) if spec.io == "uint8" else net
     height, width = spec.input_size
-    if io == "uint8":
+    if spec.io == "uint8":
         dummy = torch.zeros((batch, height, width, spec.in_channels), dtype=torch.uint8)
         axes = {INPUT_NAME: {0: "batch", 1: "height", 2: "width"}, OUTPUT_NAME: {0: "batch", 1: "height", 2: "width"}}
     else:
         dummy = torch.zeros((batch, spec.in_channels, height, width), dtype=torch.float32)
         axes = {INPUT_NAME: {0: "batch", 2: "height", 3: "width"}, OUTPUT_NAME: {0: "batch", 2: "height", 3: "width"}}
-
-    import onnx
-
+    buffer = _io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TracerWarning for the shape->int in UNet.forward; DeprecationWarning for dynamo=False
-        import io as _io
-
-        buffer = _io.BytesIO()
         torch.onnx.export(
             module, (dummy,), buffer, dynamo=False, opset_version=opset, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
             dynamic_axes=axes if dynamic else None, do_constant_folding=True, export_params=True,
         )
     model = onnx.load_from_string(buffer.getvalue())
     onnx.checker.check_model(model)
-    notes: List[str] = []
-    if simplify:
-        model = _simplify(model, notes)
+    return model
+
+
+def _op_counts(model: Any, qat: bool) -> Dict[str, int]:
     ops: Dict[str, int] = {}
     for node in model.graph.node:
         ops[node.op_type] = ops.get(node.op_type, 0) + 1
     if "BatchNormalization" in ops and not qat:  # a bug in the export chain, not a user error: keep the traceback
         raise RuntimeError(f"{ops['BatchNormalization']} BatchNormalization node(s) survived export; folding failed")
+    return ops
 
-    val_split = split_record(checkpoint, payload.get("config") or {})
+
+def _set_model_metadata(model: Any, checkpoint: Path, payload: Dict[str, Any], spec: ModelSpec, qat: bool) -> None:
+    """Everything downstream needs, so no flag is ever repeated: spec, precision, target, split, data statistics."""
     set_metadata(model, {
         KEY_SPEC: spec.to_json(),
         KEY_PRECISION: "int8" if qat else "fp32",
         KEY_TARGET: "tensorrt" if qat else "any",
-        KEY_IO: io,
+        KEY_IO: spec.io,
         KEY_CHECKPOINT_SHA: sha256_file(checkpoint),
         KEY_VAL_METRICS: _plain(payload.get("metrics") or {}),
-        KEY_VAL_SPLIT: val_split,
+        KEY_VAL_SPLIT: split_record(checkpoint, payload.get("config") or {}),
     })
     if qat:
         set_metadata(model, {KEY_CALIBRATION: {"method": "qat", **payload["qat"]}})
     if payload.get("data_stats"):  # checkpoints from before issue 14 have none; calibrate then skips that check
         set_metadata(model, {KEY_DATA_STATS: payload["data_stats"]})
     model.producer_name = "edgeunet"
-    export_info: Dict[str, Any] = {"opset": opset, "dynamic": dynamic, "batch": "dynamic" if dynamic else batch,
-                                   "exporter": f"torch {torch.__version__} torchscript (dynamo=False)", "simplified": simplify}
-    torch_net = _network(payload)
-    images, source = _parity_images(checkpoint, payload, parity_data, parity_images)
-    parity = _check_parity(model.SerializeToString(), torch_net, float_spec, spec, images, source, 1 if dynamic else batch)
-    export_info["parity"] = asdict(parity)
-    set_metadata(model, {KEY_EXPORT: export_info})
-    save_onnx(model, out)
-    return ExportResult(path=out, spec=spec, opset=opset, nodes=ops, parity=parity, notes=notes, precision="int8" if qat else "fp32")
 
 
 def _network(payload: Dict[str, Any]) -> Any:
