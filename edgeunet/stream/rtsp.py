@@ -25,7 +25,7 @@ from edgeunet.core.errors import EdgeUnetError, MissingDependencyError
 from edgeunet.core.overlay import to_bgr
 from edgeunet.stream.access import new_token, token_required
 from edgeunet.stream.redact import redact_uri
-from edgeunet.stream.sinks import Sink, SinkSpec
+from edgeunet.stream.sink_base import Sink, SinkSpec
 
 RTSP_USER = "edgeunet"
 ROLE = "edgeunet-viewer"
