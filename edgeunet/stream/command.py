@@ -84,7 +84,9 @@ def stream_command(model: Path, source: str, outputs: Sequence[str], stats_out: 
     with Stream(model, source, targets, opts, backend=backend, device=device, threads=threads, half=half,
                 ort_opt_level=ort_opt_level, log=note, web=web) as stream:
         b = stream.backend
-        echo(f"{stream.source_spec.text} -> {', '.join(s.where or s.name for s in stream.sinks)}  ({b.name} {b.precision} on {b.device})")
+        codecs = stream.codecs()
+        coding = f"; decode {codecs['decode']}" + "".join(f"; {name}: encode {how}" for name, how in codecs["encode"].items())
+        echo(f"{stream.source_spec.text} -> {', '.join(s.where or s.name for s in stream.sinks)}  ({b.name} {b.precision} on {b.device}){coding}")
         with stop_controls(stream, note):
             report = stream.run(raise_errors=False)
     error = stream.error

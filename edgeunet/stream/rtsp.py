@@ -105,6 +105,7 @@ class RtspSink(Sink):
         Gst, GstRtspServer, GLib = load_gstreamer()
         self._gst = Gst
         self.encoder = choose_encoder(lambda name: Gst.ElementFactory.find(name) is not None)
+        self.codec = f"{self.encoder} (GStreamer)"
         if self.encoder is None or Gst.ElementFactory.find("rtph264pay") is None:
             raise MissingDependencyError(f"output {self.name}: GStreamer has no H.264 encoder ({JETSON_ENCODER} or {SOFTWARE_ENCODER}) "
                                          f"or no rtph264pay: {INSTALL_HINT}")
