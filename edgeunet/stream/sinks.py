@@ -6,9 +6,10 @@ web:// (the live page, edgeunet.stream.web) and mjpeg:// (the bare MJPEG stream)
 rtsp:// (edgeunet.stream.rtsp) is GStreamer's RTSP server. As an --output, rtsp:// means "serve"; as the
 SOURCE argument it means "read from a camera" (edgeunet.stream.sources).
 
-`parse_sink` is pure; `open_sinks` checks everything that can be checked before the first frame
-(writable folder, codec, free port, a screen), so a mistake is one line at start, not a surprise
-at frame 900. Files are never half-written: a video is encoded under a temporary name next to its
+The sink table (`SINKS`, one `SinkKind` row per kind, registered next to its class) is the grammar:
+`parse_sink` (pure) reads it, and refuses in one line a name that looks like a mistyped sink (`-o nul`,
+`display:`, `web:/x`) instead of making a folder of that name. `open_sinks` checks everything that can be
+checked before the first frame (writable folder, codec, free port, a screen): a mistake is one line at start. Files are never half-written: a video is encoded under a temporary name next to its
 target and renamed on close; each image is written whole, then renamed. OpenCV only, no torch.
 """
 
@@ -30,14 +31,13 @@ from edgeunet.core.atomic import ensure_writable_dir
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.core.overlay import to_bgr
 from edgeunet.stream.codecs import OPENCV, CodecChoice, encode_pipeline, machine_encoder
+from edgeunet.stream.registry import add_row
 from edgeunet.stream.sink_base import Sink, SinkSpec, StreamInfo
 
 __all__ = ["SINKS", "Sink", "SinkKind", "SinkSpec", "StreamInfo", "make_sink", "open_sinks", "parse_sink", "register_sink"]
 
 VIDEO_FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".mkv": "mp4v", ".avi": "MJPG"}
-DEFAULT_MJPEG = ("127.0.0.1", 8090)
-DEFAULT_WEB = ("127.0.0.1", 8080)
-DEFAULT_RTSP = ("127.0.0.1", 8554)
+DEFAULT_MJPEG, DEFAULT_WEB, DEFAULT_RTSP = ("127.0.0.1", 8090), ("127.0.0.1", 8080), ("127.0.0.1", 8554)
 HEADLESS_HINT = ("watch from a browser with --output web://127.0.0.1:8080 (another machine: web://0.0.0.0:8080 with a --token; "
                  "a bare stream: mjpeg://HOST:PORT), or write a file (--output out.mp4)")
 TYPO_CUTOFF = 0.75  # difflib ratio above which a bare word is taken for a mistyped sink name ('nul' ~ 'null': 0.86)
@@ -71,12 +71,7 @@ SINKS: Dict[str, SinkKind] = {}
 
 def register_sink(kind: SinkKind) -> SinkKind:
     """Add a row; a name, scheme or word given twice is a programming error, caught at import."""
-    taken = {n for k in SINKS.values() for n in (*k.schemes, *k.words)}
-    clash = kind.name in SINKS or taken & {*kind.schemes, *kind.words}
-    if clash:
-        raise ValueError(f"sink {kind.name}: {sorted(clash) if isinstance(clash, set) else kind.name} already registered")
-    SINKS[kind.name] = kind
-    return kind
+    return add_row(SINKS, kind.name, kind, lambda row: (*row.schemes, *row.words), "sink")
 
 
 def grammar() -> str:

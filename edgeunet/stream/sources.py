@@ -3,10 +3,12 @@
     video.mp4 | frames/ | 'frames/*.png' | 0 | camera://0 | v4l2:///dev/video0?width=1280&height=720&fps=30
     csi://0 | rtsp://host/path | http://host:8090/stream.mjpg | gst:videotestsrc ! videoconvert ! appsink
 
-`parse_source` is pure (text in, `SourceSpec` out, no file system), so the grammar is unit-tested on
-its own; `open_source` turns a spec into an opened source or one line saying why it cannot be opened.
-A source's `read()` says what happened (ok / end / corrupt / lost) so the pipeline can skip corrupt
-frames and reconnect a live source without knowing which kind it is. OpenCV only, no torch.
+The source table (`SOURCES`, one `SourceKind` row per kind, registered next to its opener) is the grammar:
+`parse_source` is pure (text in, `SourceSpec` out, no file system), so it is unit-tested on its own;
+`open_source` opens through the row's `open`, or says in one line why it cannot. Every source keeps the
+`Source` protocol (edgeunet.stream.source_base): `read()` says what happened (ok / end / corrupt / lost) so the
+pipeline skips corrupt frames and reconnects a live source without knowing its kind. Video files and RTSP
+cameras decode through NVDEC when the machine has it (edgeunet.stream.codecs). OpenCV only, no torch.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from edgeunet.core.images import IMAGE_SUFFIXES
 from edgeunet.stream.capture import HardwareOpener, ImageFolderSource, VideoCaptureSource
 from edgeunet.stream.codecs import machine_decoder, opencv_has
 from edgeunet.stream.redact import redact_uri
+from edgeunet.stream.registry import add_row
 from edgeunet.stream.source_base import CORRUPT, END, LOST, OK, Read, Source, SourceSpec
 
 __all__ = ["CORRUPT", "END", "LOST", "OK", "SOURCES", "Read", "Source", "SourceKind", "SourceSpec", "open_source", "opencv_has",
@@ -65,11 +68,7 @@ SOURCES: Dict[str, SourceKind] = {}
 
 def register_source(kind: SourceKind) -> SourceKind:
     """Add a row; a name or scheme given twice is a programming error, caught at import."""
-    clash = {kind.name} & set(SOURCES) | set(kind.schemes) & {s for k in SOURCES.values() for s in k.schemes}
-    if clash:
-        raise ValueError(f"source {kind.name}: {sorted(clash)} already registered")
-    SOURCES[kind.name] = kind
-    return kind
+    return add_row(SOURCES, kind.name, kind, lambda row: row.schemes, "source")
 
 
 def grammar() -> str:
