@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from edgeunet.core.errors import EdgeUnetError
-from edgeunet.stream.codecs import OPENCV, CodecChoice
+from edgeunet.stream.codecs import OPENCV, CodecChoice, quiet_opencv
 from edgeunet.stream.source_base import CORRUPT, END, LOST, OK, Read, SourceSpec
 
 MAX_CONSECUTIVE_CORRUPT = 30  # a live source that only yields garbage is treated as lost
@@ -37,7 +37,8 @@ class HardwareOpener:
 
     def __call__(self) -> Any:
         if self.choice.pipeline:
-            cap = cv2.VideoCapture(self.choice.pipeline, cv2.CAP_GSTREAMER)
+            with quiet_opencv():
+                cap = cv2.VideoCapture(self.choice.pipeline, cv2.CAP_GSTREAMER)
             if cap.isOpened():
                 return cap
             cap.release()

@@ -13,13 +13,14 @@ pipelines with the software elements (`avdec_h264`, `x264enc`) wherever GStreame
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import Callable, Iterator, List, Optional
 
 import cv2
 
@@ -113,7 +114,8 @@ def choose(pipeline: str, element: str, find: Finder, opencv_gstreamer: bool) ->
     """The GStreamer path when OpenCV has GStreamer and every element exists, else OpenCV/FFmpeg naming the first missing one."""
     if not opencv_gstreamer:
         return CodecChoice(OPENCV, None, f"this OpenCV has no GStreamer, which {element} needs")
-    missing = [name for name in elements_of(pipeline) if not find(name)]
+    needed = [element, *(name for name in elements_of(pipeline) if name != element)]  # the hardware element is named first
+    missing = [name for name in needed if not find(name)]
     if missing:
         return CodecChoice(OPENCV, None, f"no {missing[0]} in GStreamer")
     return CodecChoice(element, pipeline)
@@ -132,6 +134,26 @@ def choose_encoder(path: str, fps: float, find: Finder, opencv_gstreamer: bool) 
     if Path(path).suffix.lower() not in MUXERS:
         return CodecChoice(OPENCV, None, "")
     return choose(encode_pipeline(path, HW_ENCODER, fps), HW_ENCODER, find, opencv_gstreamer)
+
+
+@contextlib.contextmanager
+def quiet_opencv() -> Iterator[None]:
+    """OpenCV's GStreamer backend warns on stderr for streams without a duration (every live one): not the user's business.
+
+    OpenCV 4 has cv2.setLogLevel (JetPack's 4.x has no cv2.utils.logging); OpenCV 5 has only cv2.utils.logging.
+    """
+    logging = getattr(getattr(cv2, "utils", None), "logging", None)
+    get, put = (logging.getLogLevel, logging.setLogLevel) if logging is not None else (
+        getattr(cv2, "getLogLevel", None), getattr(cv2, "setLogLevel", None))
+    if get is None or put is None:
+        yield
+        return
+    previous = get()
+    put(2)  # LOG_LEVEL_ERROR in both spellings
+    try:
+        yield
+    finally:
+        put(previous)
 
 
 # -- what this machine has -------------------------------------------------------------------------

@@ -9,8 +9,9 @@ SOURCE argument it means "read from a camera" (edgeunet.stream.sources).
 The sink table (`SINKS`, one `SinkKind` row per kind, registered next to its class) is the grammar:
 `parse_sink` (pure) reads it, and refuses in one line a name that looks like a mistyped sink (`-o nul`,
 `display:`, `web:/x`) instead of making a folder of that name. `open_sinks` checks everything that can be
-checked before the first frame (writable folder, codec, free port, a screen): a mistake is one line at start. Files are never half-written: a video is encoded under a temporary name next to its
-target and renamed on close; each image is written whole, then renamed. OpenCV only, no torch.
+checked before the first frame (writable folder, codec, free port, a screen): a mistake is one line at start.
+Files are never half-written: a video is encoded under a temporary name next to its target and renamed on
+close; each image is written whole, then renamed. OpenCV only, no torch.
 """
 
 from __future__ import annotations

@@ -86,3 +86,9 @@ def test_this_machine(monkeypatch: pytest.MonkeyPatch, synth_video: object) -> N
     monkeypatch.setenv(codecs.OFF_ENV, "1")
     assert codecs.machine_encoder("out.mp4", 30.0).reason == f"{codecs.OFF_ENV} is set"
     assert codecs.video_fourcc("/nonexistent.mp4") == ""
+
+
+def test_the_hardware_element_is_named_before_its_helpers() -> None:
+    software_only = JETSON - {"nvv4l2decoder", "nvvidconv", "nvv4l2h264enc"}
+    assert codecs.choose_encoder("out.mp4", 30.0, has(software_only), True).reason == "no nvv4l2h264enc in GStreamer"
+    assert codecs.choose_decoder("a.mp4", "avc1", has(software_only), True).reason == "no nvv4l2decoder in GStreamer"
