@@ -10,8 +10,6 @@ import numpy as np
 import pytest
 
 from edgeunet.core.errors import EdgeUnetError
-from edgeunet.stream.capture import HardwareOpener, VideoCaptureSource
-from edgeunet.stream.codecs import HW_DECODER, CodecChoice
 from edgeunet.stream.sources import (
     CORRUPT,
     END,
@@ -183,14 +181,3 @@ def test_every_source_that_runs_here_keeps_the_contract(kind: str, tmp_path: Pat
     source.close()
     source.close()
 
-
-def test_a_decoder_that_does_not_start_falls_back_with_the_reason(synth_video: Path) -> None:
-    """NVDEC chosen but its pipeline refused (here: no GStreamer in this OpenCV): FFmpeg decodes, the header says why."""
-    if opencv_has("GStreamer"):
-        pytest.skip("this OpenCV has GStreamer: the stand-in pipeline could start")
-    opener = HardwareOpener(CodecChoice(HW_DECODER, "filesrc location=x ! nvv4l2decoder ! appsink"),
-                            lambda: cv2.VideoCapture(str(synth_video)))
-    source = VideoCaptureSource(parse_source(str(synth_video)), opener, "a video file", "", None).open()
-    assert source.read()[0] == OK
-    assert source.codec == "OpenCV/FFmpeg (the nvv4l2decoder pipeline did not start)"
-    source.close()
