@@ -36,13 +36,13 @@ pytestmark = pytest.mark.skipif(bool(PROBLEM), reason=PROBLEM)
 SCRIPT = textwrap.dedent("""
     import sys
     import numpy as np
-    from edgeunet.stream import sinks
+    from edgeunet.stream import sinks, video_sink
     from edgeunet.stream.capture import HardwareOpener, VideoCaptureSource
     from edgeunet.stream.codecs import CodecChoice, decode_pipeline, encode_pipeline
     from edgeunet.stream.sources import END, OK, parse_source
 
     out = sys.argv[1]
-    sinks.machine_encoder = lambda path, fps: CodecChoice("x264enc", encode_pipeline(path, "x264enc", fps))
+    video_sink.machine_encoder = lambda path, fps: CodecChoice("x264enc", encode_pipeline(path, "x264enc", fps))
     sink = sinks.make_sink(out, fps=10).open()
     for i in range(12):
         sink.write(np.full((120, 160, 3), 20 * i, np.uint8), i)
