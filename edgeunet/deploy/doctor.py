@@ -19,8 +19,6 @@ import json
 import os
 import platform
 import re
-import shutil
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -30,13 +28,10 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 from edgeunet.core.errors import EdgeUnetError, MissingDependencyError
+from edgeunet.deploy.checks import DEFAULT_RELEASE_FILE, MISSING, NA, OK, RELEASE_ENV, WARN, Check, release_file, run_probe  # noqa: F401 - doctor.RELEASE_ENV, doctor.Check, ... stay public
+from edgeunet.deploy.doctor_stream import STREAM_CHECKS
 
-RELEASE_ENV = "EDGEUNET_L4T_RELEASE"
-DEFAULT_RELEASE_FILE = Path("/etc/nv_tegra_release")
 DEVICE_TREE_MODEL = Path("/proc/device-tree/model")
-PROBE_TIMEOUT_S = 10
-
-OK, MISSING, WARN, NA = "ok", "missing", "warn", "n/a"
 
 # L4T release -> JetPack (NVIDIA's JetPack archive). Unknown revisions fall back to the major family.
 JETPACK_BY_L4T: Dict[Tuple[int, int, int], str] = {
@@ -48,33 +43,7 @@ JETPACK_BY_L4T: Dict[Tuple[int, int, int], str] = {
 FAMILY = {35: ("5", "3.8", "8.5"), 36: ("6", "3.10", "8.6 (6.0) / 10.3 (6.1+)")}
 
 
-@dataclass
-class Check:
-    """One line of the report."""
-
-    name: str
-    status: str  # ok | missing | warn | n/a
-    detail: str
-    hint: str = ""
-
-
-def _run(cmd: List[str]) -> Optional[str]:
-    """stdout of a short probe, or None when the tool is absent, fails or hangs."""
-    if shutil.which(cmd[0]) is None:
-        return None
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return proc.stdout if proc.returncode == 0 else None
-
-
 # -- Jetson ------------------------------------------------------------------------------------
-def release_file() -> Path:
-    """/etc/nv_tegra_release, or the file named by EDGEUNET_L4T_RELEASE (tests, containers)."""
-    return Path(os.environ.get(RELEASE_ENV) or DEFAULT_RELEASE_FILE)
-
-
 def parse_l4t_release(text: str) -> Optional[Tuple[int, int, int]]:
     """'# R35 (release), REVISION: 4.1, ...' -> (35, 4, 1); None when the text is not an L4T release line."""
     match = re.search(r"#\s*R(\d+)\s*\(release\),\s*REVISION:\s*(\d+)(?:\.(\d+))?", text)
@@ -112,7 +81,7 @@ def check_l4t(path: Optional[Path] = None) -> Check:
 
 def _power_mode() -> str:
     """'; power mode MAXN' from nvpmodel, when it answers (benchmarks depend on it: see deploy/jetson/README.md)."""
-    out = _run(["nvpmodel", "-q"])
+    out = run_probe(["nvpmodel", "-q"])
     match = re.search(r"NV Power Mode:\s*(\S+)", out or "")
     return f"; power mode {match.group(1)} (nvpmodel)" if match else ""
 
@@ -134,8 +103,8 @@ def _describe_gpu(csv_line: str) -> str:
 
 
 def check_gpu() -> Check:
-    out = _run(["nvidia-smi", "--query-gpu=name,driver_version,compute_cap", "--format=csv,noheader"])
-    out = out or _run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"])
+    out = run_probe(["nvidia-smi", "--query-gpu=name,driver_version,compute_cap", "--format=csv,noheader"])
+    out = out or run_probe(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"])
     if out and out.strip():
         return Check("GPU", OK, "; ".join(_describe_gpu(line) for line in out.strip().splitlines()))
     model = jetson_model()
@@ -171,7 +140,7 @@ def _cuda_toolkit_version() -> Optional[str]:
             return match.group(1)
     except OSError:
         pass
-    match = re.search(r"release\s+([\d.]+)", _run(["nvcc", "--version"]) or "")
+    match = re.search(r"release\s+([\d.]+)", run_probe(["nvcc", "--version"]) or "")
     return match.group(1) if match else None
 
 
@@ -280,8 +249,6 @@ CHECKS: Tuple[Callable[[], Check], ...] = (
 
 
 def run_checks() -> List[Check]:
-    from edgeunet.deploy.doctor_stream import STREAM_CHECKS  # H.264 encoder, Jetson clocks (it imports Check from here)
-
     return [check() for check in (*CHECKS, *STREAM_CHECKS)]
 
 

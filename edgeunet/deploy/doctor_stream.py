@@ -1,4 +1,6 @@
-"""The doctor's checks for live streaming: which H.264 encoder rtsp:// will use, and whether a Jetson runs at full clocks.
+"""The doctor's checks for live streaming: the sources and sinks this machine can open (read from their tables), which
+decoder and encoder video goes through (NVDEC/NVENC or OpenCV/FFmpeg), which H.264 encoder rtsp:// will use, and
+whether a Jetson runs at full clocks.
 
 Why apart from doctor.py: that module covers the inference stack (TensorRT, CUDA, ONNX Runtime); these two
 questions are about the stream. Why the clocks: a Jetson below MAXN, or with jetson_clocks not applied,
@@ -9,12 +11,17 @@ mixture of the model and the governor (the stream's --stats marks spikes that co
 from __future__ import annotations
 
 import re
-from typing import Callable, List, Optional, Tuple
+from typing import Any, Callable, List, Mapping, Optional, Tuple
 
 from edgeunet.core.errors import EdgeUnetError
-from edgeunet.deploy.doctor import MISSING, NA, OK, WARN, Check, _run
+from edgeunet.deploy.checks import MISSING, NA, OK, WARN, Check, release_file, run_probe
+from edgeunet.stream import codecs
 from edgeunet.stream.rtsp import INSTALL_HINT, JETSON_ENCODER, choose_encoder, load_gstreamer
+from edgeunet.stream.sinks import SINKS
+from edgeunet.stream.sources import SOURCES
 
+CODECS_HINT = ("use JetPack's GStreamer-enabled OpenCV (sudo apt install python3-opencv nvidia-l4t-gstreamer; a venv made with "
+               "--system-site-packages), and PyGObject or gst-inspect-1.0 to find the elements")
 CLOCKS_HINT = "sudo nvpmodel -m 0 && sudo jetson_clocks (MAXN and fixed clocks; see deploy/jetson/README.md)"
 # cpuN (kHz), GPU and EMC (Hz); DLA/PVA idle at low clocks by design and are left out
 _CLOCK_LINE = re.compile(r"^\s*(cpu\d+|GPU|EMC):?\s+(.*?)MinFreq=(\d+)\s+MaxFreq=(\d+)\s+CurrentFreq=(\d+)", re.MULTILINE)
@@ -59,7 +66,7 @@ def power_mode(nvpmodel_q: str) -> Optional[str]:
     return match.group(1) if match else None
 
 
-def check_clocks(run: Callable[[List[str]], Optional[str]] = _run) -> Check:
+def check_clocks(run: Callable[[List[str]], Optional[str]] = run_probe) -> Check:
     """Jetson only: warn unless the power mode is MAXN-like and jetson_clocks shows every clock at its maximum."""
     mode_text, show = run(["nvpmodel", "-q"]), run(["jetson_clocks", "--show"])
     if mode_text is None and show is None:
@@ -79,4 +86,41 @@ def check_clocks(run: Callable[[List[str]], Optional[str]] = _run) -> Check:
     return Check("Jetson clocks", OK, f"power mode {mode or '?'}, every clock at its maximum")
 
 
-STREAM_CHECKS: Tuple[Callable[[], Check], ...] = (check_h264_encoder, check_clocks)
+def _short(problem: str) -> str:
+    """The first clause of a one-line error: what is missing, without the install steps."""
+    return problem.split(";", maxsplit=1)[0].split(": ", maxsplit=1)[0]
+
+
+def check_kinds(what: str, table: Mapping[str, Any]) -> Check:
+    """Every row of a source or sink table: ready here, or the reason it is not (the rows' own `problem`)."""
+    problems = {name: row.problem() if row.problem else None for name, row in table.items()}
+    ready = [name for name, problem in problems.items() if problem is None]
+    missing = [f"{name} ({_short(problem)})" for name, problem in problems.items() if problem is not None]
+    detail = "ready: " + ", ".join(ready) + (f"; not here: {', '.join(missing)}" if missing else "")
+    return Check(what, OK if ready else MISSING, detail)
+
+
+def check_video_codecs(find: Optional[Callable[[str], bool]] = None, opencv_gstreamer: Optional[bool] = None) -> Check:
+    """Which path H.264 files / rtsp:// cameras are decoded and .mp4 outputs encoded through on this machine."""
+    if opencv_gstreamer is None:
+        opencv_gstreamer = codecs.opencv_has("GStreamer")
+    if find is None:
+        find = codecs.gstreamer_elements() if opencv_gstreamer else (lambda _name: False)
+    decode = codecs.choose_decoder("video.mp4", "avc1", find, opencv_gstreamer)
+    encode = codecs.choose_encoder("out.mp4", 30.0, find, opencv_gstreamer)
+    detail = f"decode {decode.describe()}, encode {encode.describe('OpenCV mp4v')}"
+    if decode.hardware and encode.hardware:
+        return Check("Video codecs", OK, detail + ": NVDEC/NVENC")
+    on_jetson = release_file().is_file()
+    return Check("Video codecs", WARN if on_jetson else OK, detail + ("" if on_jetson else ": on the CPU (no Jetson)"), CODECS_HINT)
+
+
+def check_sources() -> Check:
+    return check_kinds("Sources", SOURCES)
+
+
+def check_sinks() -> Check:
+    return check_kinds("Outputs", SINKS)
+
+
+STREAM_CHECKS: Tuple[Callable[[], Check], ...] = (check_sources, check_sinks, check_video_codecs, check_h264_encoder, check_clocks)

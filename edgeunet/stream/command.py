@@ -17,7 +17,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence
 from edgeunet.core.atomic import atomic_write_text, ensure_writable_dir
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.stream.options import Log, StreamOptions
-from edgeunet.stream.sinks import display_problem
+from edgeunet.stream.sinks import display_problem, listening_schemes
 from edgeunet.stream.stream import Stream
 
 
@@ -55,7 +55,7 @@ def stop_controls(stream: Stream, log: Log) -> Iterator[None]:
 
 def _web_options(targets: Sequence[str], token: Optional[str], max_clients: int, snapshot_dir: Optional[Path], echo: Log) -> Any:
     """WebOptions (token, viewer limit) when a web://, mjpeg:// or rtsp:// output is asked for (aiohttp is imported only then)."""
-    if not any(str(t).strip().lower().startswith(("web:", "mjpeg:", "rtsp:")) for t in targets):
+    if not any(str(t).strip().lower().startswith(tuple(f"{scheme}:" for scheme in listening_schemes())) for t in targets):
         if token is not None or snapshot_dir is not None:
             echo("note: --token and --snapshot-dir apply to web://, mjpeg:// and rtsp:// outputs only")
         return None
@@ -84,7 +84,9 @@ def stream_command(model: Path, source: str, outputs: Sequence[str], stats_out: 
     with Stream(model, source, targets, opts, backend=backend, device=device, threads=threads, half=half,
                 ort_opt_level=ort_opt_level, log=note, web=web) as stream:
         b = stream.backend
-        echo(f"{stream.source_spec.text} -> {', '.join(s.where or s.name for s in stream.sinks)}  ({b.name} {b.precision} on {b.device})")
+        codecs = stream.codecs()
+        coding = f"; decode {codecs['decode']}" + "".join(f"; {name}: encode {how}" for name, how in codecs["encode"].items())
+        echo(f"{stream.source_spec.text} -> {', '.join(s.where or s.name for s in stream.sinks)}  ({b.name} {b.precision} on {b.device}){coding}")
         with stop_controls(stream, note):
             report = stream.run(raise_errors=False)
     error = stream.error

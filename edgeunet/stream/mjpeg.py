@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from edgeunet.stream.sinks import SinkSpec
+from edgeunet.stream.sink_base import SinkSpec
 from edgeunet.stream.web import BOUNDARY, WebOptions, WebSink
 
 __all__ = ["BOUNDARY", "MjpegServerSink"]

@@ -35,7 +35,7 @@ from edgeunet.stream.channel import Channel, Closed
 from edgeunet.stream.drawing import draw_hud, render
 from edgeunet.stream.options import LIVE_STAGE_NICE, Log, StreamOptions, lower_thread_priority, pin_thread, stage_cores
 from edgeunet.stream.sinks import Sink
-from edgeunet.stream.sources import CORRUPT, END, OK
+from edgeunet.stream.source_base import CORRUPT, END, OK, Source
 from edgeunet.stream.stability import MaskStability
 from edgeunet.stream.stats import CAPTURE_TO_DISPLAY, END_TO_END, LatencyRecorder
 
@@ -92,7 +92,7 @@ def warm_up(backend: Backend, runs: int, frame_size: Optional[Sequence[int]] = N
 class Pipeline:
     """Threads and channels of one run; `Stream` owns the model, source and sinks and hands them in."""
 
-    def __init__(self, backend: Backend, source: Any, sinks: List[Sink], options: StreamOptions, recorder: LatencyRecorder,
+    def __init__(self, backend: Backend, source: Source, sinks: List[Sink], options: StreamOptions, recorder: LatencyRecorder,
                  log: Log, results: Optional[Channel] = None) -> None:
         self.backend, self.source, self.sinks, self.options, self.rec, self.log = backend, source, sinks, options, recorder, log
         self.spec = backend.spec

@@ -25,7 +25,7 @@ from edgeunet.core.errors import EdgeUnetError, MissingDependencyError
 from edgeunet.core.overlay import to_bgr
 from edgeunet.stream.access import new_token, token_required
 from edgeunet.stream.redact import redact_uri
-from edgeunet.stream.sinks import Sink, SinkSpec
+from edgeunet.stream.sink_base import Sink, SinkSpec
 
 RTSP_USER = "edgeunet"
 ROLE = "edgeunet-viewer"
@@ -105,6 +105,7 @@ class RtspSink(Sink):
         Gst, GstRtspServer, GLib = load_gstreamer()
         self._gst = Gst
         self.encoder = choose_encoder(lambda name: Gst.ElementFactory.find(name) is not None)
+        self.codec = f"{self.encoder} (GStreamer)"
         if self.encoder is None or Gst.ElementFactory.find("rtph264pay") is None:
             raise MissingDependencyError(f"output {self.name}: GStreamer has no H.264 encoder ({JETSON_ENCODER} or {SOFTWARE_ENCODER}) "
                                          f"or no rtph264pay: {INSTALL_HINT}")

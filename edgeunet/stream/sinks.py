@@ -6,16 +6,20 @@ web:// (the live page, edgeunet.stream.web) and mjpeg:// (the bare MJPEG stream)
 rtsp:// (edgeunet.stream.rtsp) is GStreamer's RTSP server. As an --output, rtsp:// means "serve"; as the
 SOURCE argument it means "read from a camera" (edgeunet.stream.sources).
 
-`parse_sink` is pure; `open_sinks` checks everything that can be checked before the first frame
-(writable folder, codec, free port, a screen), so a mistake is one line at start, not a surprise
-at frame 900. Files are never half-written: a video is encoded under a temporary name next to its
-target and renamed on close; each image is written whole, then renamed. OpenCV only, no torch.
+The sink table (`SINKS`, one `SinkKind` row per kind, registered next to its class) is the grammar:
+`parse_sink` (pure) reads it, and refuses in one line a name that looks like a mistyped sink (`-o nul`,
+`display:`, `web:/x`) instead of making a folder of that name. `open_sinks` checks everything that can be
+checked before the first frame (writable folder, codec, free port, a screen): a mistake is one line at start.
+Files are never half-written: a video is encoded under a temporary name next to its target and renamed on
+close; each image is written whole, then renamed. OpenCV only, no torch.
 """
 
 from __future__ import annotations
 
 import contextlib
+import difflib
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,28 +30,67 @@ import numpy as np
 
 from edgeunet.core.atomic import ensure_writable_dir
 from edgeunet.core.errors import EdgeUnetError
-from edgeunet.core.overlay import to_bgr
+from edgeunet.stream.registry import add_row
+from edgeunet.stream.sink_base import Sink, SinkSpec, StreamInfo
+from edgeunet.stream.video_sink import VIDEO_FOURCC, VideoFileSink
 
-VIDEO_FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".mkv": "mp4v", ".avi": "MJPG"}
-DEFAULT_MJPEG = ("127.0.0.1", 8090)
-DEFAULT_WEB = ("127.0.0.1", 8080)
-DEFAULT_RTSP = ("127.0.0.1", 8554)
-NETWORK_SCHEMES = ("web", "mjpeg", "rtsp")  # outputs that listen, and so follow the token rule of edgeunet.stream.access
-GRAMMAR = ("a video file (.mp4 .avi .mkv .mov), a folder for frames (frames/), display://, web://HOST:PORT, mjpeg://HOST:PORT, "
-           "rtsp://HOST:PORT/PATH or null")
+__all__ = ["SINKS", "VIDEO_FOURCC", "Sink", "SinkKind", "SinkSpec", "StreamInfo", "VideoFileSink", "make_sink", "open_sinks", "parse_sink",
+           "register_sink"]
+
+DEFAULT_MJPEG, DEFAULT_WEB, DEFAULT_RTSP = ("127.0.0.1", 8090), ("127.0.0.1", 8080), ("127.0.0.1", 8554)
 HEADLESS_HINT = ("watch from a browser with --output web://127.0.0.1:8080 (another machine: web://0.0.0.0:8080 with a --token; "
                  "a bare stream: mjpeg://HOST:PORT), or write a file (--output out.mp4)")
+TYPO_CUTOFF = 0.75  # difflib ratio above which a bare word is taken for a mistyped sink name ('nul' ~ 'null': 0.86)
+Build = Callable[[SinkSpec, float, Any], Sink]  # (spec, fps, web options) -> an unopened sink
 
 
-@dataclass
-class SinkSpec:
-    """A parsed sink URI. kind: video | images | display | web | mjpeg | rtsp | null (location: rtsp's mount path)."""
+# -- the sink table ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SinkKind:
+    """One row of the sink table: how an --output names it, how it is built, and what this machine lacks for it.
 
-    kind: str
-    location: str = ""
-    host: str = ""
-    port: int = 0
-    text: str = ""
+    `schemes` select it as `scheme://...` and `words` as a bare word (`null`); `parse` reads the rest after
+    `scheme://` (default: nothing to read); `build` makes the sink (import a heavy module inside it, not at the
+    top, so `-o out.mp4` never loads aiohttp or GStreamer); `problem` says why it cannot run here (the doctor asks).
+    """
+
+    name: str
+    usage: str  # how a user writes it, as the help and every error list it
+    build: Build
+    schemes: Tuple[str, ...] = ()
+    words: Tuple[str, ...] = ()
+    parse: Optional[Callable[[str, str], SinkSpec]] = None  # (the text, the rest after scheme://) -> SinkSpec
+    suffixes: Tuple[str, ...] = ()  # file types it writes (a path with one of them selects it)
+    folder: bool = False  # a path without a file type (or ending in /) selects it
+    listens: bool = False  # a server: follows the token rule of edgeunet.stream.access
+    problem: Optional[Callable[[], Optional[str]]] = None
+
+
+SINKS: Dict[str, SinkKind] = {}
+
+
+def register_sink(kind: SinkKind) -> SinkKind:
+    """Add a row; a name, scheme or word given twice is a programming error, caught at import."""
+    return add_row(SINKS, kind.name, kind, lambda row: (*row.schemes, *row.words), "sink")
+
+
+def listening_schemes() -> Tuple[str, ...]:
+    """The schemes of servers (web://, mjpeg://, rtsp://, a newcomer's): they follow the token rule of stream.access."""
+    return tuple(scheme for kind in SINKS.values() if kind.listens for scheme in kind.schemes)
+
+
+def grammar() -> str:
+    """Every way to write an output, from the table: what --help and the one-line errors list."""
+    return ", ".join(k.usage for k in SINKS.values())
+
+
+def _by(attribute: str) -> Dict[str, SinkKind]:
+    return {name: kind for kind in SINKS.values() for name in getattr(kind, attribute)}
+
+
+def _mistyped(text: str, candidates: Sequence[str]) -> Optional[str]:
+    close = difflib.get_close_matches(text.lower(), list(candidates), n=1, cutoff=TYPO_CUTOFF)
+    return close[0] if close else None
 
 
 def _address(text: str, rest: str, default: Tuple[str, int]) -> Tuple[str, int]:
@@ -64,32 +107,67 @@ def _address(text: str, rest: str, default: Tuple[str, int]) -> Tuple[str, int]:
 
 
 def parse_sink(text: str) -> SinkSpec:
-    """Output text -> SinkSpec; an unknown scheme or file type is a one-line error."""
+    """Output text -> SinkSpec by the table; an unknown scheme, file type or a mistyped name is a one-line error."""
     raw = str(text).strip()
-    lower = raw.lower()
     if not raw:
-        raise EdgeUnetError(f"empty output: give {GRAMMAR}")
-    if lower in ("null", "null://", "none"):
-        return SinkSpec("null", text=raw)
-    if lower in ("display", "display://") or lower.startswith("display://"):
-        return SinkSpec("display", location=raw[len("display://"):] or "0", text=raw)
+        raise EdgeUnetError(f"empty output: give {grammar()}")
     scheme, sep, rest = raw.partition("://")
     if sep:
-        if scheme.lower() in ("mjpeg", "web"):
-            kind = scheme.lower()
-            host, port = _address(raw, rest, DEFAULT_MJPEG if kind == "mjpeg" else DEFAULT_WEB)
-            return SinkSpec(kind, host=host, port=port, text=raw)
-        if scheme.lower() == "rtsp":
-            return _parse_rtsp(raw, rest)
+        kind = _by("schemes").get(scheme.lower())
+        if kind is not None:
+            return kind.parse(raw, rest) if kind.parse else SinkSpec(kind.name, text=raw)
         if scheme.lower() != "file":
-            raise EdgeUnetError(f"output {raw}: unknown scheme {scheme}://; give {GRAMMAR}")
-        raw = rest
+            near = _mistyped(scheme, list(_by("schemes")))
+            raise EdgeUnetError(f"output {raw}: unknown scheme {scheme}://" + (f" (did you mean {near}://?)" if near else "")
+                                + f"; give {grammar()}")
+        return _file_sink(rest, raw)
+    kind = _by("words").get(raw.lower())
+    if kind is not None:
+        return SinkSpec(kind.name, text=raw)
+    _refuse_lookalike(raw)
+    return _file_sink(raw, raw)
+
+
+def _refuse_lookalike(raw: str) -> None:
+    """`display:`, `web:/x`, `nul`: a sink name gone wrong, not a folder to fill with frames. One line naming the closest sink."""
+    names = [*_by("schemes"), *_by("words")]
+    scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]+):", raw)  # one letter before ':' is a Windows drive, not a scheme
+    if scheme and not raw.startswith(("./", "/")):
+        near = _mistyped(scheme.group(1), names) or scheme.group(1)
+        raise EdgeUnetError(f"output {raw}: looks like the sink {_spelled(near)} mistyped (a scheme needs ://); "
+                            f"for a folder of that name write ./{raw}/; give {grammar()}")
+    if "/" in raw or os.sep in raw or Path(raw).suffix:
+        return
+    near = _mistyped(raw, names)
+    if near is not None:
+        raise EdgeUnetError(f"output {raw}: did you mean the sink {_spelled(near)}? For a folder of frames named {raw}, write {raw}/")
+
+
+def _spelled(name: str) -> str:
+    """A sink name as the table shows it to users: null, display://, web://HOST:PORT."""
+    kind = _by("words").get(name) or _by("schemes").get(name)
+    return kind.usage if kind else name
+
+
+def _file_sink(raw: str, shown: str) -> SinkSpec:
+    """A file or folder path: the kind whose suffixes hold its suffix (video), the folder kind (images), or a one-line error."""
     suffix = Path(raw).suffix.lower()
     if raw.endswith(("/", os.sep)) or not suffix:
-        return SinkSpec("images", location=raw, text=str(text).strip())
-    if suffix in VIDEO_FOURCC:
-        return SinkSpec("video", location=raw, text=str(text).strip())
-    raise EdgeUnetError(f"output {text}: unknown file type {suffix}; give {GRAMMAR}")
+        kind = next((k for k in SINKS.values() if k.folder), None)
+    else:
+        kind = _by("suffixes").get(suffix)
+    if kind is None:
+        raise EdgeUnetError(f"output {shown}: unknown file type {suffix or '(folder)'}; give {grammar()}")
+    return SinkSpec(kind.name, location=raw, text=shown)
+
+
+def _parse_server(default: Tuple[str, int], kind: str) -> Callable[[str, str], SinkSpec]:
+    """web:// and mjpeg://: HOST:PORT, either part optional."""
+    def parse(raw: str, rest: str) -> SinkSpec:
+        host, port = _address(raw, rest, default)
+        return SinkSpec(kind, host=host, port=port, text=raw)
+
+    return parse
 
 
 def _parse_rtsp(raw: str, rest: str) -> SinkSpec:
@@ -103,106 +181,9 @@ def _parse_rtsp(raw: str, rest: str) -> SinkSpec:
     return SinkSpec("rtsp", location=path, host=host, port=port, text=raw)
 
 
-@dataclass
-class StreamInfo:
-    """What a sink may show about the run: never a raw source URI (`source` is redacted), never a token."""
-
-    model: str
-    source: str
-    class_names: List[str]
-    colors: List[List[int]]  # BGR, as ModelSpec stores them
-    live_stats: Callable[[], Dict[str, Any]]  # JSON-ready, cheap enough to call once a second
-    recorder: Any = None  # the run's LatencyRecorder (the sparkline reads its recent samples)
-
-
 # -- sinks ---------------------------------------------------------------------------------------
-class Sink:
-    """open() checks, write() takes one BGR frame, close() finalises; `stop_requested` asks the run to end (display 'q')."""
-
-    kind = "null"
-
-    def __init__(self, spec: SinkSpec) -> None:
-        self.spec = spec
-        self.name = spec.text or spec.kind
-        self.frames = 0
-        self.stop_requested = False
-        self.where = ""  # what to tell the user: a file, a folder, a URL
-
-    def open(self) -> "Sink":
-        return self
-
-    def write(self, frame: np.ndarray, index: int) -> None:
-        self.frames += 1
-
-    def write_result(self, view: np.ndarray, index: int, frame: np.ndarray, mask: np.ndarray) -> None:
-        """What the pipeline calls: most sinks want only the drawn view; the web view also keeps frame + mask for snapshots."""
-        self.write(view, index)
-
-    def attach(self, info: "StreamInfo") -> None:
-        """Told once the stream is set up: what it runs (model, classes, redacted source) and where its live stats are."""
-
-    def close(self) -> None:
-        pass
-
-
 class NullSink(Sink):
     """Frames go nowhere: for timing the pipeline without an output's cost."""
-
-
-class VideoFileSink(Sink):
-    """A video written under a temporary name beside the target and renamed on close: the target is always a whole file."""
-
-    kind = "video"
-
-    def __init__(self, spec: SinkSpec, fps: float) -> None:
-        super().__init__(spec)
-        self.path = Path(spec.location).expanduser()
-        self.fps = float(fps) if fps and fps > 0 else 30.0
-        self.fourcc = VIDEO_FOURCC[self.path.suffix.lower()]
-        self.tmp = self.path.with_name(f".{self.path.stem}.{os.getpid()}.partial{self.path.suffix}")
-        self.size: Optional[Tuple[int, int]] = None
-        self._writer: Any = None
-        self.where = str(self.path)
-
-    def open(self) -> "VideoFileSink":
-        if self.path.is_dir():
-            raise EdgeUnetError(f"output {self.name}: is a folder; give a file name such as out.mp4 (or end it with / for frames)")
-        ensure_writable_dir(self.path.parent if str(self.path.parent) else Path("."), "output folder")
-        probe = self._new_writer(self.tmp, (64, 64))  # codec check now, not at the first frame
-        probe.release()
-        with contextlib.suppress(OSError):
-            self.tmp.unlink()
-        return self
-
-    def _new_writer(self, path: Path, size: Tuple[int, int]) -> Any:
-        writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*self.fourcc), self.fps, size)
-        if not writer.isOpened():
-            with contextlib.suppress(OSError):
-                path.unlink()
-            raise EdgeUnetError(f"output {self.name}: this OpenCV cannot write {self.fourcc} into {self.path.suffix}; try out.avi (MJPG)")
-        return writer
-
-    def write(self, frame: np.ndarray, index: int) -> None:
-        frame = to_bgr(frame)
-        size = (frame.shape[1], frame.shape[0])
-        if self._writer is None:
-            self.size = size
-            self._writer = self._new_writer(self.tmp, size)
-        elif size != self.size:  # a camera that reconnected at another size: keep one valid stream
-            frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA)
-        self._writer.write(frame)
-        self.frames += 1
-
-    def close(self) -> None:
-        if self._writer is None:
-            return
-        self._writer.release()
-        self._writer = None
-        if self.frames:
-            os.replace(self.tmp, self.path)
-        else:
-            with contextlib.suppress(OSError):
-                self.tmp.unlink()
 
 
 class ImageFolderSink(Sink):
@@ -281,26 +262,50 @@ class DisplaySink(Sink):
                 cv2.waitKey(1)
 
 
-# -- opening -------------------------------------------------------------------------------------
+# -- the table's rows: one per kind, next to the implementations -------------------------------------
+def _web(spec: SinkSpec, fps: float, web: Any) -> Sink:
+    from edgeunet.stream.web import WebSink  # aiohttp is imported when a server is asked for, never before
+
+    return WebSink(spec, web)
+
+
+def _rtsp(spec: SinkSpec, fps: float, web: Any) -> Sink:
+    from edgeunet.stream.rtsp import RtspSink  # gi/GStreamer are imported when it opens, never before
+
+    return RtspSink(spec, fps, web)
+
+
+def _rtsp_problem() -> Optional[str]:
+    from edgeunet.stream.rtsp import load_gstreamer
+
+    try:
+        load_gstreamer()
+    except EdgeUnetError as exc:
+        return str(exc)
+    return None
+
+
+register_sink(SinkKind("video", "a video file (.mp4 .avi .mkv .mov)", lambda spec, fps, web: VideoFileSink(spec, fps),
+                       suffixes=tuple(VIDEO_FOURCC)))
+register_sink(SinkKind("images", "a folder for frames (frames/)", lambda spec, fps, web: ImageFolderSink(spec), folder=True))
+register_sink(SinkKind("display", "display://", lambda spec, fps, web: DisplaySink(spec), schemes=("display",), words=("display",),
+                       parse=lambda raw, rest: SinkSpec("display", location=rest or "0", text=raw), problem=display_problem))
+register_sink(SinkKind("web", "web://HOST:PORT", _web, schemes=("web",), parse=_parse_server(DEFAULT_WEB, "web"), listens=True))
+register_sink(SinkKind("mjpeg", "mjpeg://HOST:PORT", _web, schemes=("mjpeg",), parse=_parse_server(DEFAULT_MJPEG, "mjpeg"),
+                       listens=True))
+register_sink(SinkKind("rtsp", "rtsp://HOST:PORT/PATH", _rtsp, schemes=("rtsp",), parse=_parse_rtsp, listens=True,
+                       problem=_rtsp_problem))
+register_sink(SinkKind("null", "null", lambda spec, fps, web: NullSink(spec), schemes=("null",), words=("null", "none")))
+
+
 def make_sink(spec: SinkSpec | str, fps: Optional[float] = None, web: Any = None) -> Sink:
     """A sink for `spec`; `web` (edgeunet.stream.web.WebOptions) sets token, viewer limit (and snapshot folder) for web://, mjpeg://, rtsp://."""
     if isinstance(spec, str):
         spec = parse_sink(spec)
-    if spec.kind == "video":
-        return VideoFileSink(spec, fps or 30.0)
-    if spec.kind == "images":
-        return ImageFolderSink(spec)
-    if spec.kind == "display":
-        return DisplaySink(spec)
-    if spec.kind in ("web", "mjpeg"):
-        from edgeunet.stream.web import WebSink  # its module imports Sink from here
-
-        return WebSink(spec, web)
-    if spec.kind == "rtsp":
-        from edgeunet.stream.rtsp import RtspSink  # gi/GStreamer are imported when it opens, never before
-
-        return RtspSink(spec, fps or 30.0, web)
-    return NullSink(spec)
+    kind = SINKS.get(spec.kind)
+    if kind is None:
+        raise EdgeUnetError(f"output {spec.text or spec.kind}: unknown sink kind {spec.kind!r}; known: {', '.join(SINKS)}")
+    return kind.build(spec, fps or 30.0, web)
 
 
 def open_sinks(outputs: Sequence[Union[str, Sink]], fps: Optional[float] = None, web: Any = None) -> List[Sink]:

@@ -3,57 +3,81 @@
     video.mp4 | frames/ | 'frames/*.png' | 0 | camera://0 | v4l2:///dev/video0?width=1280&height=720&fps=30
     csi://0 | rtsp://host/path | http://host:8090/stream.mjpg | gst:videotestsrc ! videoconvert ! appsink
 
-`parse_source` is pure (text in, `SourceSpec` out, no file system), so the grammar is unit-tested on
-its own; `open_source` turns a spec into an opened source or one line saying why it cannot be opened.
-A source's `read()` says what happened (ok / end / corrupt / lost) so the pipeline can skip corrupt
-frames and reconnect a live source without knowing which kind it is. OpenCV only, no torch.
+The source table (`SOURCES`, one `SourceKind` row per kind, registered next to its opener) is the grammar:
+`parse_source` is pure (text in, `SourceSpec` out, no file system), so it is unit-tested on its own;
+`open_source` opens through the row's `open`, or says in one line why it cannot. Every source keeps the
+`Source` protocol (edgeunet.stream.source_base): `read()` says what happened (ok / end / corrupt / lost) so the
+pipeline skips corrupt frames and reconnects a live source without knowing its kind. Video files and RTSP
+cameras decode through NVDEC when the machine has it (edgeunet.stream.codecs). OpenCV only, no torch.
 """
 
 from __future__ import annotations
 
+import difflib
 import glob
 import os
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import parse_qsl
 
 import cv2
-import numpy as np
 
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.core.images import IMAGE_SUFFIXES
+from edgeunet.stream.capture import HardwareOpener, ImageFolderSource, VideoCaptureSource
+from edgeunet.stream.codecs import machine_decoder, opencv_has
 from edgeunet.stream.redact import redact_uri
+from edgeunet.stream.registry import add_row
+from edgeunet.stream.source_base import CORRUPT, END, LOST, OK, Read, Source, SourceSpec
 
-OK, END, CORRUPT, LOST = "ok", "end", "corrupt", "lost"
-LIVE_KINDS = ("camera", "v4l2", "csi", "rtsp", "http", "gst")
-NETWORK_SCHEMES = {"rtsp": "rtsp", "rtsps": "rtsp", "rtmp": "rtsp", "http": "http", "https": "http"}
+__all__ = ["CORRUPT", "END", "LOST", "OK", "SOURCES", "Read", "Source", "SourceKind", "SourceSpec", "open_source", "opencv_has",
+           "parse_source", "register_source"]
+
 # The dataset formats, plus what frame grabbers and other tools dump.
 FRAME_SUFFIXES = (*IMAGE_SUFFIXES, ".webp", ".pgm", ".ppm")
-GRAMMAR = ("a video file, an image folder or glob, 0 / camera://0, v4l2:///dev/video0, csi://0, rtsp://..., http://..., "
-           "or gst:PIPELINE")
 OPEN_TIMEOUT_MS = 5000  # network sources: a dead host fails in seconds, not minutes
 READ_TIMEOUT_MS = 5000
-MAX_CONSECUTIVE_CORRUPT = 30  # a live source that only yields garbage is treated as lost
 CAMERA_DEFAULTS = {"width": 1280, "height": 720, "fps": 30}
 INT_OPTIONS = ("width", "height", "fps", "flip")
+Parse = Callable[[str, str, str, str], SourceSpec]  # (text, kind, body after scheme://, query) -> SourceSpec
+Open = Callable[[SourceSpec, Optional[float]], Source]  # (spec, --fps) -> an opened source
 
-Read = Tuple[str, Optional[np.ndarray], float]  # status, frame (BGR or gray uint8), arrival time (perf_counter)
+
+# -- the source table ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SourceKind:
+    """One row of the source table: how a SOURCE names it, how it is opened, and what this machine lacks for it.
+
+    `schemes` select it as `scheme://...`; `parse` reads the rest (default: the whole text is the location);
+    `open` returns an opened `Source` (edgeunet.stream.source_base) or raises one line; `problem` says why it
+    cannot run here (the doctor asks).
+    """
+
+    name: str
+    usage: str  # how a user writes it, as --help and every error list it
+    open: Open
+    schemes: Tuple[str, ...] = ()
+    parse: Optional[Parse] = None
+    live: bool = False
+    problem: Optional[Callable[[], Optional[str]]] = None
 
 
-@dataclass
-class SourceSpec:
-    """A parsed source URI. kind: path | images | camera | v4l2 | csi | rtsp | http | gst."""
+SOURCES: Dict[str, SourceKind] = {}
 
-    kind: str
-    location: str  # what is opened (a network URL keeps its credentials here, and only here)
-    options: Dict[str, Any] = field(default_factory=dict)
-    text: str = ""  # what is shown: the user's text with any password or token replaced by *** (redact_uri)
 
-    @property
-    def live(self) -> bool:
-        return self.kind in LIVE_KINDS
+def register_source(kind: SourceKind) -> SourceKind:
+    """Add a row; a name or scheme given twice is a programming error, caught at import."""
+    return add_row(SOURCES, kind.name, kind, lambda row: row.schemes, "source")
+
+
+def grammar() -> str:
+    """Every way to write a source, from the table: what --help and the one-line errors list."""
+    return ", ".join(k.usage for k in SOURCES.values())
+
+
+def _spec(kind: str, location: str, options: Dict[str, Any], text: str) -> SourceSpec:
+    return SourceSpec(kind, location, options, text, SOURCES[kind].live)
 
 
 def _options(query: str, text: str) -> Dict[str, Any]:
@@ -77,56 +101,61 @@ def parse_source(text: str) -> SourceSpec:
     """Source text -> SourceSpec, by the grammar in the module docstring; an unknown scheme is a one-line error."""
     raw = str(text).strip()
     if not raw:
-        raise EdgeUnetError(f"empty source: give {GRAMMAR}")
+        raise EdgeUnetError(f"empty source: give {grammar()}")
     return _parse(raw, redact_uri(raw))
 
 
 def _parse(raw: str, shown: str) -> SourceSpec:
     """parse_source's grammar; `shown` (credentials masked) is what every message and SourceSpec.text carry."""
     if raw.isdigit():
-        return SourceSpec("camera", raw, {}, raw)
+        return _spec("camera", raw, {}, raw)
     if raw.lower().startswith("gst:"):
-        pipeline = raw[6:].strip() if raw[4:6] == "//" else raw[4:].strip()
-        if not pipeline:
-            raise EdgeUnetError("source gst: needs a pipeline, e.g. gst:videotestsrc ! videoconvert ! appsink")
-        return SourceSpec("gst", pipeline, {}, raw)
+        return _parse_gst(raw, "gst", raw[4:], "")
     scheme, sep, rest = raw.partition("://")
     if not sep:
         if raw.startswith("/dev/video"):
-            return SourceSpec("v4l2", raw, {}, raw)
-        return SourceSpec("images" if any(c in raw for c in "*?[") else "path", raw, {}, raw)
-    scheme = scheme.lower()
+            return _spec("v4l2", raw, {}, raw)
+        return _spec("images" if any(c in raw for c in "*?[") else "path", raw, {}, raw)
     body, _, query = rest.partition("?")
-    if scheme == "camera":
+    kind = next((k for k in SOURCES.values() if scheme.lower() in k.schemes), None)
+    if kind is None:
+        near = difflib.get_close_matches(scheme.lower(), [s for k in SOURCES.values() for s in k.schemes], n=1, cutoff=0.6)
+        raise EdgeUnetError(f"source {shown}: unknown scheme {scheme}://" + (f" (did you mean {near[0]}://?)" if near else "")
+                            + f"; give {grammar()}")
+    if kind.parse is None:  # a network URL: opened as given, shown redacted
+        return _spec(kind.name, raw, {}, shown)
+    return kind.parse(raw, kind.name, body, query)
+
+
+def _parse_file(raw: str, kind: str, body: str, query: str) -> SourceSpec:
+    return _spec("images" if any(c in body for c in "*?[") else "path", body, {}, raw)
+
+
+def _parse_gst(raw: str, kind: str, body: str, query: str) -> SourceSpec:
+    pipeline = body[2:].strip() if body.startswith("//") else body.strip()
+    if not pipeline:
+        raise EdgeUnetError("source gst: needs a pipeline, e.g. gst:videotestsrc ! videoconvert ! appsink")
+    return _spec("gst", pipeline, {}, raw)
+
+
+def _parse_numbered(what: str, example: str) -> Parse:
+    """camera://N, csi://N: a number, then options."""
+    def parse(raw: str, kind: str, body: str, query: str) -> SourceSpec:
         if not body.isdigit():
-            raise EdgeUnetError(f"source {raw}: camera://N needs a camera number, e.g. camera://0")
-        return SourceSpec("camera", body, _options(query, shown), raw)
-    if scheme == "v4l2":
-        device = body if body.startswith("/") else f"/dev/{body}" if body else ""
-        if not device:
-            raise EdgeUnetError(f"source {raw}: name the device, e.g. v4l2:///dev/video0")
-        return SourceSpec("v4l2", device, _options(query, shown), raw)
-    if scheme == "csi":
-        if not body.isdigit():
-            raise EdgeUnetError(f"source {raw}: csi://N needs a sensor number, e.g. csi://0")
-        return SourceSpec("csi", body, _options(query, shown), raw)
-    if scheme in NETWORK_SCHEMES:
-        return SourceSpec(NETWORK_SCHEMES[scheme], raw, {}, shown)
-    if scheme == "file":
-        return SourceSpec("images" if any(c in body for c in "*?[") else "path", body, {}, raw)
-    raise EdgeUnetError(f"source {shown}: unknown scheme {scheme}://; give {GRAMMAR}")
+            raise EdgeUnetError(f"source {raw}: {kind}://N needs a {what} number, e.g. {example}")
+        return _spec(kind, body, _options(query, raw), raw)
+
+    return parse
+
+
+def _parse_v4l2(raw: str, kind: str, body: str, query: str) -> SourceSpec:
+    device = body if body.startswith("/") else f"/dev/{body}" if body else ""
+    if not device:
+        raise EdgeUnetError(f"source {raw}: name the device, e.g. v4l2:///dev/video0")
+    return _spec("v4l2", device, _options(query, raw), raw)
 
 
 # -- what this OpenCV can do --------------------------------------------------------------------
-def opencv_has(feature: str) -> bool:
-    """Whether cv2's build information lists `feature` (e.g. 'GStreamer') as YES."""
-    for line in cv2.getBuildInformation().splitlines():
-        name, _, value = line.strip().partition(":")
-        if name.strip().lower() == feature.lower():
-            return value.strip().upper().startswith("YES")
-    return False
-
-
 def require_gstreamer(what: str) -> None:
     if not opencv_has("GStreamer"):
         raise EdgeUnetError(
@@ -149,115 +178,6 @@ def gst_pipeline(text: str) -> str:
     if "appsink" in text:
         return text
     return f"{text} ! videoconvert ! video/x-raw, format=BGR ! appsink drop=true max-buffers=1 sync=false"
-
-
-# -- sources ------------------------------------------------------------------------------------
-class VideoCaptureSource:
-    """Everything cv2.VideoCapture opens: files, cameras, V4L2, CSI/GStreamer, RTSP/HTTP."""
-
-    def __init__(self, spec: SourceSpec, opener: Callable[[], Any], describe: str, hint: str, fps: Optional[float] = None) -> None:
-        self.spec = spec
-        self.live = spec.live
-        self.description = describe
-        self._opener = opener
-        self._hint = hint
-        self._requested_fps = fps
-        self._cap: Any = None
-        self._bad_run = 0
-        self.fps: Optional[float] = None
-        self.size: Optional[Tuple[int, int]] = None
-        self.notes: List[str] = []
-
-    def open(self) -> "VideoCaptureSource":
-        cap = self._opener()
-        if cap is None or not cap.isOpened():
-            if cap is not None:
-                cap.release()
-            raise EdgeUnetError(f"source {self.spec.text}: cannot be opened ({self.description}); {self._hint}")
-        self._cap = cap
-        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-        self.fps = fps if 0 < fps < 1000 else self._requested_fps
-        width, height = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
-        self.size = (width, height) if width and height else None
-        self._note_camera_mode()
-        return self
-
-    def _note_camera_mode(self) -> None:
-        """A camera may not grant the mode asked for; say what it gave instead of failing later."""
-        opts = self.spec.options
-        if self.spec.kind not in ("camera", "v4l2") or self.size is None:
-            return
-        want = (opts.get("width", self.size[0]), opts.get("height", self.size[1]))
-        if want != self.size:
-            self.notes.append(f"{self.spec.text}: asked for {want[0]}x{want[1]}, the camera gives {self.size[0]}x{self.size[1]}")
-
-    def read(self) -> Read:
-        ok = self._cap.grab()
-        arrived = time.perf_counter()
-        if not ok:
-            return (LOST if self.live else END), None, arrived
-        ok, frame = self._cap.retrieve()
-        if not ok or frame is None or frame.size == 0 or frame.dtype != np.uint8:
-            self._bad_run += 1
-            return (LOST if self.live and self._bad_run >= MAX_CONSECUTIVE_CORRUPT else CORRUPT), None, arrived
-        self._bad_run = 0
-        return OK, frame, arrived
-
-    def reopen(self) -> None:
-        self.close()
-        self.open()
-
-    def rewind(self) -> bool:
-        if self.live:
-            return False
-        self.reopen()
-        return True
-
-    def close(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
-
-
-class ImageFolderSource:
-    """A folder or glob of images, in name order; an unreadable image is a corrupt frame, not the end."""
-
-    live = False
-
-    def __init__(self, spec: SourceSpec, files: List[Path], fps: Optional[float] = None) -> None:
-        self.spec = spec
-        self.files = files
-        self.fps = fps
-        self.description = f"{len(files)} images"
-        self.notes: List[str] = []
-        self._next = 0
-        first = cv2.imread(str(files[0]), cv2.IMREAD_ANYCOLOR) if files else None
-        self.size: Optional[Tuple[int, int]] = (first.shape[1], first.shape[0]) if first is not None else None
-
-    def open(self) -> "ImageFolderSource":
-        self._next = 0
-        return self
-
-    def read(self) -> Read:
-        if self._next >= len(self.files):
-            return END, None, time.perf_counter()
-        path = self.files[self._next]
-        self._next += 1
-        arrived = time.perf_counter()
-        frame = cv2.imread(str(path), cv2.IMREAD_ANYCOLOR)
-        if frame is None or frame.size == 0:
-            return CORRUPT, None, arrived
-        return OK, frame, arrived
-
-    def reopen(self) -> None:
-        self.open()
-
-    def rewind(self) -> bool:
-        self._next = 0
-        return True
-
-    def close(self) -> None:
-        pass
 
 
 # -- opening -------------------------------------------------------------------------------------
@@ -291,17 +211,18 @@ def _image_files(spec: SourceSpec) -> List[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in FRAME_SUFFIXES)
 
 
-def _open_path(spec: SourceSpec, fps: Optional[float]) -> Any:
+def _open_path(spec: SourceSpec, fps: Optional[float]) -> Source:
     path = Path(spec.location).expanduser()
     if spec.kind == "path" and not path.exists():
-        raise EdgeUnetError(f"source {spec.text}: no such file or folder; give {GRAMMAR}")
+        raise EdgeUnetError(f"source {spec.text}: no such file or folder; give {grammar()}")
     if spec.kind == "images" or path.is_dir() or path.suffix.lower() in FRAME_SUFFIXES:
         files = _image_files(spec)
         if not files:
             raise EdgeUnetError(f"source {spec.text}: no images ({', '.join(FRAME_SUFFIXES)}) found there")
         return ImageFolderSource(spec, files, fps).open()
+    opener = HardwareOpener(machine_decoder(str(path)), lambda: _capture(str(path)))
     return VideoCaptureSource(
-        spec, lambda: _capture(str(path)), "a video file",
+        spec, opener, "a video file",
         "OpenCV/FFmpeg cannot decode it: check the file, or convert it with `ffmpeg -i IN -c:v libx264 out.mp4`", fps,
     ).open()
 
@@ -311,41 +232,69 @@ def _network_opener(url: str) -> Callable[[], Any]:
         # TCP: no smeared frames from lost UDP packets; the user's own setting wins.
         os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
     params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, OPEN_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, READ_TIMEOUT_MS]
-    return lambda: _capture(url, cv2.CAP_FFMPEG, params)
+    software = lambda: _capture(url, cv2.CAP_FFMPEG, params)  # noqa: E731
+    return HardwareOpener(machine_decoder(url, live=True), software) if url.lower().startswith("rtsp") else software
 
 
-def open_source(spec: SourceSpec | str, fps: Optional[float] = None) -> Any:
+def _open_network(spec: SourceSpec, fps: Optional[float]) -> Source:
+    return VideoCaptureSource(spec, _network_opener(spec.location), f"{spec.kind.upper()} stream",
+                              f"is the server up and the address right? (no answer within {OPEN_TIMEOUT_MS // 1000} s)", fps).open()
+
+
+def _open_camera_source(spec: SourceSpec, fps: Optional[float]) -> Source:
+    opts = spec.options
+    return VideoCaptureSource(spec, lambda: _open_camera(int(spec.location), cv2.CAP_ANY, opts, opts.get("format")),
+                              f"camera {spec.location}", "is a camera plugged in and free? list them with `v4l2-ctl --list-devices`",
+                              fps or opts.get("fps")).open()
+
+
+def _open_v4l2(spec: SourceSpec, fps: Optional[float]) -> Source:
+    if not Path(spec.location).exists():
+        raise EdgeUnetError(f"source {spec.text}: no such device {spec.location}; list cameras with `v4l2-ctl --list-devices`")
+    wanted = {**CAMERA_DEFAULTS, **spec.options}
+    return VideoCaptureSource(spec, lambda: _open_camera(spec.location, cv2.CAP_V4L2, wanted, wanted.get("format", "MJPG")),
+                              f"V4L2 device {spec.location}", "is it a capture device, and not in use by another program?",
+                              fps or wanted["fps"]).open()
+
+
+def _open_csi(spec: SourceSpec, fps: Optional[float]) -> Source:
+    require_gstreamer(f"source {spec.text}")
+    wanted = {**CAMERA_DEFAULTS, **spec.options}
+    pipeline = csi_pipeline(int(spec.location), wanted["width"], wanted["height"], wanted["fps"], wanted.get("flip", 0))
+    return VideoCaptureSource(spec, lambda: _capture(pipeline, cv2.CAP_GSTREAMER), f"CSI sensor {spec.location}",
+                              "is the ribbon seated and nvargus-daemon running? (sudo systemctl restart nvargus-daemon)",
+                              fps or wanted["fps"]).open()
+
+
+def _open_gst(spec: SourceSpec, fps: Optional[float]) -> Source:
+    require_gstreamer(f"source gst:{spec.location}")
+    pipeline = gst_pipeline(spec.location)
+    return VideoCaptureSource(spec, lambda: _capture(pipeline, cv2.CAP_GSTREAMER), "GStreamer pipeline",
+                              "check it with gst-launch-1.0 first", fps).open()
+
+
+def _no_gstreamer() -> Optional[str]:
+    return None if opencv_has("GStreamer") else f"this OpenCV {cv2.__version__} has no GStreamer"
+
+
+register_source(SourceKind("path", "a video file, an image folder, file://PATH", _open_path, schemes=("file",), parse=_parse_file))
+register_source(SourceKind("images", "an image glob ('frames/*.png')", _open_path))
+register_source(SourceKind("camera", "0 / camera://0", _open_camera_source, schemes=("camera",),
+                           parse=_parse_numbered("camera", "camera://0"), live=True))
+register_source(SourceKind("v4l2", "v4l2:///dev/video0", _open_v4l2, schemes=("v4l2",), parse=_parse_v4l2, live=True))
+register_source(SourceKind("csi", "csi://0", _open_csi, schemes=("csi",), parse=_parse_numbered("sensor", "csi://0"), live=True,
+                           problem=_no_gstreamer))
+register_source(SourceKind("rtsp", "rtsp://...", _open_network, schemes=("rtsp", "rtsps", "rtmp"), live=True))
+register_source(SourceKind("http", "http://...", _open_network, schemes=("http", "https"), live=True))
+register_source(SourceKind("gst", "gst:PIPELINE", _open_gst, schemes=("gst",), parse=_parse_gst, live=True, problem=_no_gstreamer))
+
+
+def open_source(spec: SourceSpec | str, fps: Optional[float] = None) -> Source:
     """An opened source for `spec`, or an EdgeUnetError that says what, where and what to do."""
     if isinstance(spec, str):
         spec = parse_source(spec)
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # FFmpeg's own lines would break our one-line errors
-    kind, opts = spec.kind, spec.options
-    if kind in ("path", "images"):
-        return _open_path(spec, fps)
-    if kind == "camera":
-        return VideoCaptureSource(spec, lambda: _open_camera(int(spec.location), cv2.CAP_ANY, opts, opts.get("format")),
-                                  f"camera {spec.location}", "is a camera plugged in and free? list them with `v4l2-ctl --list-devices`",
-                                  fps or opts.get("fps")).open()
-    if kind == "v4l2":
-        if not Path(spec.location).exists():
-            raise EdgeUnetError(f"source {spec.text}: no such device {spec.location}; list cameras with `v4l2-ctl --list-devices`")
-        wanted = {**CAMERA_DEFAULTS, **opts}
-        return VideoCaptureSource(spec, lambda: _open_camera(spec.location, cv2.CAP_V4L2, wanted, wanted.get("format", "MJPG")),
-                                  f"V4L2 device {spec.location}", "is it a capture device, and not in use by another program?",
-                                  fps or wanted["fps"]).open()
-    if kind == "csi":
-        require_gstreamer(f"source {spec.text}")
-        wanted = {**CAMERA_DEFAULTS, **opts}
-        pipeline = csi_pipeline(int(spec.location), wanted["width"], wanted["height"], wanted["fps"], wanted.get("flip", 0))
-        return VideoCaptureSource(spec, lambda: _capture(pipeline, cv2.CAP_GSTREAMER), f"CSI sensor {spec.location}",
-                                  "is the ribbon seated and nvargus-daemon running? (sudo systemctl restart nvargus-daemon)",
-                                  fps or wanted["fps"]).open()
-    if kind == "gst":
-        require_gstreamer(f"source gst:{spec.location}")
-        pipeline = gst_pipeline(spec.location)
-        return VideoCaptureSource(spec, lambda: _capture(pipeline, cv2.CAP_GSTREAMER), "GStreamer pipeline",
-                                  "check it with gst-launch-1.0 first", fps).open()
-    if kind in ("rtsp", "http"):
-        return VideoCaptureSource(spec, _network_opener(spec.location), f"{kind.upper()} stream",
-                                  f"is the server up and the address right? (no answer within {OPEN_TIMEOUT_MS // 1000} s)", fps).open()
-    raise EdgeUnetError(f"source {spec.text}: unsupported kind {kind}")
+    kind = SOURCES.get(spec.kind)
+    if kind is None:
+        raise EdgeUnetError(f"source {spec.text or spec.location}: unknown source kind {spec.kind!r}; known: {', '.join(SOURCES)}")
+    return kind.open(spec, fps)

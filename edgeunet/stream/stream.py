@@ -192,7 +192,12 @@ class Stream:
             "flicker": p.stability.to_dict() if p is not None else {},
             "queues": {c.name: c.stats() for c in p.channels} if p is not None else {},
             "telemetry": self._telemetry(),
+            "codecs": self.codecs(),
         }
+
+    def codecs(self) -> Dict[str, Any]:
+        """How frames were decoded and encoded (NVDEC/NVENC through GStreamer, or OpenCV/FFmpeg and why): header and --stats."""
+        return {"decode": getattr(self.source, "codec", ""), "encode": {s.name: s.codec for s in self.sinks if getattr(s, "codec", "")}}
 
     def _telemetry(self) -> Dict[str, Any]:
         """Jetson: tegrastats samples and the latency spikes (of the last 8192 frames) that coincide with a GPU clock drop."""

@@ -36,7 +36,7 @@ from aiohttp import web
 from edgeunet.core.atomic import atomic_write_bytes, ensure_writable_dir
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.stream.access import ASSUME_REMOTE_ENV, is_loopback, new_token, token_required  # noqa: F401 - web.is_loopback, web.ASSUME_REMOTE_ENV are public names
-from edgeunet.stream.sinks import Sink, SinkSpec, StreamInfo
+from edgeunet.stream.sink_base import Sink, SinkSpec, StreamInfo
 from edgeunet.stream.web_metrics import prometheus_text, sparkline
 from edgeunet.stream.web_page import PAGE
 

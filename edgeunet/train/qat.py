@@ -30,20 +30,16 @@ import contextlib
 import io
 import warnings
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, cast
+from typing import Any, Dict, Iterator, List, Sequence
 
 import torch
 
-from edgeunet.core.atomic import sha256_file
 from edgeunet.core.errors import EdgeUnetError, MissingDependencyError
 from edgeunet.core.spec import ModelSpec
-from edgeunet.data.dataset import Sample
 from edgeunet.data.splits import training_paths
 from edgeunet.model.checkpoint import load_checkpoint
 from edgeunet.model.unet import UNet
-from edgeunet.train.builders import build_optimizer, build_scheduler
 from edgeunet.train.config import TrainConfig
-from edgeunet.train.trainer import Trainer
 
 INSTALL_HINT = "pip install 'edgeunet[qat]' (NVIDIA ModelOpt: nvidia-modelopt and huggingface_hub)"
 CALIBRATION_IMAGES = 64  # training images whose activation ranges initialise the quantizers
@@ -146,42 +142,6 @@ def calibration_batches(images: Sequence[Any], spec: ModelSpec) -> List[torch.Te
     from edgeunet.core.processing import normalize
 
     return [torch.from_numpy(normalize(image, spec)).unsqueeze(0) for image in images]
-
-
-class QatTrainer(Trainer):
-    """The training loop, run through ModelOpt's fake-quant network.
-
-    Fresh run (`source` given): load the fp32 weights, calibrate the quantizers on training images, fine-tune.
-    Resume (`source` None): build the same quantized structure, then `restore` loads weights and ranges.
-    """
-
-    def __init__(self, cfg: TrainConfig, run_dir: Path, spec: ModelSpec, train_samples: Sequence[Sample],
-                 val_samples: Sequence[Sample], source: Optional[Dict[str, Any]] = None) -> None:
-        super().__init__(cfg, run_dir, spec, train_samples, val_samples)
-        if self.dist.enabled:
-            raise EdgeUnetError("--qat runs in one process; start it with `edgeunet train`, not torchrun")
-        if source is not None:
-            self.model.load_state_dict(source["state_dict"])
-            count = min(CALIBRATION_IMAGES, len(self.train_set))
-            batches = calibration_batches([self.train_set.pair(i)[0] for i in range(count)], spec)
-        else:  # resume: the ranges come from last.pt; one pass on zeros only creates the quantizers
-            height, width = spec.input_size
-            batches = [torch.zeros((1, spec.in_channels, height, width))]
-        # ModelOpt converts the UNet's submodules in place; the top-level object (and its class) stays the same.
-        self.model = cast(UNet, quantize_model(self.model.cpu(), batches)).to(self.device)
-        self.net = self.model
-        # The quantized modules carry the same parameters plus range buffers: a fresh optimiser and schedule over them.
-        self.optimizer = build_optimizer(cfg, self.model)
-        self.scheduler = build_scheduler(cfg, self.optimizer)
-        source_file = Path(cfg.qat_from) if cfg.qat_from else None
-        # Recorded in every checkpoint: which fp32 model this was fine-tuned from (the gate's reference), hashed once.
-        self.qat_info = {**QAT_SCHEME, "source": cfg.qat_from,
-                         "source_sha256": sha256_file(source_file) if source_file is not None and source_file.is_file() else None}
-
-    def payload(self, full: bool) -> Dict[str, Any]:
-        payload = super().payload(full)
-        payload["qat"] = dict(self.qat_info)
-        return payload
 
 
 def qat_config(source: Path, overrides: Dict[str, Any]) -> tuple[TrainConfig, Dict[str, Any]]:

@@ -17,11 +17,11 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, cast
 
 import torch
 
-from edgeunet.core.atomic import ensure_writable_dir
+from edgeunet.core.atomic import ensure_writable_dir, sha256_file
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.core.overlay import colour_lut
 from edgeunet.core.spec import ModelSpec
@@ -38,6 +38,7 @@ from edgeunet.train.distributed import Distributed, resolve_device
 from edgeunet.train.ema import averaged_state, ema_model
 from edgeunet.train.epoch import EpochTools, make_loader, run_epoch
 from edgeunet.train.plots import make_animation, plot_curves
+from edgeunet.train.qat import CALIBRATION_IMAGES, QAT_SCHEME, calibration_batches, quantize_model
 from edgeunet.train.run_files import (
     per_class_columns,
     remove_stale_temp_files,
@@ -257,6 +258,43 @@ class Trainer:
             self.tensorboard.close()
 
 
+class QatTrainer(Trainer):
+    """The training loop, run through ModelOpt's fake-quant network (qat.py has the quantization; the loop lives here so
+    that qat.py imports nothing of this module and `_make_trainer` needs no import inside a function).
+
+    Fresh run (`source` given): load the fp32 weights, calibrate the quantizers on training images, fine-tune.
+    Resume (`source` None): build the same quantized structure, then `restore` loads weights and ranges.
+    """
+
+    def __init__(self, cfg: TrainConfig, run_dir: Path, spec: ModelSpec, train_samples: Sequence[Sample],
+                 val_samples: Sequence[Sample], source: Optional[Dict[str, Any]] = None) -> None:
+        super().__init__(cfg, run_dir, spec, train_samples, val_samples)
+        if self.dist.enabled:
+            raise EdgeUnetError("--qat runs in one process; start it with `edgeunet train`, not torchrun")
+        if source is not None:
+            self.model.load_state_dict(source["state_dict"])
+            count = min(CALIBRATION_IMAGES, len(self.train_set))
+            batches = calibration_batches([self.train_set.pair(i)[0] for i in range(count)], spec)
+        else:  # resume: the ranges come from last.pt; one pass on zeros only creates the quantizers
+            height, width = spec.input_size
+            batches = [torch.zeros((1, spec.in_channels, height, width))]
+        # ModelOpt converts the UNet's submodules in place; the top-level object (and its class) stays the same.
+        self.model = cast(UNet, quantize_model(self.model.cpu(), batches)).to(self.device)
+        self.net = self.model
+        # The quantized modules carry the same parameters plus range buffers: a fresh optimiser and schedule over them.
+        self.optimizer = build_optimizer(cfg, self.model)
+        self.scheduler = build_scheduler(cfg, self.optimizer)
+        source_file = Path(cfg.qat_from) if cfg.qat_from else None
+        # Recorded in every checkpoint: which fp32 model this was fine-tuned from (the gate's reference), hashed once.
+        self.qat_info = {**QAT_SCHEME, "source": cfg.qat_from,
+                         "source_sha256": sha256_file(source_file) if source_file is not None and source_file.is_file() else None}
+
+    def payload(self, full: bool) -> Dict[str, Any]:
+        payload = super().payload(full)
+        payload["qat"] = dict(self.qat_info)
+        return payload
+
+
 def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
@@ -266,8 +304,6 @@ def _make_trainer(cfg: TrainConfig, run_dir: Path, spec: ModelSpec, train_sample
     """The plain loop, or (cfg.qat_from) the quantization-aware one; ModelOpt is imported only for the latter."""
     if cfg.qat_from is None:
         return Trainer(cfg, run_dir, spec, train_samples, val_samples)
-    from edgeunet.train.qat import QatTrainer
-
     return QatTrainer(cfg, run_dir, spec, train_samples, val_samples, source)
 
 

@@ -1,11 +1,18 @@
-"""The doctor's stream checks: H.264 encoder choice and Jetson clocks, from recorded tool output (no Jetson needed)."""
+"""The doctor's stream checks: source/sink tables, video codecs, H.264 encoder, Jetson clocks, from recorded tool output (no Jetson needed)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from types import SimpleNamespace
 from typing import List, Optional
 
+import pytest
+
 from edgeunet.deploy import doctor_stream
+from edgeunet.deploy.checks import RELEASE_ENV
 from edgeunet.deploy.doctor import MISSING, NA, OK, WARN
+from edgeunet.stream.sinks import SINKS
+from edgeunet.stream.sources import SOURCES
 
 # `sudo jetson_clocks --show` on an Orin Nano in the 25 W mode, clocks left to the governor (the shape recorded in a
 # public Orin Nano bring-up note; IdleStates and the fan lines as printed there, CPU clocks in kHz, GPU/EMC in Hz).
@@ -62,3 +69,27 @@ def test_h264_encoder_check() -> None:
     assert soft.status == OK and soft.detail.startswith("x264enc")
     none = doctor_stream.check_h264_encoder(lambda name: False)
     assert none.status == MISSING and none.detail.startswith("none") and "gstreamer1.0-plugins-ugly" in none.hint
+
+
+def test_video_codecs_check(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    jetson = doctor_stream.check_video_codecs(lambda name: True, opencv_gstreamer=True)
+    assert jetson.status == OK and jetson.detail == "decode nvv4l2decoder (GStreamer), encode nvv4l2h264enc (GStreamer): NVDEC/NVENC"
+    monkeypatch.setenv(RELEASE_ENV, str(tmp_path / "absent"))
+    desktop = doctor_stream.check_video_codecs(lambda name: False, opencv_gstreamer=False)
+    assert desktop.status == OK and "decode OpenCV/FFmpeg (this OpenCV has no GStreamer, which nvv4l2decoder needs)" in desktop.detail
+    (tmp_path / "release").write_text("# R35 (release), REVISION: 4.1\n")
+    monkeypatch.setenv(RELEASE_ENV, str(tmp_path / "release"))
+    jetson_without = doctor_stream.check_video_codecs(lambda name: name != "nvv4l2decoder", opencv_gstreamer=True)
+    assert jetson_without.status == WARN and "no nvv4l2decoder in GStreamer" in jetson_without.detail
+    assert "encode nvv4l2h264enc (GStreamer)" in jetson_without.detail and "JetPack" in jetson_without.hint
+
+
+def test_sources_and_outputs_come_from_the_tables() -> None:
+    sources, outputs = doctor_stream.check_sources(), doctor_stream.check_sinks()
+    assert sources.status == OK and all(name in sources.detail for name in SOURCES)
+    assert outputs.status == OK and all(name in outputs.detail for name in SINKS)
+    table = {"a": SimpleNamespace(problem=None), "b": SimpleNamespace(problem=lambda: "no screen here (DISPLAY unset); or write a file")}
+    assert doctor_stream.check_kinds("Outputs", table).detail == "ready: a; not here: b (no screen here (DISPLAY unset))"
+    broken = doctor_stream.check_kinds("Outputs", {"b": table["b"]})
+    assert broken.status == MISSING
+    assert doctor_stream.STREAM_CHECKS[:3] == (doctor_stream.check_sources, doctor_stream.check_sinks, doctor_stream.check_video_codecs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import cv2
 import numpy as np
@@ -12,12 +13,19 @@ from edgeunet.core.errors import EdgeUnetError
 from edgeunet.stream.sources import (
     CORRUPT,
     END,
+    LOST,
     OK,
+    SOURCES,
+    Source,
+    SourceKind,
+    SourceSpec,
     csi_pipeline,
+    grammar,
     gst_pipeline,
     open_source,
     opencv_has,
     parse_source,
+    register_source,
     require_gstreamer,
 )
 
@@ -118,3 +126,58 @@ def test_missing_path_is_one_line(tmp_path: Path) -> None:
         open_source(str(tmp_path / "nope.mp4"))
     with pytest.raises(EdgeUnetError, match="no images"):
         open_source(str(tmp_path))
+
+
+# -- the source table ----------------------------------------------------------------------------
+def test_unknown_scheme_names_the_closest_and_lists_every_source() -> None:
+    with pytest.raises(EdgeUnetError) as info:
+        parse_source("rstp://10.0.0.2/cam")
+    message = str(info.value)
+    assert "did you mean rtsp://?" in message and all(kind.usage in message for kind in SOURCES.values())
+    with pytest.raises(EdgeUnetError, match="unknown source kind 'ndi'; known: path, images"):
+        open_source(SourceSpec("ndi", "x", {}, "ndi://x"))
+
+
+def test_live_comes_from_the_table() -> None:
+    assert {name for name, kind in SOURCES.items() if kind.live} == {"camera", "v4l2", "csi", "rtsp", "http", "gst"}
+
+
+def test_a_registered_source_is_parsed_and_opened(tmp_path: Path) -> None:
+    """What a newcomer's source needs: one row (its own parse is optional). The pipeline takes any `Source`."""
+    folder = tmp_path / "f"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), np.zeros((8, 8, 3), np.uint8))
+
+    def open_alias(spec: SourceSpec, fps: Optional[float]) -> Source:
+        return open_source(SourceSpec("path", str(folder), {}, spec.text), fps)
+
+    row = register_source(SourceKind("alias", "alias://NAME", open_alias, schemes=("alias",), live=True))
+    try:
+        spec = parse_source("alias://anything")
+        assert spec.kind == "alias" and spec.live and "alias://NAME" in grammar()
+        assert open_source(spec).read()[0] == OK
+        with pytest.raises(ValueError, match="already registered"):
+            register_source(row)
+    finally:
+        del SOURCES["alias"]
+
+
+@pytest.mark.parametrize("kind", ["video", "folder", "glob"])
+def test_every_source_that_runs_here_keeps_the_contract(kind: str, tmp_path: Path, synth_video: Path) -> None:
+    """The shared contract: a `Source`, statuses from the four, END at the end, rewind to the start, close twice."""
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), np.full((24, 32, 3), 50 * i, np.uint8))
+    text = {"video": str(synth_video), "folder": str(tmp_path), "glob": str(tmp_path / "*.png")}[kind]
+    source = open_source(text)
+    assert isinstance(source, Source) and isinstance(source.codec, str) and source.codec
+    assert source.size is not None and not source.live
+    statuses = []
+    while not statuses or statuses[-1] != END:
+        status, frame, arrived = source.read()
+        statuses.append(status)
+        assert status in (OK, END, CORRUPT, LOST) and (frame is not None) == (status == OK) and arrived > 0
+    assert statuses.count(OK) >= 3
+    assert source.rewind() and source.read()[0] == OK
+    source.close()
+    source.close()
+
