@@ -4,10 +4,7 @@ From a checkpoint the network is exported first (export_onnx, its torch parity c
 (export/end_to_end.py); from an .onnx it is wrapped as it is, so a calibrated or fp16 network can be wrapped too.
 Every export ends with a check against the CPU path (ONNX Runtime, `processing.preprocess` -> network ->
 `processing.postprocess` vs the end-to-end graph on the same frames): the mask agreement is printed and recorded.
-
-Calibration and fp16 change the network only: `rewrapped` unwraps it, runs the usual step (with its accuracy gate) on
-the float-I/O network, and wraps the result with the same frame options, so Q/DQ never lands in the wrapper's
-resize, argmax or colouring.
+Calibration and fp16 of an end-to-end file live in export/end_to_end_steps.py (no torch behind them).
 """
 
 from __future__ import annotations
@@ -15,18 +12,16 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, List, Optional, Sequence, Tuple, TypeVar
+from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.core.onnx_model import KEY_END_TO_END, json_field, read_metadata, read_model, save_onnx, set_metadata
 from edgeunet.core.spec import ModelSpec
-from edgeunet.evaluate.gate import GateError, rejected_name
-from edgeunet.export.end_to_end import FRAME, FrameOptions, frame_options, unwrap, wrap
+from edgeunet.export.end_to_end import FRAME, FrameOptions, wrap
 
 PRECISION_TAGS = (".fp32", ".fp16", ".int8")
-T = TypeVar("T")
 
 
 @dataclass
@@ -133,51 +128,3 @@ def cpu_agreement(model: Any, network: Any, spec: ModelSpec, frames: Sequence[np
         agree += int(np.count_nonzero(mask == ref))
         total += ref.size
     return agree / max(total, 1)
-
-
-def rewrapped(path: Path | str, out: Path | str, step: Callable[[Path, Path], T], result_path: Callable[[T], Path]) -> T:
-    """Run `step(network.onnx, network_out.onnx)` (calibrate, convert) on the network inside an end-to-end file, then
-    wrap its output with the same frame options into `out`. `result_path` says where the step wrote its ONNX.
-
-    A rejected gate keeps the candidate wrapped as OUT's `*.rejected.onnx` (as for a plain network) and its one line
-    names that file; any other failure writes nothing.
-    """
-    path, out = Path(path), Path(out)
-    model, metadata, _ = read_model(path)
-    options = frame_options(metadata, str(path))
-    network, spec = unwrap(model, str(path))
-    with tempfile.TemporaryDirectory(prefix="edgeunet-e2e-", dir=out.parent if str(out.parent) else None) as tmp:
-        net_in, net_out = Path(tmp) / f"{path.stem}.network-source.onnx", Path(tmp) / f"{out.stem}.network.onnx"
-        save_onnx(network, net_in)
-        try:
-            result = step(net_in, net_out)
-        except GateError as exc:  # keep the rejected candidate as an end-to-end file next to OUT, and say so
-            rejected, kept = rejected_name(net_out), rejected_name(out)
-            if rejected.exists():
-                failed, _, failed_spec = read_model(rejected)
-                save_onnx(wrap(failed, failed_spec, options, str(path)), kept)
-            raise GateError(str(exc).replace(str(rejected), str(kept)).replace(net_out.name, out.name)) from None
-        done, _, done_spec = read_model(result_path(result))
-        save_onnx(wrap(done, done_spec, options, str(path)), out)
-    return result
-
-
-def is_end_to_end_file(path: Path | str) -> bool:
-    """Whether PATH is an end-to-end ONNX (so calibrate/convert work on its network); unreadable files say no here and
-    fail later in the step's own checks, with its own one-line message."""
-    from edgeunet.core.onnx_model import load_onnx
-
-    path = Path(path)
-    if path.suffix.lower() != ".onnx" or not path.is_file():
-        return False
-    try:
-        return KEY_END_TO_END in read_metadata(load_onnx(path))
-    except EdgeUnetError:
-        return False
-
-
-def calibrate_end_to_end(path: Path, out: Path, step: Callable[[Path, Path], Any]) -> Any:
-    """`quantize_and_gate` for an end-to-end file: the network is calibrated and gated, the result re-wrapped into OUT."""
-    calib, gate = rewrapped(path, out, step, lambda done: done[0].onnx_path)
-    calib.onnx_path = Path(out)
-    return calib, gate

@@ -15,7 +15,7 @@ from edgeunet.core.onnx_model import KEY_PRECISION, KEY_SOURCE_SHA, read_spec, s
 from edgeunet.data.dataset import Sample
 from edgeunet.evaluate.class_gate import class_drop_limit
 from edgeunet.evaluate.gate import GateResult, accuracy_gate, check_max_drop, validation_samples
-from edgeunet.export.end_to_end_export import is_end_to_end_file
+from edgeunet.export.end_to_end_steps import is_end_to_end_file
 from edgeunet.export.quantize import check_source, same_file
 
 
@@ -79,7 +79,7 @@ def convert_and_gate(
 ) -> Tuple[Path, Optional[GateResult]]:
     """convert_fp16 + accuracy_gate, the way `edgeunet convert --fp16` runs them (an end-to-end file: its network only)."""
     if is_end_to_end_file(onnx_path):
-        from edgeunet.export.end_to_end_export import rewrapped
+        from edgeunet.export.end_to_end_steps import rewrapped
 
         def step(net: Path, net_out: Path) -> Tuple[Path, Optional[GateResult]]:
             return convert_and_gate(net, net_out, val_data, max_drop, gate, max_class_drop)

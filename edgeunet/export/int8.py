@@ -28,7 +28,7 @@ from edgeunet.data.splits import sample_images
 from edgeunet.evaluate.class_gate import class_drop_limit
 from edgeunet.evaluate.gate import GateError, GateResult, check_max_drop, gate_result, record_gate, reject, validation_samples
 from edgeunet.export.calib_check import check_calibration_set
-from edgeunet.export.end_to_end_export import calibrate_end_to_end, is_end_to_end_file
+from edgeunet.export.end_to_end_steps import calibrate_end_to_end, is_end_to_end_file
 from edgeunet.export.qdq_layers import LAYER_OPS, MOVEMENT_OPS, quantized_layers
 from edgeunet.export.quantize import DEFAULT_PERCENTILE, ENGINES, CalibrationResult, calibrate, check_calibrate_args
 from edgeunet.export.sensitivity import SENSITIVITY_IMAGES, SensitivityResult, VariantScorer, layer_sensitivity
