@@ -28,7 +28,7 @@ def run_demo(out: Path, epochs: int = 15) -> Dict[str, Path]:
     from edgeunet.data.synth import make_dataset, make_video
     from edgeunet.evaluate.evaluate import evaluate
     from edgeunet.train.config import TrainConfig
-    from edgeunet.train.trainer import train
+    from edgeunet.train.run import train
 
     began = time.perf_counter()
     out = fresh_folder(out)

@@ -70,7 +70,7 @@ def train(
     `--qat --from RUN/best.pt --epochs N` fine-tunes a trained model for INT8 (RUN-qat/ by default).
     """
     from edgeunet.train.config import TrainConfig, load_config_file
-    from edgeunet.train.trainer import train as run_training
+    from edgeunet.train.run import train as run_training
 
     if resume is not None:
         device = options["device"] if ctx.get_parameter_source("device") != click.core.ParameterSource.DEFAULT else None
@@ -122,7 +122,7 @@ def _train_qat(ctx: click.Context, qat: bool, source: Optional[Path], max_drop: 
                             f"change only {', '.join('--' + k.replace('_', '-') for k in QAT_OPTIONS[:6])}, ...")
     overrides = {k: (str(options[k]) if isinstance(options[k], Path) else options[k]) for k in given}
     from edgeunet.train.qat import qat_config, require_modelopt
-    from edgeunet.train.trainer import train as run_training
+    from edgeunet.train.run import train as run_training
 
     cfg, payload = qat_config(source, overrides)  # a wrong --from is refused first
     require_modelopt()  # then a missing library, in one line, before anything is written

@@ -5,14 +5,13 @@ Exact resume without saving data-loader state: every epoch shuffles with a gener
 therefore sees the same batches whether or not the run was killed before it. metrics.csv is
 rewritten from the history stored in last.pt, so each epoch appears exactly once.
 
-The pieces live beside this loop: `dataset` (training pairs), `epoch` (one pass), `run_files`
+`train/run.py` starts or resumes a run with it. The pieces live beside this loop: `dataset` (training pairs), `epoch` (one pass), `run_files`
 (metrics.csv, config.json, snapshots), `builders` (spec, split, optimiser), `distributed` (device, torchrun).
 """
 
 from __future__ import annotations
 
 import math
-import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -21,17 +20,17 @@ from typing import Any, Dict, List, Optional, Sequence, cast
 
 import torch
 
-from edgeunet.core.atomic import ensure_writable_dir, sha256_file
+from edgeunet.core.atomic import sha256_file
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.core.overlay import colour_lut
 from edgeunet.core.spec import ModelSpec
 from edgeunet.data.class_balance import median_frequency_weights, parse_class_weights
 from edgeunet.data.data_stats import compute_data_stats
-from edgeunet.data.dataset import MaskMapper, Sample, mean_std
-from edgeunet.model.checkpoint import load_checkpoint, save_checkpoint
+from edgeunet.data.dataset import MaskMapper, Sample
+from edgeunet.model.checkpoint import save_checkpoint
 from edgeunet.model.losses import build_loss
 from edgeunet.model.unet import UNet
-from edgeunet.train.builders import build_optimizer, build_scheduler, build_spec, split_data
+from edgeunet.train.builders import build_optimizer, build_scheduler
 from edgeunet.train.config import TrainConfig
 from edgeunet.train.dataset import SegmentationDataset
 from edgeunet.train.distributed import Distributed, resolve_device
@@ -41,15 +40,11 @@ from edgeunet.train.plots import make_animation, plot_curves
 from edgeunet.train.qat import CALIBRATION_IMAGES, QAT_SCHEME, calibration_batches, quantize_model
 from edgeunet.train.run_files import (
     per_class_columns,
-    remove_stale_temp_files,
-    resume_checkpoint_path,
-    write_class_weights,
-    write_config,
     write_metrics_csv,
     write_snapshot,
 )
 
-__all__ = ["Trainer", "TrainState", "train", "save_checkpoint", "write_metrics_csv"]
+__all__ = ["Trainer", "TrainState", "QatTrainer", "save_checkpoint", "write_metrics_csv"]
 
 
 @dataclass
@@ -293,86 +288,3 @@ class QatTrainer(Trainer):
         payload = super().payload(full)
         payload["qat"] = dict(self.qat_info)
         return payload
-
-
-def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
-def _make_trainer(cfg: TrainConfig, run_dir: Path, spec: ModelSpec, train_samples: Sequence[Sample], val_samples: Sequence[Sample],
-                  source: Optional[Dict[str, Any]]) -> Trainer:
-    """The plain loop, or (cfg.qat_from) the quantization-aware one; ModelOpt is imported only for the latter."""
-    if cfg.qat_from is None:
-        return Trainer(cfg, run_dir, spec, train_samples, val_samples)
-    return QatTrainer(cfg, run_dir, spec, train_samples, val_samples, source)
-
-
-def train(cfg: TrainConfig, resume: Optional[Path] = None, device: Optional[str] = None, source: Optional[Dict[str, Any]] = None) -> Path:
-    """Run (or continue) a training; returns the run folder.
-
-    `source`: the fp32 checkpoint payload a fresh QAT run (cfg.qat_from) starts from; its spec (sizes, mean/std,
-    classes) is kept as is, so the quantized model sees exactly the inputs the fp32 model was trained on.
-    """
-    if resume is not None:
-        last = resume_checkpoint_path(Path(resume))
-        payload = load_checkpoint(last)
-        if "optimizer" not in payload:
-            raise EdgeUnetError(f"--resume {resume}: {last.name} holds weights only; resume from the run's last.pt")
-        cfg = TrainConfig.from_dict(payload["config"])
-        if device:
-            cfg.device = device
-        run_dir = last.parent
-        cfg.out = str(run_dir)
-        remove_stale_temp_files(run_dir)
-        spec = ModelSpec.from_dict(payload["spec"], str(last))
-    else:
-        cfg.validate()
-        run_dir = Path(cfg.out)
-        if (run_dir / "last.pt").exists():
-            raise EdgeUnetError(f"--out {run_dir} already holds a run; continue it with --resume {run_dir} or choose another --out")
-        payload = None
-    train_samples, val_samples = split_data(cfg)
-    if payload is None:
-        spec = build_spec(cfg, train_samples) if source is None else ModelSpec.from_dict(source["spec"], str(cfg.qat_from))
-    trainer = _make_trainer(cfg, run_dir, spec, train_samples, val_samples, source)
-    trainer.preload()
-    ensure_writable_dir(run_dir, "--out folder")
-    auto_weights = isinstance(cfg.class_weights, str) and cfg.class_weights.strip().lower() == "auto"
-    if auto_weights:  # recomputed on resume too: same masks, same weights, nothing extra to store
-        weights = trainer.balance_classes()
-        if trainer.dist.is_main and payload is None:
-            write_class_weights(run_dir / "class_weights.json", weights, spec.class_names, "median_frequency")
-    if payload is None:
-        if source is None:
-            images = [trainer.train_set.pair(i)[0] for i in range(min(64, len(trainer.train_set)))]
-            spec.mean, spec.std = mean_std(images)
-        if trainer.dist.is_main:
-            write_config(run_dir / "config.json", cfg.to_dict())
-    else:
-        trainer.restore(payload)
-        if trainer.state.stopped_early or trainer.state.epoch >= cfg.epochs:
-            print(f"{run_dir}: this run already finished at epoch {trainer.state.epoch}; nothing to resume")
-            return run_dir
-        if trainer.dist.is_main:
-            print(f"resuming {run_dir} from epoch {trainer.state.epoch}", flush=True)
-    if trainer.dist.is_main:
-        print(
-            f"training on {len(train_samples)} images, validating on {len(val_samples)}; {spec.in_channels} channel(s), "
-            f"{spec.num_classes} classes, {spec.input_size[0]}x{spec.input_size[1]} ({spec.resize}), width {cfg.width}, device {trainer.device}"
-            + (f", {trainer.dist.world_size} processes" if trainer.dist.enabled else ""),
-            flush=True,
-        )
-    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    try:
-        trainer.fit()
-    except KeyboardInterrupt:
-        trainer.finish()
-        raise EdgeUnetError(
-            f"interrupted; {run_dir} is saved up to epoch {trainer.state.epoch}; continue with: edgeunet train --resume {run_dir}",
-            exit_code=130,
-        ) from None
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    trainer.finish()
-    return run_dir
-
