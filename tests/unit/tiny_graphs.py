@@ -50,3 +50,36 @@ def threshold_onnx(
     onnx.save(model, str(path))
     return path
 
+
+
+def qdq_onnx(path: Path, input_scale: float = 0.5, hidden_scale: float = 0.01, spec: Optional[ModelSpec] = None) -> Path:
+    """`threshold_onnx` as an INT8 Q/DQ graph: Q/DQ on each Conv's activation input and weight.
+
+    `input_scale` (the first layer's input step) and `hidden_scale` (the second's) set how much each layer loses, so
+    a test knows which layer sensitivity must rank first.
+    """
+    spec = spec or tiny_spec()
+    threshold_onnx(path, spec)
+    model = onnx.load(str(path))
+    graph = model.graph
+    graph.initializer.extend([
+        numpy_helper.from_array(np.array(input_scale, np.float32), "s_in"),
+        numpy_helper.from_array(np.array(hidden_scale, np.float32), "s_hid"),
+        numpy_helper.from_array(np.array(1 / 127, np.float32), "s_w"),
+        numpy_helper.from_array(np.array(0, np.int8), "zp"),
+    ])
+    pairs = [("input", "s_in"), ("r1", "s_hid"), ("w1", "s_w"), ("w2", "s_w")]
+    qdq = []
+    for tensor, scale in pairs:
+        qdq.append(helper.make_node("QuantizeLinear", [tensor, scale, "zp"], [f"{tensor}_q"], name=f"{tensor}_QuantizeLinear"))
+        qdq.append(helper.make_node("DequantizeLinear", [f"{tensor}_q", scale, "zp"], [f"{tensor}_dq"],
+                                    name=f"{tensor}_DequantizeLinear"))
+    nodes = list(graph.node)
+    for node in nodes:
+        if node.op_type == "Conv":
+            node.input[0], node.input[1] = f"{node.input[0]}_dq", f"{node.input[1]}_dq"
+    del graph.node[:]
+    graph.node.extend([*qdq[:2], *qdq[4:], nodes[0], nodes[1], *qdq[2:4], nodes[2]])
+    set_metadata(model, {KEY_PRECISION: "int8"})
+    onnx.save(model, str(path))
+    return path
