@@ -52,11 +52,12 @@ def threshold_onnx(
 
 
 
-def qdq_onnx(path: Path, input_scale: float = 0.5, hidden_scale: float = 0.01, spec: Optional[ModelSpec] = None) -> Path:
+def qdq_onnx(path: Path, input_scale: float = 0.5, hidden_scale: float = 0.01, spec: Optional[ModelSpec] = None,
+             zero_point: int = 0) -> Path:
     """`threshold_onnx` as an INT8 Q/DQ graph: Q/DQ on each Conv's activation input and weight.
 
     `input_scale` (the first layer's input step) and `hidden_scale` (the second's) set how much each layer loses, so
-    a test knows which layer sensitivity must rank first.
+    a test knows which layer sensitivity must rank first. A non-zero `zero_point` makes a graph TensorRT rejects.
     """
     spec = spec or tiny_spec()
     threshold_onnx(path, spec)
@@ -66,7 +67,7 @@ def qdq_onnx(path: Path, input_scale: float = 0.5, hidden_scale: float = 0.01, s
         numpy_helper.from_array(np.array(input_scale, np.float32), "s_in"),
         numpy_helper.from_array(np.array(hidden_scale, np.float32), "s_hid"),
         numpy_helper.from_array(np.array(1 / 127, np.float32), "s_w"),
-        numpy_helper.from_array(np.array(0, np.int8), "zp"),
+        numpy_helper.from_array(np.array(zero_point, np.int8), "zp"),
     ])
     pairs = [("input", "s_in"), ("r1", "s_hid"), ("w1", "s_w"), ("w2", "s_w")]
     qdq = []
