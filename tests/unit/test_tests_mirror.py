@@ -15,8 +15,6 @@ PACKAGE = REPO / "edgeunet"
 
 # package/module -> why it has no unit test module yet (where it is tested instead). Delete a line when its test lands.
 NOT_YET = {
-    "cli/bench": "tests/integration/test_bench_cli.py",
-    "cli/stream": "tests/integration/test_stream_cli.py",
     "runtime/trt_backend": "tests/trtsim",
     "stream/command": "tests/integration/test_stream_cli.py",
     "stream/pipeline": "tests/integration/test_stream_live.py",
