@@ -41,7 +41,7 @@ def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_measures_fps_over_the_frames_asked_and_leaves_the_backend_open(video: Path) -> None:
     backend = ThresholdBackend()
     report = measure_pipeline(backend, video, max_frames=5)  # type: ignore[arg-type]
-    assert report["frames"] == 5 and report["fps"] > 0
+    assert report["frames"] == 5 and report["fps"] > 0 and report["ended"] == "max frames"
     assert report["backend"] == "fake" and report["precision"] == "fp32" and report["error"] is None
     assert [o["kind"] for o in report["outputs"]] == ["null"] and report["outputs"][0]["frames"] == 5
     assert backend.closed == 0  # bench owns the backend: it measures the next variant with it or closes it
@@ -50,7 +50,7 @@ def test_measures_fps_over_the_frames_asked_and_leaves_the_backend_open(video: P
 
 def test_whole_video_when_no_frame_limit(video: Path) -> None:
     report = measure_pipeline(ThresholdBackend(), str(video), overlay="contour")  # type: ignore[arg-type]
-    assert report["frames"] == 12 and report["ended"] and report["options"]["overlay"] == "contour"
+    assert report["frames"] == 12 and report["ended"] == "end of stream" and report["options"]["overlay"] == "contour"
 
 
 def test_a_missing_video_is_one_line_and_the_backend_stays_open(tmp_path: Path) -> None:
