@@ -30,13 +30,14 @@ def export_and_gate_qat(
     payload = load_checkpoint(checkpoint)
     if not payload.get("qat"):
         raise EdgeUnetError(f"{checkpoint}: not a QAT checkpoint; export it with `edgeunet export` and calibrate the ONNX")
+    recorded = str(payload["qat"].get("source") or "")
+    source = Path(recorded)
+    if gate and not (recorded and source.is_file()):  # before the export: no ungated best.int8.onnx beside an error
+        raise EdgeUnetError(f"{checkpoint}: its fp32 source {recorded or '(unrecorded)'} is gone, so the accuracy gate has no "
+                            f"reference; restore that file, or run `edgeunet export {checkpoint}` for the INT8 ONNX without the gate")
     result = export_onnx(checkpoint, parity_images=2)
     if not gate:
         return result, None
-    source = Path(str(payload["qat"].get("source") or ""))
-    if not source.is_file():
-        raise EdgeUnetError(f"{checkpoint}: its fp32 source {source} is gone, so the accuracy gate has no reference; "
-                            "pass --no-gate or restore that file")
     reference = export_onnx(source, checkpoint.parent / REFERENCE_NAME, size=result.spec.input_size, parity_images=1).path
     samples, described = validation_samples(reference, val_data)
     outcome = accuracy_gate(reference, result.path, val_data=val_data, max_drop=max_drop, samples=samples)
