@@ -33,7 +33,8 @@ def evaluate(
     if confusion_png is not None and confusion_png.suffix.lower() != ".png":  # before the (long) evaluation
         raise EdgeUnetError(f"--confusion {confusion_png}: give a .png file name")
     runtime = RuntimeOptions.pop(options)
-    frame = {"size": options.pop("frame_size"), "tile": options.pop("tile"), "overlap": options.pop("overlap")}
+    frame = {"size": options.pop("frame_size"), "tile": options.pop("tile"), "overlap": options.pop("overlap"),
+             "upsample": options.pop("upsample")}
     result = run_evaluation(model, data_dir, save_predictions=save_predictions, **frame, **runtime.load_backend_kwargs())
     title = f"{data_dir} ({result['images']} images)"
     if len(result["iou"]) <= WIDE_TABLE_CLASSES:
@@ -66,6 +67,7 @@ def infer(model: Path, inputs: tuple, out: Path, no_overlays: bool, **options: A
     from edgeunet.evaluate.infer import infer as run_infer
 
     runtime = RuntimeOptions.pop(options)
-    frame = {"size": options.pop("frame_size"), "tile": options.pop("tile"), "overlap": options.pop("overlap")}
+    frame = {"size": options.pop("frame_size"), "tile": options.pop("tile"), "overlap": options.pop("overlap"),
+             "upsample": options.pop("upsample")}
     result = run_infer(model, list(inputs), out, overlays=not no_overlays, **frame, **runtime.load_backend_kwargs())
     click.echo(f"wrote {result.images} mask(s) to {result.out} ({result.backend}, {result.precision}); class areas in {result.out / 'areas.json'}")

@@ -36,7 +36,10 @@ def mask_values(classes: int, positive_value: Optional[int], mask_map: Optional[
 
 
 def frame_size_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--size native / --tile / --overlap: how large frames reach the model (evaluate, infer)."""
+    """--size native / --tile / --overlap / --upsample: how large frames reach the model and come back (evaluate, infer)."""
+    func = click.option("--upsample", type=click.Choice(["fast", "logits"]), default="fast", show_default=True,
+                        help="Masks at the image's size: fast (same result, cost independent of the class count) or logits "
+                             "(resize every logit plane, then argmax: the reference).")(func)
     func = click.option("--overlap", type=click.IntRange(min=0), default=64, show_default=True, help="Pixels shared by neighbouring tiles (blended).")(func)
     func = click.option("--tile", type=click.IntRange(min=16), default=None, help="Native-resolution tiles of this side (multiple of 16), blended.")(func)
     func = click.option("--size", "frame_size", type=click.Choice(["native"]), default=None,

@@ -44,6 +44,9 @@ from edgeunet.cli.options import PathArg, RuntimeOptions, runtime_options
 @click.option("--pin-stages/--no-pin-stages", default=None,
               help="Linux: inference on every core but the last, decode/overlay/encode on the last, so they never preempt it "
                    "(default: on for a live source or --realtime with 2+ cores).")
+@click.option("--upsample", type=click.Choice(["fast", "logits"]), default="fast", show_default=True,
+              help="Masks at the frame's size: fast (same masks, cost independent of the class count) or logits (resize every "
+                   "logit plane, then argmax: the reference, slow at camera resolution).")
 @runtime_options()
 @click.option("--fp16", "half", is_flag=True, help="Run a .pt checkpoint in half precision (torch backend on CUDA).")
 def stream_cmd(model: Path, source: str, outputs: tuple, stats_out: Optional[Path], **options: Any) -> None:

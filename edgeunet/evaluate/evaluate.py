@@ -34,7 +34,7 @@ def evaluate(
     `segmenter`: score through this open one (the caller closes it); otherwise one is opened and closed here,
     so a gate run never leaks an ONNX Runtime session or an engine on a GPU.
     `size`/`tile`/`overlap`: 'native' runs whole frames at their own resolution; `tile` blends overlapping tiles.
-    `options`: backend options (threads, opt_level), as for `Segmenter`.
+    `options`: backend options (threads, opt_level) and `upsample`, as for `Segmenter`.
     """
     samples = list(samples) if samples is not None else find_samples(data)
     if segmenter is not None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional, Set, Tuple
 
 from edgeunet.core.errors import EdgeUnetError
+from edgeunet.core.processing import check_upsample
 
 OVERLAYS = ("alpha", "mask", "side", "contour")
 Log = Callable[[str], None]
@@ -34,7 +35,8 @@ class StreamOptions:
     queue_size: int = 2
     warmup: int = 3  # untimed inferences before the clock starts
     stage_nice: Optional[int] = None  # Linux: niceness added to every stage thread but inference; None: 5 live/--realtime, else 0
-    pin_stages: Optional[bool] = None  # Linux: inference on its own cores, the other stages on the last; None: on live/--realtime
+    pin_stages: Optional[bool] = None  # Linux: inference on its own cores, the other stages on the last; None: see pin_by_default
+    upsample: str = "fast"  # fast: full-resolution masks without resizing every logit plane | logits: the reference path
 
     def check(self) -> "StreamOptions":
         if self.overlay not in OVERLAYS:
@@ -47,6 +49,7 @@ class StreamOptions:
             raise EdgeUnetError(f"--fps {self.fps}: must be above 0")
         if self.stage_nice is not None and not 0 <= self.stage_nice <= 19:
             raise EdgeUnetError(f"--stage-nice {self.stage_nice}: must be from 0 to 19")
+        check_upsample(self.upsample)
         if self.reconnect < 0 or self.queue_size < 1 or self.warmup < 0:
             raise EdgeUnetError("--reconnect, queue size and warm-up must not be negative")
         return self

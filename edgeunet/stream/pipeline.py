@@ -84,7 +84,7 @@ def warm_up(backend: Backend, runs: int, frame_size: Optional[Sequence[int]] = N
     for _ in range(runs - 1):
         backend.run(tensor)
     if frame_size is not None and options is not None:
-        mask = postprocess(output, spec, (frame.shape[0], frame.shape[1]))
+        mask = postprocess(output, spec, (frame.shape[0], frame.shape[1]), options.upsample)
         render(frame, mask, options.overlay, colour_lut(spec.colors), spec.colors, options.alpha)
 
 
@@ -296,7 +296,7 @@ class Pipeline:
         p.tensor = None
 
     def _postprocess(self, p: _Packet) -> None:
-        p.mask = postprocess(p.output, self.spec, (p.frame.shape[0], p.frame.shape[1]))
+        p.mask = postprocess(p.output, self.spec, (p.frame.shape[0], p.frame.shape[1]), self.options.upsample)
         p.output = None
         self.stability.add(p.mask)
 
