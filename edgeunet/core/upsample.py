@@ -25,7 +25,6 @@ import cv2
 import numpy as np
 
 
-
 class Geometry(NamedTuple):
     """One axis of the resize: per output index its (edge-padded) grid cell and the weight of the next grid line."""
 
