@@ -54,7 +54,7 @@ def labels_at(logits: np.ndarray, out_hw: Tuple[int, int]) -> np.ndarray:
     """Class ids (uint8, out_hw) of argmax(bilinear(logits)) for CxHxW float logits, C <= 255, without resizing every plane."""
     _, height, width = logits.shape
     gy, gx = axis_geometry(height, int(out_hw[0])), axis_geometry(width, int(out_hw[1]))
-    grid = np.pad(grid_argmax(logits), 1, mode="edge")  # labels on the grid padded by its replicated edge
+    grid = cv2.copyMakeBorder(grid_argmax(logits), 1, 1, 1, 1, cv2.BORDER_REPLICATE)  # labels, edge padded
     corner = grid[:-1, :-1]  # one label per cell (2x2 neighbours), top-left
     uniform = (corner == grid[1:, :-1]) & (corner == grid[:-1, 1:]) & (corner == grid[1:, 1:])
     mask = np.repeat(np.repeat(corner, gx.counts, axis=1), gy.counts, axis=0)
