@@ -1,39 +1,23 @@
-"""The machine a benchmark ran on (CPU model, ISA, cores) and its load: a timing means nothing without them.
-
-No edgeunet import, so a benchmark can time another checkout (EDGEUNET_CODE) with the same host record.
-"""
+"""The machine a benchmark ran on (CPU model, ISA, cores) and its load: a timing means nothing without them."""
 
 from __future__ import annotations
 
 import os
 import platform
-import subprocess
 from typing import Dict, List
 
-ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16",
-             "asimd", "asimddp", "sve")
+from edgeunet.core.cpu import cpu_info
 
 
 def machine() -> Dict[str, str]:
-    """CPU model and ISA flags from lscpu (x86 and ARM flag names)."""
-    info = {"host": platform.node(), "cpu": platform.processor(), "isa": "", "cpus": str(os.cpu_count())}
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        return info
-    for line in out.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "Model name":
-            info["cpu"] = value.strip()
-        elif key.strip() == "Flags":
-            flags = value.split()
-            info["isa"] = " ".join(f for f in ISA_FLAGS if f in flags)
-        elif key.strip() == "CPU(s)":
-            info["cpus"] = value.strip()
-    return info
+    """Host, CPU model, ISA extensions (edgeunet.core.cpu) and the cores this process may use."""
+    found = cpu_info()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"host": platform.node(), "cpu": found["cpu_model"], "isa": ", ".join(found["isa"]), "cpus": str(cores)}
 
 
 def load_average() -> List[str]:
+    """/proc/loadavg's 1, 5 and 15 minute figures (empty where there is none): how busy the machine was around a timing."""
     try:
         with open("/proc/loadavg") as f:
             return f.read().split()[:3]

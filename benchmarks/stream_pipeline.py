@@ -51,14 +51,14 @@ STAGES = (("decode", "capture"), ("preprocess", "preprocess"), ("inference", "in
 
 
 def upscaled(video: Path, size: Tuple[int, int], frames: int, cache: Path) -> Path:
-    """The shared video resized (bilinear) to `size`, `frames` frames, written once as MJPG (cheap to decode, lossless enough)."""
-    out = cache / f"{video.stem}_{size[0]}x{size[1]}_{frames}.avi"
+    """The shared video resized (bilinear) to `size`, `frames` frames, written once as mp4v (MPEG-4 part 2, what `stream` writes; cheap to decode)."""
+    out = cache / f"{video.stem}_{size[0]}x{size[1]}_{frames}.mp4"
     if out.exists():
         return out
     cache.mkdir(parents=True, exist_ok=True)
     cap = cv2.VideoCapture(str(video))
-    tmp = out.with_suffix(".part.avi")
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"MJPG"), cap.get(cv2.CAP_PROP_FPS) or 10.0, size)
+    tmp = out.with_suffix(".part.mp4")
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), cap.get(cv2.CAP_PROP_FPS) or 10.0, size)
     for _ in range(frames):
         ok, frame = cap.read()
         if not ok:

@@ -35,7 +35,7 @@ class StreamOptions:
     queue_size: int = 2
     warmup: int = 3  # untimed inferences before the clock starts
     stage_nice: Optional[int] = None  # Linux: niceness added to every stage thread but inference; None: 5 live/--realtime, else 0
-    pin_stages: Optional[bool] = None  # Linux: inference on its own cores, the other stages on the last; None: see pin_by_default
+    pin_stages: Optional[bool] = None  # Linux: inference on its own cores, the other stages on the last; None: reserve_stage_core()
     upsample: str = "fast"  # fast: full-resolution masks without resizing every logit plane | logits: the reference path
 
     def check(self) -> "StreamOptions":
@@ -59,13 +59,34 @@ class StreamOptions:
 LIVE_STAGE_NICE = 5  # measured: benchmarks/results/stream-realtime-*.md
 
 
-def live_threads() -> int:
-    """Intra-op threads for a live stream when the user gave none: every core but one, which decode/overlay/encode keep.
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask, e.g. a container's cpuset), else os.cpu_count()."""
+    getter = getattr(os, "sched_getaffinity", None)
+    return len(getter(0)) if getter is not None else (os.cpu_count() or 1)
 
-    Why: with as many inference threads as cores, each frame's decode and JPEG encode preempt one of
-    them and the parallel operator waits for it (the p99 of capture-to-display doubled on 2 cores).
+
+def reserve_stage_core(cores: Optional[int] = None) -> bool:
+    """The default of --pin-stages for a live source or --realtime: keep one core for decode/pixels/encode only from 3 cores.
+
+    Why by core count: pinning gives inference every core but the last. On 3+ cores that costs it at most a
+    third of the machine and keeps our own stages from preempting it. On 2 cores it halves inference's cores
+    while the pixel stages, which no longer resize every logit plane, leave the reserved core mostly idle:
+    measured on an Intel Xeon (AVX-512, AMX), 2 cores, ISBI width 16 at 10 fps, 2 threads unpinned gave a
+    lower capture-to-display p50 and p99/p50 than 1 thread pinned (benchmarks/results/stream-realtime-2026-12-06.md).
+    The ISA does not enter: ONNX Runtime's fp32 kernels scaled to 2 threads on the AVX-512 hosts measured, and the
+    difference followed the cores and the pixel-stage cost.
     """
-    return max(1, (os.cpu_count() or 2) - 1)
+    return (usable_cores() if cores is None else cores) >= 3
+
+
+def live_threads(cores: Optional[int] = None) -> int:
+    """Intra-op threads for a live stream when the user gave none: every core but the reserved one (see reserve_stage_core).
+
+    Why not all of them on 3+ cores: with as many inference threads as cores, each frame's decode and JPEG
+    encode preempt one of them and the parallel operator waits for it (the p99 of capture-to-display doubled).
+    """
+    cores = usable_cores() if cores is None else cores
+    return max(1, cores - 1) if reserve_stage_core(cores) else max(1, cores)
 
 
 def stage_cores() -> Optional[Tuple[Set[int], Set[int]]]:
@@ -73,8 +94,7 @@ def stage_cores() -> Optional[Tuple[Set[int], Set[int]]]:
 
     Why pin: niceness only decides who runs first once both are runnable; a decode or JPEG encode woken on
     the inference thread's core still preempts it for a time slice. On its own cores inference is never
-    preempted by our own stages (measured on 2 cores: a small gain over nice alone, p99/p50 1.16 vs 1.18;
-    benchmarks/results/stream-realtime-2026-12-02.md, round 6).
+    preempted by our own stages.
     """
     getter = getattr(os, "sched_getaffinity", None)
     if getter is None:
