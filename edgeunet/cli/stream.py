@@ -43,7 +43,7 @@ from edgeunet.cli.options import PathArg, RuntimeOptions, runtime_options
                    "(default: 5 for a live source or --realtime, else 0).")
 @click.option("--pin-stages/--no-pin-stages", default=None,
               help="Linux: inference on every core but the last, decode/overlay/encode on the last, so they never preempt it "
-                   "(default: on for a live source or --realtime with 3+ cores; with 2, inference gets both).")
+                   "(default: on for a live source or --realtime with 2+ cores).")
 @click.option("--upsample", type=click.Choice(["fast", "logits"]), default="fast", show_default=True,
               help="Masks at the frame's size: fast (same masks, cost independent of the class count) or logits (resize every "
                    "logit plane, then argmax: the reference, slow at camera resolution).")

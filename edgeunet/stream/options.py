@@ -66,23 +66,23 @@ def usable_cores() -> int:
 
 
 def reserve_stage_core(cores: Optional[int] = None) -> bool:
-    """The default of --pin-stages for a live source or --realtime: keep one core for decode/pixels/encode only from 3 cores.
+    """The default of --pin-stages for a live source or --realtime: keep the last core for decode/pixels/encode from 2 cores.
 
-    Why by core count: pinning gives inference every core but the last. On 3+ cores that costs it at most a
-    third of the machine and keeps our own stages from preempting it. On 2 cores it halves inference's cores
-    while the pixel stages, which no longer resize every logit plane, leave the reserved core mostly idle:
-    measured on an Intel Xeon (AVX-512, AMX), 2 cores, ISBI width 16 at 10 fps, 2 threads unpinned gave a
-    lower capture-to-display p50 and p99/p50 than 1 thread pinned (benchmarks/results/stream-realtime-2026-12-06.md).
-    The ISA does not enter: ONNX Runtime's fp32 kernels scaled to 2 threads on the AVX-512 hosts measured, and the
-    difference followed the cores and the pixel-stage cost.
+    Measured, not assumed (benchmarks/results/stream-pixels-2026-12-06.md): on an Intel Xeon (AVX-512, AMX),
+    2 cores, ISBI width 16 paced at 10 fps, 5 runs each, 1 thread pinned against 2 threads unpinned gave
+    p99/p50 1.43 vs 1.63 at 768x576 and 1.47 vs 1.54 at 1080p (p50 592 vs 817 ms) with the machine's load at
+    12-14 from other jobs; issue 21's quieter runs on the same host class had 2 threads unpinned ahead (1.35-1.45
+    vs 1.38-1.76). Where other processes compete for the cores, a parallel operator on every core waits for its
+    slowest thread, so the reserved core wins; on a quiet machine the two are close. The ISA did not decide
+    either result (ONNX Runtime's fp32 kernels do not use AMX), so the rule is by core count only.
     """
-    return (usable_cores() if cores is None else cores) >= 3
+    return (usable_cores() if cores is None else cores) >= 2
 
 
 def live_threads(cores: Optional[int] = None) -> int:
     """Intra-op threads for a live stream when the user gave none: every core but the reserved one (see reserve_stage_core).
 
-    Why not all of them on 3+ cores: with as many inference threads as cores, each frame's decode and JPEG
+    Why not all of them: with as many inference threads as cores, each frame's decode and JPEG
     encode preempt one of them and the parallel operator waits for it (the p99 of capture-to-display doubled).
     """
     cores = usable_cores() if cores is None else cores

@@ -220,7 +220,7 @@ class _AffinitySink(Sink):
 @pytest.mark.parametrize("pin", [None, True, False])
 def test_realtime_pins_inference_apart_from_the_other_stages(tiny_onnx: Path, synth_video: Path, pin: Optional[bool]) -> None:
     """Issue 15: pinned, inference runs on every core but the last and the other stages on the last one; by default
-    (None) that happens from 3 cores on (issue 21: on 2 cores inference gets both)."""
+    (None) that happens wherever reserve_stage_core() says so (2+ cores)."""
     from edgeunet.stream.options import StreamOptions, reserve_stage_core
 
     cores = sorted(os.sched_getaffinity(0))

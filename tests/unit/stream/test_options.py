@@ -20,9 +20,9 @@ def test_unknown_upsample_is_checked() -> None:
     assert StreamOptions().check().upsample == "fast"
 
 
-@pytest.mark.parametrize(("cores", "threads", "reserve"), [(1, 1, False), (2, 2, False), (3, 2, True), (8, 7, True)])
+@pytest.mark.parametrize(("cores", "threads", "reserve"), [(1, 1, False), (2, 1, True), (3, 2, True), (8, 7, True)])
 def test_live_defaults_follow_the_core_count(cores: int, threads: int, reserve: bool) -> None:
-    """2 cores: inference gets both (a reserved core would idle); 3+: one core is kept for the other stages."""
+    """From 2 cores one core is kept for the other stages (measured: steadier where other jobs share the machine)."""
     assert reserve_stage_core(cores) is reserve
     assert live_threads(cores) == threads
 
