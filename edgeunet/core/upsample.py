@@ -8,9 +8,11 @@ argmax class c the interpolated argmax is exactly c. So:
   1. argmax at the model grid (cheap: classes x grid pixels);
   2. a grid cell (2x2 neighbours) whose 4 labels agree gives its label to every output pixel it covers
      (a row/column repeat, no per-pixel arithmetic);
-  3. only in the cells whose labels differ, the bilinear logits of the <= 4 classes at the cell's
-     corners are computed for the output pixels the cell covers, with cv2.resize's half-pixel geometry
-     (src = (dst + 0.5) * scale - 0.5, edges replicated), and the winner is written back.
+  3. only in the cells whose labels differ, the classes that can still win somewhere in the cell are
+     interpolated for the output pixels it covers, with cv2.resize's half-pixel geometry (src = (dst + 0.5)
+     * scale - 0.5, edges replicated), and the winner is written back. Not just the corner labels: a class
+     second at every corner can win between them. A class k can win only if l_k - l_a (bilinear too) is
+     >= 0 at some corner for the corner winners a; that leaves 2 candidates in most cells, rarely 3-5.
 
 The result equals argmax(cv2.resize(logits, INTER_LINEAR)) up to float rounding at exact ties
 (tests/unit/core/test_upsample.py). Index tables are cached per (grid, output) size.
