@@ -97,20 +97,35 @@ class SplitGroup(OptionGroup):
         ]
 
 
+class UpsampleGroup(OptionGroup):
+    """Upsampling: how masks come back at the frame's size (stream, evaluate, infer)."""
+
+    def params(self) -> List[Decorator]:
+        return [click.option("--upsample", type=click.Choice(["fast", "logits"]), default="fast", show_default=True,
+                             help="Masks at the frame's size: fast (same masks, cost independent of the class count) or logits "
+                                  "(resize every logit plane, then argmax: the reference, slow at camera resolution).")]
+
+    def read(self, options: Dict[str, Any]) -> str:
+        return str(options.pop("upsample"))
+
+
 @dataclass(frozen=True)
 class FrameOptions:
-    """How large frames reach the model: its own resize, the whole frame (native), or blended tiles."""
+    """How large frames reach the model (its own resize, the whole frame, blended tiles) and how masks come back."""
 
     size: Optional[str] = None
     tile: Optional[int] = None
     overlap: int = 64
+    upsample: str = "fast"
 
     def kwargs(self) -> Dict[str, Any]:
-        return {"size": self.size, "tile": self.tile, "overlap": self.overlap}
+        return {"size": self.size, "tile": self.tile, "overlap": self.overlap, "upsample": self.upsample}
 
 
 class FrameGroup(OptionGroup):
-    """Frame size: --size native / --tile / --overlap, how large frames reach the model (evaluate, infer)."""
+    """Frame size: --size native / --tile / --overlap / --upsample, how large frames reach the model and come back (evaluate, infer)."""
+
+    depends = (UpsampleGroup(),)
 
     def params(self) -> List[Decorator]:
         return [
@@ -122,7 +137,7 @@ class FrameGroup(OptionGroup):
 
     def read(self, options: Dict[str, Any]) -> FrameOptions:
         values = self.pop(options)
-        return FrameOptions(size=values["frame_size"], tile=values["tile"], overlap=values["overlap"])
+        return FrameOptions(size=values["frame_size"], tile=values["tile"], overlap=values["overlap"], upsample=values["upsample"])
 
 
 class MaxDropGroup(OptionGroup):
@@ -283,4 +298,6 @@ def echo_gate(gate: Any) -> None:
                 click.echo(line)
 
 
-ALL_GROUPS: Sequence[type] = (MaskGroup, SplitGroup, FrameGroup, MaxDropGroup, GateGroup, FloatLayersGroup, Int8ToolsGroup, DeviceGroup, RuntimeGroup)
+ALL_GROUPS: Sequence[type] = (
+    MaskGroup, SplitGroup, UpsampleGroup, FrameGroup, MaxDropGroup, GateGroup, FloatLayersGroup, Int8ToolsGroup, DeviceGroup, RuntimeGroup,
+)

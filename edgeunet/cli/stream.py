@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 import click
 
-from edgeunet.cli.options import PathArg, RuntimeGroup
+from edgeunet.cli.options import PathArg, RuntimeGroup, UpsampleGroup
 
 RUNTIME = RuntimeGroup()
 
@@ -46,6 +46,7 @@ RUNTIME = RuntimeGroup()
 @click.option("--pin-stages/--no-pin-stages", default=None,
               help="Linux: inference on every core but the last, decode/overlay/encode on the last, so they never preempt it "
                    "(default: on for a live source or --realtime with 2+ cores).")
+@UpsampleGroup()
 @RUNTIME
 @click.option("--fp16", "half", is_flag=True, help="Run a .pt checkpoint in half precision (torch backend on CUDA).")
 def stream_cmd(model: Path, source: str, outputs: tuple, stats_out: Optional[Path], **options: Any) -> None:

@@ -15,6 +15,7 @@ import numpy as np
 
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.core.spec import END_TO_END, IGNORE_LABEL, ModelSpec
+from edgeunet.core.upsample import grid_argmax, labels_at
 
 
 def to_model_channels(image: np.ndarray, spec: ModelSpec) -> np.ndarray:
@@ -99,7 +100,12 @@ def preprocess(image: np.ndarray, spec: ModelSpec) -> np.ndarray:
         raise EdgeUnetError(f"expected an 8-bit image, got {image.dtype}")
     if spec.io == END_TO_END:
         return frame_tensor(image, spec)
-    prepared = resize_to_input(to_model_channels(image, spec), spec)
+    if spec.in_channels == 3 and image.ndim == 3 and image.shape[2] == 3 and spec.resize != "native":
+        # BGR -> RGB is a channel permutation, which commutes exactly with a per-channel resize: swap the small image,
+        # not the camera frame (one full-frame copy less per frame)
+        prepared = to_model_channels(resize_to_input(image, spec), spec)
+    else:
+        prepared = resize_to_input(to_model_channels(image, spec), spec)
     if spec.io == "uint8":
         return np.ascontiguousarray(prepared.reshape(1, prepared.shape[0], prepared.shape[1], spec.in_channels))
     return normalize(prepared, spec)[None]
@@ -148,11 +154,22 @@ def logit_threshold(spec: ModelSpec) -> float:
     return math.log(t / (1 - t))
 
 
-def postprocess(output: np.ndarray, spec: ModelSpec, out_hw: Optional[Tuple[int, int]] = None) -> np.ndarray:
+UPSAMPLE_MODES = ("fast", "logits")
+
+
+def check_upsample(mode: str) -> str:
+    if mode not in UPSAMPLE_MODES:
+        raise EdgeUnetError(f"--upsample {mode}: choose from {', '.join(UPSAMPLE_MODES)}")
+    return mode
+
+
+def postprocess(output: np.ndarray, spec: ModelSpec, out_hw: Optional[Tuple[int, int]] = None, upsample: str = "fast") -> np.ndarray:
     """The graph's output for one image -> class-id mask (uint8 HxW) at `out_hw` (default: model size).
 
-    Logits are resized (bilinear) before the decision, so edges at the frame's resolution are
-    smooth; a uint8 mask from a fused graph can only be resized nearest-neighbour.
+    The decision is taken on bilinearly resized logits, so edges at the frame's resolution are smooth.
+    upsample "fast" (default) gives the same mask without resizing every logit plane (edgeunet.core.upsample:
+    the work is per boundary pixel, not per class x pixel); "logits" resizes them all (the reference).
+    A uint8 mask from a fused graph can only be resized nearest-neighbour.
     """
     if spec.io == END_TO_END:
         return frame_mask(output, out_hw)
@@ -171,6 +188,8 @@ def postprocess(output: np.ndarray, spec: ModelSpec, out_hw: Optional[Tuple[int,
             mask = cv2.resize(mask, target, interpolation=cv2.INTER_NEAREST)
         return mask
     logits = out.astype(np.float32, copy=False)
+    if check_upsample(upsample) == "fast":
+        return _fast_labels(logits, spec, target)
     if logits.ndim == 2:
         if target is not None and (logits.shape[1], logits.shape[0]) != target:
             logits = cv2.resize(logits, target, interpolation=cv2.INTER_LINEAR)
@@ -181,6 +200,15 @@ def postprocess(output: np.ndarray, spec: ModelSpec, out_hw: Optional[Tuple[int,
         if hwc.ndim == 2:
             hwc = hwc[:, :, None]
     return np.argmax(hwc, axis=2).astype(np.uint8)
+
+
+def _fast_labels(logits: np.ndarray, spec: ModelSpec, target: Optional[Tuple[int, int]]) -> np.ndarray:
+    """A binary logit becomes two planes (threshold, logit): argmax then equals `logit > threshold`, ties included."""
+    if logits.ndim == 2:
+        logits = np.stack([np.full(logits.shape, logit_threshold(spec), np.float32), logits])
+    if target is None or (logits.shape[2], logits.shape[1]) == target:
+        return grid_argmax(logits)
+    return labels_at(logits, (target[1], target[0]))
 
 
 def probabilities(output: np.ndarray, spec: ModelSpec) -> np.ndarray:

@@ -38,7 +38,7 @@ def evaluate(
     `size`/`tile`/`overlap`: 'native' runs whole frames at their own resolution; `tile` blends overlapping tiles.
     `group_regex`: when the file names are frames of several sequences (data/splits.py), the result also holds
     `groups`: {sequence: {images, miou, dice, pixel_acc}}, so a scene the model fails on is not averaged away.
-    `options`: backend options (threads, opt_level), as for `Segmenter`.
+    `options`: backend options (threads, opt_level) and `upsample`, as for `Segmenter`.
     """
     samples = list(samples) if samples is not None else find_samples(data)
     groups = find_groups(samples, group_regex)

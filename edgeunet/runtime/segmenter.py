@@ -7,7 +7,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from edgeunet.core.processing import postprocess, preprocess
+from edgeunet.core.processing import check_upsample, postprocess, preprocess
 from edgeunet.runtime.base import Backend, load_backend
 
 
@@ -18,13 +18,15 @@ class Segmenter:
     >>> mask = seg.predict(cv2.imread("cells.png"))   # uint8 HxW class ids  # doctest: +SKIP
     """
 
-    def __init__(self, model: Union[str, Path, Backend], backend: str = "auto", device: str = "auto", **options: Any) -> None:
+    def __init__(self, model: Union[str, Path, Backend], backend: str = "auto", device: str = "auto", upsample: str = "fast",
+                 **options: Any) -> None:
+        self.upsample = check_upsample(upsample)  # "logits": the reference path (every logit plane resized)
         self.backend: Backend = load_backend(model, backend, device, **options) if isinstance(model, (str, Path)) else model
         self.spec = self.backend.spec
 
     def predict(self, frame: np.ndarray) -> np.ndarray:
         output = self.backend.run(preprocess(frame, self.spec))
-        return postprocess(output, self.spec, (frame.shape[0], frame.shape[1]))
+        return postprocess(output, self.spec, (frame.shape[0], frame.shape[1]), self.upsample)
 
     def close(self) -> None:
         self.backend.close()

@@ -11,9 +11,9 @@ from edgeunet.stream.stream import Stream
 
 
 def measure_pipeline(backend: Backend, video: Union[str, Path], max_frames: Optional[int] = None, overlay: str = "alpha",
-                     outputs: Sequence[str] = ("null",)) -> Dict[str, Any]:
+                     outputs: Sequence[str] = ("null",), upsample: str = "fast") -> Dict[str, Any]:
     """End-to-end run of an already-open backend over `video` (read -> ... -> overlay -> outputs); `bench` reads ["fps"]."""
-    stream = Stream(backend, str(video), outputs, StreamOptions(overlay=overlay, hud=False, max_frames=max_frames))
+    stream = Stream(backend, str(video), outputs, StreamOptions(overlay=overlay, hud=False, max_frames=max_frames, upsample=upsample))
     try:
         return stream.run()
     finally:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional, Set, Tuple
 
 from edgeunet.core.errors import EdgeUnetError
+from edgeunet.core.processing import check_upsample
 
 OVERLAYS = ("alpha", "mask", "side", "contour")
 Log = Callable[[str], None]
@@ -34,7 +35,8 @@ class StreamOptions:
     queue_size: int = 2
     warmup: int = 3  # untimed inferences before the clock starts
     stage_nice: Optional[int] = None  # Linux: niceness added to every stage thread but inference; None: 5 live/--realtime, else 0
-    pin_stages: Optional[bool] = None  # Linux: inference on its own cores, the other stages on the last; None: on live/--realtime
+    pin_stages: Optional[bool] = None  # Linux: inference on its own cores, the other stages on the last; None: reserve_stage_core()
+    upsample: str = "fast"  # fast: full-resolution masks without resizing every logit plane | logits: the reference path
 
     def check(self) -> "StreamOptions":
         if self.overlay not in OVERLAYS:
@@ -47,6 +49,7 @@ class StreamOptions:
             raise EdgeUnetError(f"--fps {self.fps}: must be above 0")
         if self.stage_nice is not None and not 0 <= self.stage_nice <= 19:
             raise EdgeUnetError(f"--stage-nice {self.stage_nice}: must be from 0 to 19")
+        check_upsample(self.upsample)
         if self.reconnect < 0 or self.queue_size < 1 or self.warmup < 0:
             raise EdgeUnetError("--reconnect, queue size and warm-up must not be negative")
         return self
@@ -56,13 +59,34 @@ class StreamOptions:
 LIVE_STAGE_NICE = 5  # measured: benchmarks/results/stream-realtime-*.md
 
 
-def live_threads() -> int:
-    """Intra-op threads for a live stream when the user gave none: every core but one, which decode/overlay/encode keep.
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask, e.g. a container's cpuset), else os.cpu_count()."""
+    getter = getattr(os, "sched_getaffinity", None)
+    return len(getter(0)) if getter is not None else (os.cpu_count() or 1)
 
-    Why: with as many inference threads as cores, each frame's decode and JPEG encode preempt one of
-    them and the parallel operator waits for it (the p99 of capture-to-display doubled on 2 cores).
+
+def reserve_stage_core(cores: Optional[int] = None) -> bool:
+    """The default of --pin-stages for a live source or --realtime: keep the last core for decode/pixels/encode from 2 cores.
+
+    Measured, not assumed (benchmarks/results/stream-pixels-2026-12-06.md): on an Intel Xeon (AVX-512, AMX),
+    2 cores, ISBI width 16 paced at 10 fps, 5 runs each, 1 thread pinned against 2 threads unpinned gave
+    p99/p50 1.43 vs 1.63 at 768x576 and 1.47 vs 1.54 at 1080p (p50 592 vs 817 ms) with the machine's load at
+    12-14 from other jobs; issue 21's quieter runs on the same host class had 2 threads unpinned ahead (1.35-1.45
+    vs 1.38-1.76). Where other processes compete for the cores, a parallel operator on every core waits for its
+    slowest thread, so the reserved core wins; on a quiet machine the two are close. The ISA did not decide
+    either result (ONNX Runtime's fp32 kernels do not use AMX), so the rule is by core count only.
     """
-    return max(1, (os.cpu_count() or 2) - 1)
+    return (usable_cores() if cores is None else cores) >= 2
+
+
+def live_threads(cores: Optional[int] = None) -> int:
+    """Intra-op threads for a live stream when the user gave none: every core but the reserved one (see reserve_stage_core).
+
+    Why not all of them: with as many inference threads as cores, each frame's decode and JPEG
+    encode preempt one of them and the parallel operator waits for it (the p99 of capture-to-display doubled).
+    """
+    cores = usable_cores() if cores is None else cores
+    return max(1, cores - 1) if reserve_stage_core(cores) else max(1, cores)
 
 
 def stage_cores() -> Optional[Tuple[Set[int], Set[int]]]:
@@ -70,8 +94,7 @@ def stage_cores() -> Optional[Tuple[Set[int], Set[int]]]:
 
     Why pin: niceness only decides who runs first once both are runnable; a decode or JPEG encode woken on
     the inference thread's core still preempts it for a time slice. On its own cores inference is never
-    preempted by our own stages (measured on 2 cores: a small gain over nice alone, p99/p50 1.16 vs 1.18;
-    benchmarks/results/stream-realtime-2026-12-02.md, round 6).
+    preempted by our own stages.
     """
     getter = getattr(os, "sched_getaffinity", None)
     if getter is None:

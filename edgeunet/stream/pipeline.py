@@ -33,7 +33,7 @@ from edgeunet.core.processing import postprocess, preprocess
 from edgeunet.runtime.base import Backend
 from edgeunet.stream.channel import Channel, Closed
 from edgeunet.stream.drawing import draw_hud, render
-from edgeunet.stream.options import LIVE_STAGE_NICE, Log, StreamOptions, lower_thread_priority, pin_thread, stage_cores
+from edgeunet.stream.options import LIVE_STAGE_NICE, Log, StreamOptions, lower_thread_priority, pin_thread, reserve_stage_core, stage_cores
 from edgeunet.stream.sinks import Sink
 from edgeunet.stream.source_base import CORRUPT, END, OK, Source
 from edgeunet.stream.stability import MaskStability
@@ -84,7 +84,7 @@ def warm_up(backend: Backend, runs: int, frame_size: Optional[Sequence[int]] = N
     for _ in range(runs - 1):
         backend.run(tensor)
     if frame_size is not None and options is not None:
-        mask = postprocess(output, spec, (frame.shape[0], frame.shape[1]))
+        mask = postprocess(output, spec, (frame.shape[0], frame.shape[1]), options.upsample)
         render(frame, mask, options.overlay, colour_lut(spec.colors), spec.colors, options.alpha)
 
 
@@ -99,7 +99,7 @@ class Pipeline:
         self.lut = colour_lut(self.spec.colors)
         self.dropping = bool(source.live or options.realtime)
         self.stage_nice = options.stage_nice if options.stage_nice is not None else (LIVE_STAGE_NICE if self.dropping else 0)
-        pin = options.pin_stages if options.pin_stages is not None else self.dropping
+        pin = options.pin_stages if options.pin_stages is not None else (self.dropping and reserve_stage_core())
         self.cores = stage_cores() if pin else None  # (inference, the rest), or None: nothing pinned
         self.paced = bool(options.realtime and not source.live)
         self.pace_fps = float(options.fps or source.fps or 30.0)
@@ -296,7 +296,7 @@ class Pipeline:
         p.tensor = None
 
     def _postprocess(self, p: _Packet) -> None:
-        p.mask = postprocess(p.output, self.spec, (p.frame.shape[0], p.frame.shape[1]))
+        p.mask = postprocess(p.output, self.spec, (p.frame.shape[0], p.frame.shape[1]), self.options.upsample)
         p.output = None
         self.stability.add(p.mask)
 

@@ -14,7 +14,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
 
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.runtime.base import Backend, backend_for, load_backend
-from edgeunet.stream.options import Log, StreamOptions, live_threads
+from edgeunet.stream.options import Log, StreamOptions, live_threads, reserve_stage_core
 from edgeunet.stream.pipeline import Channel, Closed, FrameResult, Pipeline, warm_up
 from edgeunet.stream.sinks import Sink, StreamInfo, open_sinks
 from edgeunet.stream.sources import open_source, parse_source
@@ -59,7 +59,8 @@ class Stream:
         # ONNX Runtime's spin-waiting threads would take the cores that capture, overlay and encoding need.
         if threads is None and self._owns_backend and (self.source_spec.live or self.options.realtime):
             threads = live_threads()
-            self.log(f"live pacing: {threads} inference thread(s), one core left to decode/overlay/encode (--threads to choose)")
+            kept = "one core kept for decode/overlay/encode" if reserve_stage_core() else "decode/overlay/encode at a lower priority"
+            self.log(f"live pacing: {threads} inference thread(s), {kept} (--threads, --pin-stages to choose)")
         extra: Dict[str, Any] = {"spinning": False, "opt_level": ort_opt_level, **({} if threads is None else {"threads": threads})}
         if half:
             _check_half(model, backend)

@@ -205,3 +205,18 @@ def test_vtest_through_torch_cuda_fp16(tiny_run: Path, vtest: Path, tmp_path: Pa
     assert report["precision"] == "fp16" and report["device"].startswith("cuda"), report["device"]
     assert read_back(out) == (795, {(768, 576)})
     assert all(report["stages"][s]["count"] == 795 for s in STAGES)
+
+
+def test_upsample_reference_path_gives_the_same_masks(tiny_onnx: Path, synth_video: Path, tmp_path: Path) -> None:
+    """--upsample logits (the reference) and the default fast path write the same masks; the choice lands in --stats."""
+    masks = {}
+    for mode in ("fast", "logits"):
+        stats = tmp_path / f"{mode}.json"
+        proc = run_cli("stream", tiny_onnx, synth_video, "-o", tmp_path / f"{mode}/", "--overlay", "mask", "--no-hud",
+                       "--max-frames", "4", "--upsample", mode, "--stats", stats)
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(stats.read_text())["options"]["upsample"] == mode
+        masks[mode] = [cv2.imread(str(p)) for p in sorted((tmp_path / mode).glob("*.jpg"))]
+    assert len(masks["fast"]) == 4 and all(np.array_equal(a, b) for a, b in zip(masks["fast"], masks["logits"]))
+    bad = run_cli("stream", tiny_onnx, synth_video, "--upsample", "cubic")
+    assert bad.returncode == 2 and "cubic" in bad.stderr

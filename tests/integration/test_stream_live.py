@@ -217,10 +217,11 @@ class _AffinitySink(Sink):
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2, reason="needs Linux and 2+ cores")
-@pytest.mark.parametrize("pin", [None, False])
+@pytest.mark.parametrize("pin", [None, True, False])
 def test_realtime_pins_inference_apart_from_the_other_stages(tiny_onnx: Path, synth_video: Path, pin: Optional[bool]) -> None:
-    """Issue 15: live/--realtime runs inference on every core but the last and the other stages on the last one."""
-    from edgeunet.stream.options import StreamOptions
+    """Issue 15: pinned, inference runs on every core but the last and the other stages on the last one; by default
+    (None) that happens wherever reserve_stage_core() says so (2+ cores)."""
+    from edgeunet.stream.options import StreamOptions, reserve_stage_core
 
     cores = sorted(os.sched_getaffinity(0))
     backend = load_backend(tiny_onnx, threads=1)
@@ -238,7 +239,7 @@ def test_realtime_pins_inference_apart_from_the_other_stages(tiny_onnx: Path, sy
         stream.run()
     assert sink.seen and inference_cores
     assert set(os.sched_getaffinity(0)) == set(cores)  # the caller's own thread is left alone
-    if pin is False:
+    if pin is False or (pin is None and not reserve_stage_core()):
         assert sink.seen[-1] == set(cores) and inference_cores[-1] == set(cores)
     else:
         assert sink.seen[-1] == {cores[-1]} and inference_cores[-1] == set(cores[:-1])

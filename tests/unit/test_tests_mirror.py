@@ -26,12 +26,10 @@ NOT_YET = {
     "trt/runner": "tests/trtsim",
     "trt/selftest": "tests/trtsim",
     # Test modules written on other branches of the same round (issue 20): delete each line once that branch is merged.
-    "core/overlay": "branch pixels",
     "export/int8": "branch reg-int8",
     "export/quantize": "branch reg-int8",
     "runtime/base": "branch reg-backends",
     "runtime/ort_backend": "branch reg-backends",
-    "runtime/segmenter": "branches pixels, reg-backends",
     "runtime/torch_backend": "branch reg-backends",
     "trt/calibration": "branch emulator",
     "trt/sidecar": "branches emulator, reg-int8, security",

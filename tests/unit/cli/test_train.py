@@ -19,7 +19,7 @@ from tests.unit.cli.invoke import cli, ok, one_line_error  # noqa: E402
 @pytest.fixture()
 def calls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> List[Dict[str, Any]]:
     """Every call of the training function: its config (as a dict), resume folder and device."""
-    import edgeunet.train.trainer as trainer
+    import edgeunet.train.run as trainer
 
     seen: List[Dict[str, Any]] = []
 

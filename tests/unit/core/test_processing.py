@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -116,3 +117,38 @@ def test_end_to_end_other_sizes_are_resized_once_with_one_warning(capsys: pytest
     assert len(lines) == 1 and lines[0].startswith("warning: frames are 40x30") and "--frame-size 30x40" in lines[0]
     mask = postprocess(np.ones((1, 48, 64), np.int32), spec, (30, 40))  # the float32 variant's INT32 mask
     assert mask.shape == (30, 40) and mask.dtype == np.uint8 and mask.all()
+
+
+def _region_logits(classes: int, hw: tuple, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    labels = cv2.resize(rng.integers(0, classes, (4, 5)).astype(np.uint8), (hw[1], hw[0]), interpolation=cv2.INTER_NEAREST)
+    onehot = (np.arange(classes)[:, None, None] == labels[None]).astype(np.float32) * 4
+    return (onehot + rng.normal(0, 0.5, onehot.shape).astype(np.float32))[None]
+
+
+@pytest.mark.parametrize("resize", ["stretch", "letterbox", "native"])
+@pytest.mark.parametrize("classes", [2, 5])
+def test_fast_upsample_equals_the_reference_path(resize: str, classes: int) -> None:
+    spec = ModelSpec(num_classes=classes, input_size=[32, 48], resize=resize)
+    frame_hw = (90, 100) if resize != "native" else (30, 45)
+    channels = 1 if classes == 2 else classes
+    logits = _region_logits(max(classes, 2), (32, 48))[:, :channels] * (1 if classes > 2 else 2) - (0 if classes > 2 else 2)
+    fast = postprocess(logits, spec, frame_hw)
+    assert fast.shape == frame_hw
+    assert np.array_equal(fast, postprocess(logits, spec, frame_hw, upsample="logits"))
+    assert np.array_equal(postprocess(logits, spec), postprocess(logits, spec, upsample="logits"))  # model size
+
+
+def test_unknown_upsample_is_one_line() -> None:
+    from edgeunet.core.errors import EdgeUnetError
+
+    with pytest.raises(EdgeUnetError, match="--upsample cubic: choose from fast, logits"):
+        postprocess(np.zeros((1, 3, 4, 4), np.float32), ModelSpec(num_classes=3), (8, 8), upsample="cubic")
+
+
+def test_colour_frames_are_resized_before_the_channel_swap_with_the_same_result() -> None:
+    spec = ModelSpec(in_channels=3, channel_order="rgb", input_size=[24, 40], mean=[0.4, 0.5, 0.6], std=[0.2, 0.25, 0.3])
+    frame = np.random.default_rng(5).integers(0, 256, (90, 130, 3), dtype=np.uint8)
+    rgb = cv2.resize(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), (40, 24), interpolation=cv2.INTER_LINEAR)
+    expected = (rgb.astype(np.float32) / 255.0 - np.array(spec.mean, np.float32)) / np.array(spec.std, np.float32)
+    np.testing.assert_allclose(preprocess(frame, spec)[0], expected.transpose(2, 0, 1), atol=1e-5)
