@@ -12,6 +12,8 @@ from typing import Any, Callable, Dict, List, Optional
 
 import click
 
+from edgeunet.runtime.registry import backends_help
+
 PathArg = click.Path(path_type=Path)
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
@@ -97,7 +99,7 @@ def runtime_options(threads_help: str = "ONNX Runtime intra-op threads (default:
         func = click.option("--threads", type=click.IntRange(min=0), default=None, help=threads_help)(func)
         func = click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda[:N].")(func)
         if backend:
-            func = click.option("--backend", default="auto", show_default=True, help="auto (by file type), onnxruntime, tensorrt or torch.")(func)
+            func = click.option("--backend", default="auto", show_default=True, help=backends_help())(func)
         return func
 
     return decorate
@@ -117,10 +119,7 @@ class RuntimeOptions:
         return cls(**{name: options.pop(name) for name in ("backend", "device", "threads", "ort_opt_level") if name in options})
 
     def load_backend_kwargs(self) -> Dict[str, Any]:
-        """Arguments for `runtime.load_backend` / `Segmenter`: ORT knobs only when they differ from ORT's defaults."""
-        extra: Dict[str, Any] = {}
-        if self.threads is not None:
-            extra["threads"] = self.threads
-        if self.ort_opt_level != "all":
-            extra["opt_level"] = self.ort_opt_level
-        return {"backend": self.backend, "device": self.device, **extra}
+        """Arguments for `runtime.load_backend` / `Segmenter` (runtime.base.BackendOptions makes them)."""
+        from edgeunet.runtime.base import BackendOptions
+
+        return {"backend": self.backend, **BackendOptions(device=self.device, threads=self.threads, opt_level=self.ort_opt_level).kwargs()}

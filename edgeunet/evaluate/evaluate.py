@@ -39,11 +39,8 @@ def evaluate(
     samples = list(samples) if samples is not None else find_samples(data)
     if segmenter is not None:
         return _score(segmenter, model, samples, save_predictions)
-    seg = Segmenter(model, backend=backend, device=device, **options)
-    try:
+    with Segmenter(model, backend=backend, device=device, **options) as seg:
         return _score(seg, model, samples, save_predictions, frame_predictor(seg, size, tile, overlap))
-    finally:
-        seg.close()
 
 
 def _score(
