@@ -34,17 +34,18 @@ class BackendEntry:
         return getattr(importlib.import_module(module), cls)
 
     def missing(self) -> Tuple[str, ...]:
-        """Required modules that are not installed (found without importing them: torch costs seconds)."""
-        import importlib.util
+        """Required modules that are not installed here."""
+        return tuple(name for name in self.requires if not installed(name))
 
-        def absent(name: str) -> bool:
-            try:
-                return importlib.util.find_spec(name) is None
-            except (ImportError, ValueError):
-                return True
 
-        return tuple(name for name in self.requires if absent(name))
+def installed(module: str) -> bool:
+    """Whether `module` can be imported, found without importing it (torch costs seconds)."""
+    import importlib.util
 
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
 
 BACKENDS: Tuple[BackendEntry, ...] = (
     BackendEntry("torch", "torch", CHECKPOINT, "edgeunet.runtime.torch_backend:TorchBackend", ("torch",),
@@ -86,3 +87,11 @@ def backends_help(auto: bool = True) -> str:
     names = ["auto (by file type)", *BACKEND_NAMES]
     return ", ".join(names[:-1]) + " or " + names[-1] + "."
 
+
+
+def usable_backends() -> Tuple[bool, str]:
+    """(any usable?, 'usable: torch, onnxruntime; not here: tensorrt (needs tensorrt, pycuda)') for doctor."""
+    lacking = {entry.name: entry.missing() for entry in BACKENDS}
+    usable = [name for name, missing in lacking.items() if not missing]
+    absent = [f"{name} (needs {', '.join(missing)})" for name, missing in lacking.items() if missing]
+    return bool(usable), f"usable: {', '.join(usable) or 'none'}" + (f"; not here: {'; '.join(absent)}" if absent else "")
