@@ -1,0 +1,46 @@
+"""Segmenter: frame in, mask out, through any backend; a context manager that closes its backend once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgeunet.core.errors import EdgeUnetError
+from edgeunet.runtime.base import load_backend
+from edgeunet.runtime.segmenter import Segmenter
+from tests.unit.runtime.backend_contract import frames
+
+
+@pytest.mark.parametrize("fixture", ["tiny_pt", "tiny_dyn_onnx"])
+def test_predict_gives_a_mask_of_the_frame_size(fixture: str, request: pytest.FixtureRequest) -> None:
+    frame = np.repeat(np.repeat(frames(1)[0], 3, axis=0), 2, axis=1)  # 96x64: not the model's 32x32
+    with Segmenter(request.getfixturevalue(fixture), device="cpu") as seg:
+        mask = seg.predict(frame)
+        assert mask.shape == frame.shape[:2] and mask.dtype == np.uint8 and set(np.unique(mask)) <= {0, 1}
+    assert seg.backend.closed
+
+
+def test_both_backends_agree(tiny_pt: Path, tiny_dyn_onnx: Path) -> None:
+    frame = frames(1)[0]
+    with Segmenter(tiny_pt, device="cpu") as a, Segmenter(tiny_dyn_onnx, device="cpu") as b:
+        assert (a.predict(frame) == b.predict(frame)).mean() > 0.99
+
+
+def test_an_open_backend_is_used_and_closed_once(tiny_dyn_onnx: Path) -> None:
+    backend = load_backend(tiny_dyn_onnx, threads=1)
+    seg = Segmenter(backend)
+    assert seg.spec is backend.spec
+    seg.close()
+    seg.close()
+    assert backend.closed
+    with pytest.raises(EdgeUnetError, match="closed"):
+        seg.predict(frames(1)[0])
+
+
+def test_options_reach_the_backend(tiny_dyn_onnx: Path) -> None:
+    with Segmenter(tiny_dyn_onnx, backend="onnxruntime", device="cpu", threads=1, opt_level="basic") as seg:
+        assert seg.backend.opt_level == "basic"
+    with pytest.raises(EdgeUnetError, match="unknown backend option"):
+        Segmenter(tiny_dyn_onnx, thread=1)
