@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO))
 
 from edgeunet.bench.timing import time_backend  # noqa: E402
 from edgeunet.core.processing import preprocess  # noqa: E402
-from edgeunet.runtime.base import load_backend  # noqa: E402
+from edgeunet.runtime.base import BackendOptions, load_backend  # noqa: E402
 from edgeunet.stream.stats import summarize  # noqa: E402
 from edgeunet.stream.stream import Stream, StreamOptions  # noqa: E402
 
@@ -51,17 +51,15 @@ def model_only(backend: Any, video: Path, warmup: int, iterations: int) -> Dict[
 
 
 def run(args: argparse.Namespace) -> Dict[str, Any]:
-    options: Dict[str, Any] = {"spinning": args.spinning, **({} if args.threads is None else {"threads": args.threads})}
-    backend = load_backend(args.model, args.backend, args.device, **options)
-    before = model_only(backend, args.video, args.warmup, args.iterations)
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "out.mp4"
-        stream = Stream(backend, str(args.video), [str(out)], StreamOptions(overlay=args.overlay, hud=True, max_frames=args.frames))
-        report = stream.run()
-        stream.close()
-        written = _count_frames(out)
-    after = model_only(backend, args.video, args.warmup, args.iterations)
-    backend.close()
+    options = BackendOptions(device=args.device, threads=args.threads, spinning=args.spinning)
+    with load_backend(args.model, args.backend, **options.kwargs()) as backend:
+        before = model_only(backend, args.video, args.warmup, args.iterations)
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "out.mp4"
+            with Stream(backend, str(args.video), [str(out)], StreamOptions(overlay=args.overlay, hud=True, max_frames=args.frames)) as stream:
+                report = stream.run()
+            written = _count_frames(out)
+        after = model_only(backend, args.video, args.warmup, args.iterations)
     model_fps = (before["fps"] + after["fps"]) / 2.0
     e2e = report["stages"]["end_to_end"]
     return {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from edgeunet.core.errors import EdgeUnetError
-from edgeunet.core.model_files import CHECKPOINT, ENGINE, ONNX, MODEL_KINDS
+from edgeunet.core.model_files import CHECKPOINT, ENGINE, MODEL_KINDS, ONNX
 from edgeunet.runtime import registry
 from edgeunet.runtime.base import Backend
 
