@@ -58,3 +58,34 @@ class TestTensorRTContract(BackendContract):
     def after_close(self, backend: Backend) -> None:
         assert_clean()  # device memory freed, no CUDA context left pushed
         assert backend.phase_ms == {}
+
+
+def test_an_engine_of_the_wrong_shape_is_refused_and_freed(engine: Path, version: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An engine with two inputs (not an edgeunet model) is one line, and what it had put on the GPU is freed."""
+    from edgeunet.core.errors import EdgeUnetError
+    from edgeunet.runtime.base import load_backend
+
+    with installed(version, purge=PURGE):
+        from edgeunet.trt import runner
+
+        class TwoInputs(runner.EngineRunner):
+            @property
+            def input_names(self) -> list:
+                return ["a", "b"]
+
+            @input_names.setter
+            def input_names(self, value: list) -> None:
+                pass
+
+        monkeypatch.setattr(runner, "EngineRunner", TwoInputs)
+        with pytest.raises(EdgeUnetError, match="expected one input and at least one output"):
+            load_backend(engine)
+        assert_clean()
+
+
+def test_a_cpu_device_is_refused_before_tensorrt_loads(engine: Path) -> None:
+    from edgeunet.core.errors import EdgeUnetError
+    from edgeunet.runtime.base import load_backend
+
+    with pytest.raises(EdgeUnetError, match="for the CPU use the .onnx"):
+        load_backend(engine, device="cpu")
