@@ -44,3 +44,22 @@ def test_options_reach_the_backend(tiny_dyn_onnx: Path) -> None:
         assert seg.backend.opt_level == "basic"
     with pytest.raises(EdgeUnetError, match="unknown backend option"):
         Segmenter(tiny_dyn_onnx, thread=1)
+
+
+@pytest.mark.parametrize(("args", "fragment"), [
+    (["--backend", "trt"], "--backend trt: unknown backend; known: auto, torch, onnxruntime, tensorrt"),
+    (["--backend", "onnxruntme"], "(did you mean onnxruntime?)"),
+    (["--backend", "torch"], "not a readable PyTorch checkpoint"),
+])
+def test_cli_backend_mistakes_are_one_line(tiny_dyn_onnx: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                           args: list, fragment: str) -> None:
+    import cv2
+
+    from edgeunet.cli import main
+
+    cv2.imwrite(str(tmp_path / "a.png"), frames(1)[0])
+    with pytest.raises(SystemExit) as exit_info:
+        main(["infer", str(tiny_dyn_onnx), str(tmp_path / "a.png"), "--out", str(tmp_path / "out"), *args])
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert exit_info.value.code != 0 and len(lines) == 1 and fragment in lines[0], lines
+    assert not (tmp_path / "out").exists()
