@@ -332,10 +332,11 @@ def batch_profile(onnx: Path, batch: int) -> Optional[str]:
 def checkpoint_file(variants: Variants, row: Row, cfg: BenchConfig, backend: BackendEntry) -> Path:
     if not variants.is_checkpoint:
         raise EdgeUnetError(f"the {backend.name} backend needs the .pt checkpoint ({variants.model.name} is not one)")
-    if not get_precision(row.precision, "--precisions").checkpoint:
+    precision = get_precision(row.precision, "--precisions")
+    if not precision.checkpoint:  # every INT8 row has the same reason (one footnote in the table)
         runs = "/".join(p.name for p in PRECISIONS_TABLE if p.checkpoint)
         others = " or ".join(b.name for b in BACKENDS if b.opens != CHECKPOINT)
-        raise EdgeUnetError(f"{backend.name} runs {runs} here; {row.precision} runs through {others}")
+        raise EdgeUnetError(f"{backend.name} runs {runs} here; {'INT8' if precision.is_int8 else row.precision} runs through {others}")
     return variants.model
 
 

@@ -92,5 +92,5 @@ def test_a_precision_with_a_converter_is_made_by_it(tmp_path: Path, monkeypatch:
     assert variants.model_file(made, _row("onnxruntime", "fp16"), cfg) == first and len(calls) == 1
     checkpoint = tmp_path / "m.pt"
     checkpoint.write_bytes(b"pt")
-    with pytest.raises(EdgeUnetError, match="torch runs fp32/fp16 here; int8 runs through onnxruntime or tensorrt"):
+    with pytest.raises(EdgeUnetError, match="torch runs fp32/fp16 here; INT8 runs through onnxruntime or tensorrt"):
         variants.model_file(variants.Variants(checkpoint, cfg, log=lambda _: None), _row("torch", "int8"), cfg)
