@@ -43,14 +43,9 @@ from edgeunet.runtime.base import load_backend  # noqa: E402
 def latency_ms(model: Path, image: Path, threads: Optional[int], warmup: int, iterations: int) -> float:
     """Median model-only latency (edgeunet.bench.timing: warm-up, then `iterations` timed Backend.run calls)."""
     options: Dict[str, Any] = {"threads": threads} if threads else {}
-    backend = load_backend(model, backend="onnxruntime", device="cpu", **options)
-    try:
+    with load_backend(model, backend="onnxruntime", device="cpu", **options) as backend:
         batch = preprocess(read_image(image), read_spec(model))
         return summarize(time_backend(backend.run, batch, warmup, iterations, None))["p50"]
-    finally:
-        close = getattr(backend, "close", None)
-        if close is not None:
-            close()
 
 
 def score(model: Path, val: Path, threads: Optional[int]) -> Dict[str, Any]:

@@ -12,21 +12,18 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.core.model_files import model_kind
-from edgeunet.core.onnx_model import PRECISIONS
+from edgeunet.core.precisions import BENCH_PRECISIONS, DEFAULT_BENCH_PRECISIONS, PRECISIONS_TABLE
+from edgeunet.runtime.registry import BACKEND_NAMES, SHORT
 
-# int8: the TensorRT-valid symmetric Q/DQ graph (what build-engine uses); int8-cpu: the graph ONNX Runtime runs fastest
-# on a CPU (calibrate --target cpu). Both are shown so users see what each target costs and gains.
-# int8-modelopt: NVIDIA ModelOpt's ONNX PTQ of the same fp32 model and images (a second opinion on Q/DQ placement);
-# int8-qat: the INT8 ONNX of a quantization-aware fine-tuning (`train --qat`), given with --qat FILE;
-# int8-fallback: an INT8 ONNX with layers left in float (`calibrate --fallback auto` / `--keep-float`), given with
-# --fallback FILE, which also asks for the speed cost of each of its float layers. None of the three is a default.
-DEFAULT_PRECISIONS = (*PRECISIONS, "int8-cpu")
-BENCH_PRECISIONS = (*DEFAULT_PRECISIONS, "int8-modelopt", "int8-qat", "int8-fallback")
+# The rows bench can measure are the precisions of core.precisions (int8: the TensorRT-valid symmetric Q/DQ graph
+# build-engine uses; int8-cpu: the graph ONNX Runtime runs fastest on a CPU; int8-modelopt, int8-qat and int8-fallback:
+# second opinions and given files, none of them a default) and the backends of runtime.registry.
+DEFAULT_PRECISIONS = DEFAULT_BENCH_PRECISIONS
 INT8_TARGETS = {"int8": "tensorrt", "int8-cpu": "cpu"}  # the two edgeunet calibrate targets
-INT8_PRECISIONS = ("int8", "int8-cpu", "int8-modelopt", "int8-qat", "int8-fallback")
-GIVEN_QDQ_PRECISIONS = ("int8-modelopt", "int8-qat", "int8-fallback")  # Q/DQ graphs TensorRT builds as they are
-BACKENDS = ("torch", "onnxruntime", "tensorrt")
-SHORT = {"torch": "torch", "onnxruntime": "ORT", "tensorrt": "TRT"}
+INT8_PRECISIONS = tuple(p.name for p in PRECISIONS_TABLE if p.is_int8)
+# Q/DQ graphs TensorRT builds as they are (bench's own `int8` is calibrated by build-engine from the fp32 ONNX instead)
+GIVEN_QDQ_PRECISIONS = tuple(p.name for p in PRECISIONS_TABLE if p.is_int8 and p.stored_as and not p.no_engine)
+BACKENDS = BACKEND_NAMES
 
 
 @dataclass
@@ -70,7 +67,7 @@ class BenchOutputs:
 
 
 def bench_config(
-    models: Sequence[Path], precisions: str = "fp32,fp16,int8,int8-cpu", backends: str = "auto", batch: str = "1",
+    models: Sequence[Path], precisions: str = ",".join(DEFAULT_PRECISIONS), backends: str = "auto", batch: str = "1",
     size: Optional[str] = None, iterations: Optional[int] = None, duration: Optional[float] = None, **options: Any,
 ) -> BenchConfig:
     """The command line's text options parsed into a BenchConfig (the rest are BenchConfig fields by name)."""

@@ -54,25 +54,14 @@ def input_batch(spec: Any, batch: int, size: List[int], data: Optional[Path]) ->
 
 
 def open_backend(row: Row, path: Path, cfg: BenchConfig) -> Any:
-    from edgeunet.runtime.base import load_backend
+    """The row's backend on its file, opened with the run's options (runtime.base.BackendOptions: one set for all)."""
+    from edgeunet.runtime.base import BackendOptions, load_backend
+    from edgeunet.runtime.registry import get_backend
 
-    options: Dict[str, Any] = {}
-    device = cfg.device  # onnxruntime: its backend picks the providers (runtime.ort_backend.choose_providers)
-    if row.backend == "onnxruntime":
-        options["threads"] = cfg.threads
-        options["opt_level"] = cfg.ort_opt_level
-    elif row.backend == "torch":
-        options["half"] = row.precision == "fp16"
-        device = cfg.device
-    else:
-        device = "auto" if cfg.device in ("auto", "cuda") else cfg.device
-    backend = load_backend(path, row.backend, device, **options)
-    if row.backend == "torch":
+    options = BackendOptions(device=cfg.device, threads=cfg.threads, opt_level=cfg.ort_opt_level, half=row.precision == "fp16")
+    backend = load_backend(path, row.backend, **options.kwargs())
+    if get_backend(row.backend).opens == CHECKPOINT:  # a checkpoint runs at any size: the row's, not the trained one
         backend.spec = backend.spec.with_input_size(row.size, str(path))
-        if cfg.threads:
-            from edgeunet.model.checkpoint import require_torch
-
-            require_torch().set_num_threads(int(cfg.threads))
     return backend
 
 
@@ -102,7 +91,6 @@ def _pipeline_fps(backend: Any, video: Path, frames: int) -> Tuple[Optional[floa
 
 def run_row(row: Row, variants: Variants, cfg: BenchConfig, samples: Optional[list]) -> Row:
     """Measure one row; any user-fixable failure (missing TensorRT, fp16 torch on CPU, ...) becomes its reason."""
-    backend = None
     try:
         with RssSampler() as rss:
             path = model_file(variants, row, cfg)
@@ -114,43 +102,50 @@ def run_row(row: Row, variants: Variants, cfg: BenchConfig, samples: Optional[li
                 row.qdq_pairs = count_qdq(path).pairs
             if row.precision == "int8-fallback":
                 row.float_layers = variants.fallback_layers()
-            backend = open_backend(row, path, cfg)
-            row.device = str(backend.device)
-            x = input_batch(backend.spec, row.batch, row.size, cfg.data)
-            phases: List[Dict[str, float]] = []
-            lat = time_backend(_recording_phases(backend, phases), x, cfg.warmup, cfg.iterations, cfg.duration)
-            row.latency_ms = {k: round(v, 4) for k, v in summarize(lat).items()}
-            row.runs = len(lat)
-            row.fps = round(row.batch * 1000.0 / row.latency_ms["mean"], 2)
-            if phases:
-                timed = phases[-len(lat):]
-                row.trt_phases_ms = {k: round(float(np.median([p[k] for p in timed])), 4) for k in timed[0]}
-            if samples and cfg.data is not None:
-                from edgeunet.evaluate.evaluate import evaluate
-                from edgeunet.runtime.segmenter import Segmenter
-
-                metrics = evaluate(path, cfg.data, segmenter=Segmenter(backend), samples=samples)
-                row.dice = round(float(metrics["dice"]), 5)
-                row.miou = round(float(metrics["miou"]), 5)
-            if cfg.video is not None and row.batch == 1:
-                row.pipeline_fps, row.pipeline_note = _pipeline_fps(backend, cfg.video, cfg.video_frames)
+            with open_backend(row, path, cfg) as backend:
+                _measure(row, backend, path, cfg, samples)
         row.peak_rss_mb = round(rss.peak_mb, 1)
     except EdgeUnetError as exc:
         unavailable(row, str(exc))
-    finally:
-        if backend is not None:
-            backend.close()
     return row
 
 
+def _measure(row: Row, backend: Any, path: Path, cfg: BenchConfig, samples: Optional[list]) -> None:
+    """Latency (and TensorRT's phases), then Dice/mIoU on `samples`, then pipeline FPS over --video, into `row`."""
+    row.device = str(backend.device)
+    x = input_batch(backend.spec, row.batch, row.size, cfg.data)
+    phases: List[Dict[str, float]] = []
+    lat = time_backend(_recording_phases(backend, phases), x, cfg.warmup, cfg.iterations, cfg.duration)
+    row.latency_ms = {k: round(v, 4) for k, v in summarize(lat).items()}
+    row.runs = len(lat)
+    row.fps = round(row.batch * 1000.0 / row.latency_ms["mean"], 2)
+    if phases:
+        timed = phases[-len(lat):]
+        row.trt_phases_ms = {k: round(float(np.median([p[k] for p in timed])), 4) for k in timed[0]}
+    if samples and cfg.data is not None:
+        from edgeunet.evaluate.evaluate import evaluate
+        from edgeunet.runtime.segmenter import Segmenter
+
+        metrics = evaluate(path, cfg.data, segmenter=Segmenter(backend), samples=samples)
+        row.dice = round(float(metrics["dice"]), 5)
+        row.miou = round(float(metrics["miou"]), 5)
+    if cfg.video is not None and row.batch == 1:
+        row.pipeline_fps, row.pipeline_note = _pipeline_fps(backend, cfg.video, cfg.video_frames)
+
+
 # -- the whole run ----------------------------------------------------------------------------
+# which model kinds bench can make from a given one (a checkpoint is exported, an ONNX built into an engine)
+REACHABLE = {CHECKPOINT: (CHECKPOINT, ONNX, ENGINE), ONNX: (ONNX, ENGINE), ENGINE: (ENGINE,)}
+
+
 def plan_backends(model: Path, requested: List[str]) -> List[str]:
+    """--backends auto: every registered backend whose file kind bench can make from `model`, in table order."""
     if requested != ["auto"]:
         return requested
-    if model_kind(model) == ENGINE:
-        return ["tensorrt"]
-    lead = ["torch"] if model_kind(model) == CHECKPOINT else []
-    return lead + ["onnxruntime", "tensorrt"]
+    from edgeunet.runtime.registry import BACKENDS
+
+    reachable = REACHABLE.get(model_kind(model) or "", ())
+    return [entry.name for entry in BACKENDS if entry.opens in reachable]
 
 
 def scoring_samples(model: Path, cfg: BenchConfig) -> Optional[list]:

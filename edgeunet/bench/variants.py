@@ -12,10 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
-from edgeunet.bench.config import GIVEN_QDQ_PRECISIONS, INT8_PRECISIONS, INT8_TARGETS, BenchConfig, Row
+from edgeunet.bench.config import GIVEN_QDQ_PRECISIONS, INT8_TARGETS, BenchConfig, Row
 from edgeunet.core.atomic import sha256_bytes, sha256_file
 from edgeunet.core.errors import EdgeUnetError
-from edgeunet.core.model_files import CHECKPOINT, ENGINE, model_kind
+from edgeunet.core.model_files import CHECKPOINT, ENGINE, ONNX, model_kind
+from edgeunet.core.precisions import PRECISIONS_TABLE, Precision, get_precision
+from edgeunet.runtime.registry import BACKENDS, BackendEntry, get_backend
 
 
 def cache_dir_for(model: Path, cache: Optional[Path]) -> Path:
@@ -104,7 +106,7 @@ class Variants:
             else:
                 from edgeunet.core.onnx_model import load_onnx, precision_of, read_metadata
 
-                precision = precision_of(read_metadata(load_onnx(self.model)))
+                precision = precision_of(read_metadata(load_onnx(self.model)), str(self.model))
                 if precision != "fp32":
                     raise EdgeUnetError(f"{self.model}: is {precision}; bench derives variants from an fp32 model (.pt or fp32 .onnx)")
                 if list(self.native_size()) != list(size):
@@ -122,18 +124,27 @@ class Variants:
 
         return self._memo(f"fp32-{size}", make)
 
-    def fp16(self, size: List[int]) -> Path:
-        out = self.dir / f"fp16-{size[0]}x{size[1]}.onnx"
+    def derived(self, precision: Precision, size: List[int]) -> Path:
+        """The fp32 variant converted by the precision's own converter (core.precisions `derive`; fp16: convert_fp16)."""
+        out = self.dir / f"{precision.name}-{size[0]}x{size[1]}.onnx"
         if out.exists():
             return out
 
         def make() -> Path:
-            from edgeunet.export.fp16 import convert_fp16
+            convert = precision.deriver()
+            self.log(f"bench: {precision.name} conversion -> {out}")
+            return convert(self.fp32(size), out)
 
-            self.log(f"bench: fp16 conversion -> {out}")
-            return convert_fp16(self.fp32(size), out)
+        return self._memo(f"{precision.name}-{size}", make)
 
-        return self._memo(f"fp16-{size}", make)
+    def onnx_for(self, row: Row) -> Path:
+        """The ONNX a row runs: fp32 itself, an INT8 graph, or a converted variant."""
+        precision = get_precision(row.precision, "--precisions")
+        if precision.is_int8:
+            return self.row_onnx(row)
+        if precision.name == "fp32":
+            return self.fp32(row.size)
+        return self.derived(precision, row.size)
 
     def calib_source(self) -> Path:
         if self.cfg.calib_data is not None:
@@ -210,7 +221,7 @@ class Variants:
         def make() -> Path:
             from edgeunet.core.onnx_model import load_onnx, precision_of, read_metadata, read_spec
 
-            precision = precision_of(read_metadata(load_onnx(given)))
+            precision = precision_of(read_metadata(load_onnx(given)), str(given))
             if precision != "int8":
                 raise EdgeUnetError(f"{option} {given}: is {precision}; pass the INT8 ONNX that {maker} wrote")
             native = list(read_spec(given).input_size)
@@ -262,8 +273,15 @@ class Variants:
         return self.quantized(row.precision, row.size)
 
 
+# bench's own fp32/fp16/int8 engines: build-engine's flags on the fp32 ONNX (it converts, calibrates and gates itself)
+BUILD_FLAGS = {"fp32": (False, False), "fp16": (True, False), "int8": (True, True)}
+
+
 def trt_engine(variants: Variants, row: Row, cfg: BenchConfig) -> Path:
     """An engine for this row: MODEL itself when it is one; else built (once) through `edgeunet build-engine`'s code."""
+    precision = get_precision(row.precision, "--precisions")
+    if precision.no_engine:
+        raise EdgeUnetError(precision.no_engine)
     if variants.is_engine:
         return variants.model
     from edgeunet.trt.runner import runtime_info
@@ -281,13 +299,21 @@ def trt_engine(variants: Variants, row: Row, cfg: BenchConfig) -> Path:
             onnx=quantized, fp16=True, int8=True, val_data=None if timing_only else cfg.data, out=out,
             shapes=batch_profile(quantized, row.batch), max_drop=cfg.max_drop,
         ), echo=variants.log)
+    flags = BUILD_FLAGS.get(row.precision)
+    if flags is None:  # a precision with its own converter: TensorRT builds its ONNX as the converter typed it
+        converted = variants.onnx_for(row)
+        out = variants.dir / f"{converted.stem}-b{row.batch}.engine"
+        if out.exists():
+            return out
+        return build_engine_command(BuildOptions(onnx=converted, val_data=cfg.data, out=out, shapes=batch_profile(converted, row.batch),
+                                                 max_drop=cfg.max_drop), echo=variants.log)
     out = variants.dir / f"{row.precision}-{row.size[0]}x{row.size[1]}-b{row.batch}.engine"
     if out.exists():
         return out
     onnx = variants.fp32(row.size)
     return build_engine_command(BuildOptions(
-        onnx=onnx, fp16=row.precision in ("fp16", "int8"), int8=row.precision == "int8",
-        calib_data=variants.calib_source() if row.precision == "int8" else None, val_data=cfg.data, out=out,
+        onnx=onnx, fp16=flags[0], int8=flags[1],
+        calib_data=variants.calib_source() if flags[1] else None, val_data=cfg.data, out=out,
         shapes=batch_profile(onnx, row.batch), max_drop=cfg.max_drop,
     ), echo=variants.log)
 
@@ -303,21 +329,40 @@ def batch_profile(onnx: Path, batch: int) -> Optional[str]:
     return f"1x{rest},{batch}x{rest},{batch}x{rest}"
 
 
-def model_file(variants: Variants, row: Row, cfg: BenchConfig) -> Path:
-    if row.backend == "torch":
-        if not variants.is_checkpoint:
-            raise EdgeUnetError(f"the torch backend needs the .pt checkpoint ({variants.model.name} is not one)")
-        if row.precision in INT8_PRECISIONS:
-            raise EdgeUnetError("torch runs fp32/fp16 here; INT8 runs through onnxruntime or tensorrt")
-        return variants.model
-    if row.backend == "onnxruntime":
-        if variants.is_engine:
-            raise EdgeUnetError(f"{variants.model.name} is a TensorRT engine; onnxruntime needs the .onnx")
-        if row.precision in INT8_PRECISIONS:
-            return variants.row_onnx(row)
-        return {"fp32": variants.fp32, "fp16": variants.fp16}[row.precision](row.size)
-    if row.precision == "int8-cpu":
-        raise EdgeUnetError("the cpu-target INT8 graph is for ONNX Runtime; TensorRT builds from the tensorrt-target one (int8 row)")
+def checkpoint_file(variants: Variants, row: Row, cfg: BenchConfig, backend: BackendEntry) -> Path:
+    if not variants.is_checkpoint:
+        raise EdgeUnetError(f"the {backend.name} backend needs the .pt checkpoint ({variants.model.name} is not one)")
+    precision = get_precision(row.precision, "--precisions")
+    if not precision.checkpoint:  # every INT8 row has the same reason (one footnote in the table)
+        runs = "/".join(p.name for p in PRECISIONS_TABLE if p.checkpoint)
+        others = " or ".join(b.name for b in BACKENDS if b.opens != CHECKPOINT)
+        raise EdgeUnetError(f"{backend.name} runs {runs} here; {'INT8' if precision.is_int8 else row.precision} runs through {others}")
+    return variants.model
+
+
+def engine_file(variants: Variants, row: Row, cfg: BenchConfig, backend: BackendEntry) -> Path:
     return trt_engine(variants, row, cfg)
 
 
+def onnx_file(variants: Variants, row: Row, cfg: BenchConfig, backend: BackendEntry) -> Path:
+    if variants.is_engine:
+        raise EdgeUnetError(f"{variants.model.name} is a TensorRT engine; {backend.name} needs the .onnx")
+    return variants.onnx_for(row)
+
+
+# How bench makes the file a backend opens, by the file kind the backend registers (runtime.registry), never by its name:
+# a backend of a kind bench cannot make is one line, not a TensorRT build.
+FILE_MAKERS: Dict[str, Callable[[Variants, Row, BenchConfig, BackendEntry], Path]] = {
+    CHECKPOINT: checkpoint_file,
+    ONNX: onnx_file,
+    ENGINE: engine_file,
+}
+
+
+def model_file(variants: Variants, row: Row, cfg: BenchConfig) -> Path:
+    """The file `row` runs, made (and cached) for its backend's file kind and its precision."""
+    backend = get_backend(row.backend, "--backends")
+    maker = FILE_MAKERS.get(backend.opens)
+    if maker is None:
+        raise EdgeUnetError(f"bench cannot make a {backend.opens} file for the {backend.name} backend; pass one as MODEL")
+    return maker(variants, row, cfg, backend)

@@ -11,14 +11,15 @@ from typing import Any, List
 import click
 
 from edgeunet.cli.options import MaxDropGroup, PathArg, RuntimeGroup
+from edgeunet.core.precisions import DEFAULT_BENCH_PRECISIONS, precisions_help
+from edgeunet.runtime.registry import backends_help
 
 
 @click.command("bench")
 @click.argument("models", type=PathArg, nargs=-1, required=True)
-@click.option("--precisions", default="fp32,fp16,int8,int8-cpu", show_default=True,
-              help="Comma-separated: fp32, fp16, int8 (TensorRT-valid Q/DQ), int8-cpu (calibrate --target cpu), int8-modelopt "
-                   "(NVIDIA ModelOpt's ONNX PTQ, qat extra), int8-qat (the --qat file), int8-fallback (the --fallback file).")
-@click.option("--backends", default="auto", show_default=True, help="auto, or comma-separated: torch, onnxruntime, tensorrt.")
+@click.option("--precisions", default=",".join(DEFAULT_BENCH_PRECISIONS), show_default=True,
+              help="Comma-separated: " + precisions_help() + ".")
+@click.option("--backends", default="auto", show_default=True, help="auto, or comma-separated: " + backends_help(auto=False))
 @click.option("--data", type=PathArg, default=None, help="Labelled folder (images/ + masks/): Dice and mIoU per row.")
 @click.option("--calib-data", type=PathArg, default=None, help="INT8 calibration images (default: --data, else the training data).")
 @click.option("--video", type=PathArg, default=None, help="Also measure end-to-end pipeline FPS over this video.")

@@ -251,13 +251,10 @@ class RuntimeOptions:
     ort_opt_level: str = "all"
 
     def load_backend_kwargs(self) -> Dict[str, Any]:
-        """Arguments for `runtime.load_backend` / `Segmenter`: ORT knobs only when they differ from ORT's defaults."""
-        extra: Dict[str, Any] = {}
-        if self.threads is not None:
-            extra["threads"] = self.threads
-        if self.ort_opt_level != "all":
-            extra["opt_level"] = self.ort_opt_level
-        return {"backend": self.backend, "device": self.device, **extra}
+        """Arguments for `runtime.load_backend` / `Segmenter` (runtime.base.BackendOptions makes them)."""
+        from edgeunet.runtime.base import BackendOptions
+
+        return {"backend": self.backend, **BackendOptions(device=self.device, threads=self.threads, opt_level=self.ort_opt_level).kwargs()}
 
 
 class RuntimeGroup(OptionGroup):
@@ -273,7 +270,9 @@ class RuntimeGroup(OptionGroup):
         self.backend = backend
 
     def params(self) -> List[Decorator]:
-        backend: List[Decorator] = [click.option("--backend", default="auto", show_default=True, help="auto (by file type), onnxruntime, tensorrt or torch.")]
+        from edgeunet.runtime.registry import backends_help
+
+        backend: List[Decorator] = [click.option("--backend", default="auto", show_default=True, help=backends_help())]
         return (backend if self.backend else []) + [
             click.option("--threads", type=click.IntRange(min=0), default=None, help=self.threads_help),
             click.option("--ort-opt-level", type=click.Choice(ORT_OPT_LEVELS), default="all", show_default=True,

@@ -33,6 +33,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from edgeunet.core.atomic import atomic_path
 from edgeunet.core.errors import EdgeUnetError
+from edgeunet.core.precisions import file_precision
 from edgeunet.core.spec import ModelSpec
 from edgeunet.core.version import __version__
 
@@ -52,7 +53,6 @@ KEY_DATA_STATS = "edgeunet.data_stats"
 KEY_FLOAT_LAYERS = "edgeunet.float_layers"
 KEY_END_TO_END = "edgeunet.end_to_end"
 
-PRECISIONS = ("fp32", "fp16", "int8")
 TARGETS = ("any", "tensorrt", "cpu")
 
 
@@ -109,9 +109,13 @@ def spec_from_metadata(metadata: Dict[str, str], source: str) -> ModelSpec:
     return ModelSpec.from_json(text, source)
 
 
-def precision_of(metadata: Dict[str, str]) -> str:
-    value = metadata.get(KEY_PRECISION, "fp32")
-    return value if value in PRECISIONS else "fp32"
+def precision_of(metadata: Dict[str, str], source: str = "ONNX") -> str:
+    """The file's precision; none recorded is fp32 (a plain export), an unknown one is refused, never read as fp32.
+
+    Why refuse: a precision this version does not know (a newer edgeunet's, a hand edit) read as fp32 would be
+    calibrated or gated as fp32.
+    """
+    return file_precision(metadata.get(KEY_PRECISION, "fp32"), f"{source}: {KEY_PRECISION}")
 
 
 def json_field(metadata: Dict[str, str], key: str) -> Optional[Any]:

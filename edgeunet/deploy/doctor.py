@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ctypes
 import importlib.metadata
-import importlib.util
 import json
 import os
 import platform
@@ -30,6 +29,7 @@ import numpy as np
 from edgeunet.core.errors import EdgeUnetError, MissingDependencyError
 from edgeunet.deploy.checks import DEFAULT_RELEASE_FILE, MISSING, NA, OK, RELEASE_ENV, WARN, Check, release_file, run_probe  # noqa: F401 - doctor.RELEASE_ENV, doctor.Check, ... stay public
 from edgeunet.deploy.doctor_stream import STREAM_CHECKS
+from edgeunet.runtime.registry import installed, usable_backends
 
 DEVICE_TREE_MODEL = Path("/proc/device-tree/model")
 
@@ -151,15 +151,13 @@ def check_cuda() -> Check:
                      "Jetson: CUDA comes with JetPack (sudo apt install nvidia-jetpack); desktop: the NVIDIA driver + CUDA toolkit")
     parts = [f"driver supports CUDA {driver}" if driver else "no driver library (libcuda.so.1)",
              f"toolkit {toolkit}" if toolkit else "no toolkit (pycuda needs its headers to build)"]
-    status = OK if driver else WARN
-    return Check("CUDA", status, ", ".join(parts), "" if driver else "install the NVIDIA driver (libcuda) for this GPU")
+    return Check("CUDA", OK if driver else WARN, ", ".join(parts), "" if driver else "install the NVIDIA driver (libcuda) for this GPU")
 
 
 # -- Python packages ---------------------------------------------------------------------------
 def check_python() -> Check:
-    version = platform.python_version()
     status = OK if sys.version_info >= (3, 8) else MISSING
-    return Check("Python", status, f"{version} ({sys.executable})", "" if status == OK else "edgeunet needs Python 3.8 or newer")
+    return Check("Python", status, f"{platform.python_version()} ({sys.executable})", "" if status == OK else "edgeunet needs Python 3.8 or newer")
 
 
 def check_os() -> Check:
@@ -230,11 +228,7 @@ def check_opencv() -> Check:
 
 def check_torch() -> Check:
     """Found from package metadata only: importing torch costs seconds and is not on the edge path."""
-    try:
-        spec = importlib.util.find_spec("torch")
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None:
+    if not installed("torch"):
         return Check("torch", MISSING, "not installed (only needed to train and export)", "pip install 'edgeunet[train]' on the training machine")
     try:
         version = importlib.metadata.version("torch")
@@ -243,8 +237,14 @@ def check_torch() -> Check:
     return Check("torch", OK, f"{version} (training and export)")
 
 
+def check_backends() -> Check:
+    """The backends of runtime.registry that can run here: a backend added to the table is reported without editing this."""
+    usable, detail = usable_backends()
+    return Check("Backends", OK if usable else MISSING, detail, "pip install onnxruntime")
+
+
 CHECKS: Tuple[Callable[[], Check], ...] = (
-    check_python, check_os, check_l4t, check_gpu, check_cuda, check_tensorrt, check_pycuda, check_onnxruntime, check_opencv, check_torch,
+    check_python, check_os, check_l4t, check_gpu, check_cuda, check_tensorrt, check_pycuda, check_onnxruntime, check_opencv, check_torch, check_backends,
 )
 
 

@@ -45,11 +45,8 @@ def evaluate(
     group_of = {s.image: name for name, members in groups.items() for s in members} if has_sequences(groups) else {}
     if segmenter is not None:
         return _score(segmenter, model, samples, save_predictions, group_of=group_of)
-    seg = Segmenter(model, backend=backend, device=device, **options)
-    try:
+    with Segmenter(model, backend=backend, device=device, **options) as seg:
         return _score(seg, model, samples, save_predictions, frame_predictor(seg, size, tile, overlap), group_of)
-    finally:
-        seg.close()
 
 
 def _score(

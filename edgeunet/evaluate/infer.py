@@ -88,13 +88,12 @@ def infer(
 ) -> InferResult:
     """Segment every input image with MODEL and write masks, overlays and areas.json under OUT (native/tiled as asked)."""
     files = collect_inputs(inputs)
-    seg = Segmenter(model, backend=backend, device=device, **options)
-    spec = seg.spec
-    lut = colour_lut(spec.colors)
-    areas: Dict[str, Any] = {}
-    from tqdm import tqdm
+    with Segmenter(model, backend=backend, device=device, **options) as seg:
+        spec = seg.spec
+        lut = colour_lut(spec.colors)
+        areas: Dict[str, Any] = {}
+        from tqdm import tqdm
 
-    try:
         predict = frame_predictor(seg, size, tile, overlap)
         with prediction_folder(Path(out), lut, overlays) as writer:
             assert writer is not None
@@ -108,6 +107,4 @@ def infer(
                 "classes": spec.class_names, "images": areas,
             }
             write_json(writer.folder / "areas.json", summary)
-    finally:
-        seg.close()
     return InferResult(out=Path(out), images=len(files), backend=seg.backend.name, precision=seg.backend.precision, areas=areas)

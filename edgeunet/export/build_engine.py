@@ -139,7 +139,7 @@ def check_options(opts: BuildOptions) -> _Checked:
     if onnx.suffix.lower() != ".onnx":
         raise EdgeUnetError(f"{onnx}: not an ONNX file (expected .onnx); create one with `edgeunet export CHECKPOINT`")
     model, metadata, spec = read_model(onnx)
-    onnx_precision = precision_of(metadata)
+    onnx_precision = precision_of(metadata, str(onnx))
     name, shape, _ = input_info(model)
     check_max_drop(opts.max_drop)
     class_drop_limit(opts.max_drop, opts.max_class_drop)

@@ -13,7 +13,8 @@ from typing import Any, List, Optional
 import numpy as np
 
 from edgeunet.core.errors import EdgeUnetError, MissingDependencyError
-from edgeunet.core.onnx_model import KEY_PRECISION, KEY_TARGET, PRECISIONS, spec_from_metadata
+from edgeunet.core.onnx_model import KEY_TARGET, precision_of, spec_from_metadata
+from edgeunet.runtime.base import Backend
 
 GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
 
@@ -76,7 +77,7 @@ def session_options(ort: Any, threads: Optional[int], opt_level: str = "all", sp
     return options
 
 
-class OrtBackend:
+class OrtBackend(Backend):
     """`run(batch)` -> the graph's first output. `threads` sets intra-op threads (None: ORT's default)."""
 
     name = "onnxruntime"
@@ -97,8 +98,7 @@ class OrtBackend:
             raise EdgeUnetError(f"{path}: {reason} by ONNX Runtime ({detail}); pass a file written by `edgeunet export`") from None
         meta = self.session.get_modelmeta().custom_metadata_map
         self.spec = spec_from_metadata(dict(meta), str(path))
-        precision = meta.get(KEY_PRECISION, "fp32")
-        self.precision = precision if precision in PRECISIONS else "fp32"
+        self.precision = precision_of(dict(meta), str(path))
         self.target = meta.get(KEY_TARGET, "any")
         self.device = self.session.get_providers()[0]
         self.threads = threads
@@ -127,7 +127,7 @@ class OrtBackend:
                 f"{path}: graph takes {channels}-channel input but its metadata says {spec.in_channels}; re-export the model"
             )
 
-    def run(self, batch: np.ndarray) -> np.ndarray:
+    def _run(self, batch: np.ndarray) -> np.ndarray:
         if self.spec.io == "float" and batch.dtype != np.float32:
             batch = batch.astype(np.float32)
         return np.asarray(self.session.run([self.output_name], {self.input_name: batch})[0])
@@ -135,5 +135,5 @@ class OrtBackend:
     def describe(self) -> str:
         return json.dumps({"providers": self.session.get_providers(), "precision": self.precision, "target": self.target})
 
-    def close(self) -> None:
+    def _release(self) -> None:
         self.session = None

@@ -16,6 +16,10 @@ class Segmenter:
 
     >>> seg = Segmenter("runs/demo/best.pt")          # doctest: +SKIP
     >>> mask = seg.predict(cv2.imread("cells.png"))   # uint8 HxW class ids  # doctest: +SKIP
+    >>> with Segmenter("model.onnx") as seg:          # closes the backend at the end  # doctest: +SKIP
+    ...     mask = seg.predict(frame)
+
+    Closing a Segmenter closes its backend (also one it was given), exactly once.
     """
 
     def __init__(self, model: Union[str, Path, Backend], backend: str = "auto", device: str = "auto", upsample: str = "fast",
@@ -30,3 +34,9 @@ class Segmenter:
 
     def close(self) -> None:
         self.backend.close()
+
+    def __enter__(self) -> "Segmenter":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

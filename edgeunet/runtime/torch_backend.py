@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.model.checkpoint import build_model, load_checkpoint, require_torch, spec_of
+from edgeunet.runtime.base import Backend
 
 
-class TorchBackend:
+class TorchBackend(Backend):
+    """`run(batch)` -> the model's output; `threads` sets torch's intra-op threads (process-wide, as torch has it)."""
+
     name = "torch"
 
-    def __init__(self, path: Path, device: str = "auto", half: bool = False, **_: Any) -> None:
+    def __init__(self, path: Path, device: str = "auto", half: bool = False, threads: Optional[int] = None, **_: Any) -> None:
         torch = require_torch()
+        if threads:
+            torch.set_num_threads(int(threads))
         self._torch = torch
         payload = load_checkpoint(path)
         self.spec = spec_of(payload, str(path))
@@ -31,11 +36,11 @@ class TorchBackend:
         self.model = model.half() if half else model
         self._dtype = torch.float16 if half else torch.float32
 
-    def run(self, batch: np.ndarray) -> np.ndarray:
+    def _run(self, batch: np.ndarray) -> np.ndarray:
         torch = self._torch
         with torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device, dtype=self._dtype, non_blocking=True)
             return self.model(x).float().cpu().numpy()
 
-    def close(self) -> None:
+    def _release(self) -> None:
         self.model = None

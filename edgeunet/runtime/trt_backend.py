@@ -15,10 +15,12 @@ from typing import Any, Dict, List
 import numpy as np
 
 from edgeunet.core.errors import EdgeUnetError
-from edgeunet.trt.sidecar import check_compatible, check_engine_file, spec_of_sidecar
+from edgeunet.core.precisions import file_precision
+from edgeunet.runtime.base import Backend
+from edgeunet.trt.sidecar import check_compatible, check_engine_file, sidecar_path, spec_of_sidecar
 
 
-class TensorRTBackend:
+class TensorRTBackend(Backend):
     """`run(batch)` -> the engine's first output; pinned buffers, one stream, usable from a worker thread."""
 
     name = "tensorrt"
@@ -31,7 +33,7 @@ class TensorRTBackend:
             )
         sidecar = check_engine_file(path)
         self.spec = spec_of_sidecar(sidecar, path)
-        self.precision = str(sidecar.get("precision", "fp32"))
+        self.precision = file_precision(str(sidecar.get("precision", "fp32")), f"{sidecar_path(path)}: precision")
         from edgeunet.trt.runner import EngineRunner, runtime_info
 
         trt_version, gpu_name, capability = runtime_info()
@@ -40,12 +42,13 @@ class TensorRTBackend:
         build: Dict[str, Any] = sidecar.get("build") or {}
         self.runner = EngineRunner(path.read_bytes(), str(path), dla_core=build.get("dla_core"))
         if len(self.runner.input_names) != 1 or not self.runner.output_names:
+            self.close()  # the engine and its buffers are already on the GPU
             raise EdgeUnetError(f"{path}: expected one input and at least one output; rebuild with `{sidecar['build_command']}`")
         self._input = self.runner.input_names[0]
         self.input_shape: List[Any] = list(self.runner.input_shapes.get(self._input, ()))
         self._output = self.runner.output_names[0]
 
-    def run(self, batch: np.ndarray) -> np.ndarray:
+    def _run(self, batch: np.ndarray) -> np.ndarray:
         return self.runner.infer({self._input: batch})[self._output]
 
     @property
@@ -53,8 +56,7 @@ class TensorRTBackend:
         """H2D / compute / D2H of the last run (bench's trtexec-style columns)."""
         return dict(self.runner.phase_ms) if self.runner is not None else {}
 
-    def close(self) -> None:
-        runner = getattr(self, "runner", None)
+    def _release(self) -> None:
+        runner, self.runner = getattr(self, "runner", None), None  # type: ignore[assignment]
         if runner is not None:
             runner.close()
-            self.runner = None  # type: ignore[assignment]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
 
 from edgeunet.core.errors import EdgeUnetError
-from edgeunet.runtime.base import Backend, backend_for, load_backend
+from edgeunet.runtime.base import Backend, BackendOptions, backend_for, load_backend
 from edgeunet.stream.options import Log, StreamOptions, live_threads, reserve_stage_core
 from edgeunet.stream.pipeline import Channel, Closed, FrameResult, Pipeline, warm_up
 from edgeunet.stream.sinks import Sink, StreamInfo, open_sinks
@@ -61,11 +61,10 @@ class Stream:
             threads = live_threads()
             kept = "one core kept for decode/overlay/encode" if reserve_stage_core() else "decode/overlay/encode at a lower priority"
             self.log(f"live pacing: {threads} inference thread(s), {kept} (--threads, --pin-stages to choose)")
-        extra: Dict[str, Any] = {"spinning": False, "opt_level": ort_opt_level, **({} if threads is None else {"threads": threads})}
         if half:
             _check_half(model, backend)
-            extra["half"] = True
-        self.backend: Backend = load_backend(model, backend, device, **extra) if isinstance(model, (str, Path)) else model
+        opened = BackendOptions(device=device, threads=threads, opt_level=ort_opt_level, spinning=False, half=half)
+        self.backend: Backend = load_backend(model, backend, **opened.kwargs()) if isinstance(model, (str, Path)) else model
         self.source: Any = None
         self.sinks: List[Sink] = []
         self.recorder = LatencyRecorder()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from edgeunet.core.errors import EdgeUnetError
-from edgeunet.core.onnx_model import PRECISIONS
+from edgeunet.core.precisions import PRECISIONS
 
 Version = Tuple[int, int, int]
 Shape = Tuple[int, ...]
@@ -194,7 +194,7 @@ def plan_build(
     check_supported(version)
     vtext = format_version(version)
     if onnx_precision not in PRECISIONS:
-        raise EdgeUnetError(f"unknown ONNX precision {onnx_precision!r}; re-export the model")
+        raise EdgeUnetError(f"unknown ONNX precision {onnx_precision!r} (known: {', '.join(PRECISIONS)}); re-export the model")
     if calibrator not in CALIBRATORS:
         raise EdgeUnetError(f"--calibrator {calibrator}: choose from {', '.join(CALIBRATORS)}")
     if workspace_mib is not None and workspace_mib <= 0:

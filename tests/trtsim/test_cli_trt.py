@@ -218,15 +218,12 @@ def test_dynamic_batch_1_and_8(trt: Any, capsys: Any, dynamic_onnx: Path, tmp_pa
 
     engine = tmp_path / "dyn.engine"
     ok(cli(capsys, "build-engine", dynamic_onnx, "--out", engine, "--shapes", "1x1x64x64,4x1x64x64,8x1x64x64"))
-    backend = load_backend(engine)
-    try:
+    with load_backend(engine) as backend:
         for batch in (1, 8):
             out = backend.run(np.zeros((batch, 1, 64, 64), np.float32))
             assert out.shape[0] == batch
         assert set(backend.phase_ms) == {"h2d", "compute", "d2h"}
-    finally:
-        backend.close()
-        backend.close()
+    backend.close()  # a second close is a no-op
 
 
 def test_timing_cache_new_reused_damaged_foreign(capsys: Any, onnx: Path, tmp_path: Path) -> None:

@@ -28,9 +28,6 @@ NOT_YET = {
     # Test modules written on other branches of the same round (issue 20): delete each line once that branch is merged.
     "export/int8": "branch reg-int8",
     "export/quantize": "branch reg-int8",
-    "runtime/base": "branch reg-backends",
-    "runtime/ort_backend": "branch reg-backends",
-    "runtime/torch_backend": "branch reg-backends",
     "trt/calibration": "branch emulator",
     "trt/sidecar": "branches emulator, reg-int8, security",
 }

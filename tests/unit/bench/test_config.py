@@ -8,7 +8,7 @@ import pytest
 
 from edgeunet.bench import config
 from edgeunet.core.errors import EdgeUnetError
-from edgeunet.core.onnx_model import PRECISIONS
+from edgeunet.core.precisions import PRECISIONS
 
 
 def test_parse_options_reject_bad_values() -> None:

@@ -42,3 +42,35 @@ def test_end_to_end_models_are_timed_on_frames_of_their_size() -> None:
                      input_size=[32, 32], io="end-to-end", frame_size=[96, 128])
     batch = bench.input_batch(spec, 1, [32, 32], None)
     assert batch.shape == (1, 96, 128, 3) and batch.dtype.name == "uint8"
+
+
+def test_rows_open_their_backend_with_one_set_of_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """bench hands every backend the same BackendOptions (runtime.base): no per-backend copy of the mapping."""
+    from edgeunet.bench.config import BenchConfig, Row
+    from edgeunet.runtime import base
+
+    seen = []
+
+    class Opened:
+        spec = None
+
+    def fake_load(path: Path, backend: str, **kwargs: object) -> Opened:
+        seen.append((backend, kwargs))
+        return Opened()
+
+    monkeypatch.setattr(base, "load_backend", fake_load)
+    cfg = BenchConfig(models=[tmp_path / "m.onnx"], threads=2, ort_opt_level="basic", device="cpu")
+    for backend, precision in (("onnxruntime", "fp16"), ("tensorrt", "fp32")):
+        bench.open_backend(Row(model="m", backend=backend, precision=precision, batch=1, size=[8, 8]), tmp_path / "m.onnx", cfg)
+    assert seen == [("onnxruntime", {"device": "cpu", "threads": 2, "opt_level": "basic", "half": True}),
+                    ("tensorrt", {"device": "cpu", "threads": 2, "opt_level": "basic"})]
+
+
+def test_auto_backends_come_from_the_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    from edgeunet.runtime import registry
+
+    extra = registry.BackendEntry("myort", "MY", registry.ONNX, "x:Y", ("onnxruntime",), "test")
+    monkeypatch.setattr(registry, "BACKENDS", (*registry.BACKENDS, extra))
+    assert bench.plan_backends(Path("m.onnx"), ["auto"]) == ["onnxruntime", "tensorrt", "myort"]
+    assert bench.plan_backends(Path("m.pt"), ["auto"]) == ["torch", "onnxruntime", "tensorrt", "myort"]
+    assert bench.plan_backends(Path("m.plan"), ["auto"]) == ["tensorrt"]

@@ -47,3 +47,50 @@ def test_int8_without_calibration_images_is_one_line(tmp_path: Path) -> None:
     cfg = BenchConfig(models=[onnx], cache=tmp_path / "cache")
     with pytest.raises(EdgeUnetError, match="--calib-data"):
         variants.Variants(onnx, cfg, log=lambda _: None).calib_source()
+
+
+def test_a_backend_of_a_kind_bench_cannot_make_is_refused_not_sent_to_tensorrt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new backend reaches bench through the registry; its file kind picks the file, never its name."""
+    from edgeunet.runtime import registry
+
+    onnx = tmp_path / "m.onnx"
+    onnx.write_bytes(b"x")
+    cfg = BenchConfig(models=[onnx], cache=tmp_path / "cache")
+    made = variants.Variants(onnx, cfg, log=lambda _: None)
+    other = registry.BackendEntry("openvino", "OV", "ir", "x:Y", ("openvino",), "test")
+    also_onnx = registry.BackendEntry("myort", "MY", registry.ONNX, "x:Y", ("onnxruntime",), "test")
+    monkeypatch.setattr(registry, "BACKENDS", (*registry.BACKENDS, other, also_onnx))
+    monkeypatch.setattr(variants, "trt_engine", lambda *_: pytest.fail("sent to a TensorRT build"))
+    with pytest.raises(EdgeUnetError, match="bench cannot make a ir file for the openvino backend"):
+        variants.model_file(made, _row("openvino", "fp32"), cfg)
+    monkeypatch.setattr(variants.Variants, "fp32", lambda self, size: onnx)
+    assert variants.model_file(made, _row("myort", "fp32"), cfg) == onnx  # an ONNX backend gets the ONNX variants
+    with pytest.raises(EdgeUnetError, match="--backends nope: unknown backend"):
+        variants.model_file(made, _row("nope", "fp32"), cfg)
+
+
+def test_a_precision_with_a_converter_is_made_by_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """fp16 (and any newcomer's precision) is the fp32 variant through the table's converter, cached by name and size."""
+    from edgeunet.core import precisions
+
+    onnx = tmp_path / "m.onnx"
+    onnx.write_bytes(b"fp32")
+    cfg = BenchConfig(models=[onnx], cache=tmp_path / "cache")
+    made = variants.Variants(onnx, cfg, log=lambda _: None)
+    monkeypatch.setattr(variants.Variants, "fp32", lambda self, size: onnx)
+    calls = []
+
+    def convert(src: Path, out: Path) -> Path:
+        calls.append(src)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(src.read_bytes() + b"->half")
+        return out
+
+    monkeypatch.setattr(precisions.Precision, "deriver", lambda self: convert)
+    first = variants.model_file(made, _row("onnxruntime", "fp16"), cfg)
+    assert first.name == "fp16-64x64.onnx" and first.read_bytes() == b"fp32->half"
+    assert variants.model_file(made, _row("onnxruntime", "fp16"), cfg) == first and len(calls) == 1
+    checkpoint = tmp_path / "m.pt"
+    checkpoint.write_bytes(b"pt")
+    with pytest.raises(EdgeUnetError, match="torch runs fp32/fp16 here; INT8 runs through onnxruntime or tensorrt"):
+        variants.model_file(variants.Variants(checkpoint, cfg, log=lambda _: None), _row("torch", "int8"), cfg)
