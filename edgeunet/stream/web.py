@@ -39,7 +39,7 @@ from aiohttp import web
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.stream.access import ASSUME_REMOTE_ENV, is_loopback, new_token, token_required  # noqa: F401 - web.is_loopback, web.ASSUME_REMOTE_ENV are public names
 from edgeunet.stream.sinks import Sink, SinkSpec, StreamInfo
-from edgeunet.stream.web_guard import ConnectionGuard, Limits, Slots, server_logger
+from edgeunet.stream.web_guard import ConnectionGuard, Limits, Slot, Slots, server_logger
 from edgeunet.stream.web_metrics import prometheus_text, sparkline
 from edgeunet.stream.web_page import PAGE
 from edgeunet.stream.web_policy import SECURITY_HEADERS, allowed_hosts, host_allowed, same_origin
@@ -241,7 +241,7 @@ class WebSink(Sink):
 
     async def _stream(self, request: web.Request) -> web.StreamResponse:
         hub, slots = self.hub, self.viewer_slots
-        slot = slots.take(request.transport)
+        slot = await _take_soon(slots, request.transport, max(64 << 10, self.options.limits.buffered_frames * len(hub.jpeg)))
         if slot is None:
             return web.Response(status=503, text=f"503: already {len(slots)} viewers (--max-clients {self.options.max_clients})\n",
                                 headers={"Retry-After": "5"})
@@ -298,7 +298,7 @@ class WebSink(Sink):
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
         slots = self.event_slots
-        slot = slots.take(request.transport)
+        slot = slots.take(request.transport, 16 << 10)
         if slot is None:
             return web.Response(status=503, text="503: too many /events subscribers\n", headers={"Retry-After": "5"})
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
@@ -331,6 +331,7 @@ class WebSink(Sink):
                 classes.append({"id": i, "name": name, "color": f"#{int(r):02x}{int(g):02x}{int(b):02x}"})
         return {**base, "model": info.model if info else "", "source": info.source if info else "", "classes": classes,
                 "viewers": self.hub.viewers, "max_clients": self.options.max_clients, "frame_index": self.hub.index,
+                "events_subscribers": len(self.event_slots), "connections": self.guard.snapshot() if self.guard else {},
                 "sparkline": sparkline(info.recorder if info is not None else None)}
 
     # -- shutdown ------------------------------------------------------------------------------------
@@ -374,6 +375,17 @@ async def _wait(event: Optional[asyncio.Event], timeout: float) -> None:
             await asyncio.wait_for(event.wait(), timeout)
         except asyncio.TimeoutError:
             pass
+
+
+async def _take_soon(slots: Slots, transport: Any, buffer: int, wait: float = 1.0) -> Optional[Slot]:
+    """A viewer slot now, or within `wait` seconds as soon as a stuck viewer may be pushed out (else None: 503)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + wait
+    slot = slots.take(transport, buffer)
+    while slot is None and loop.time() < end:
+        await asyncio.sleep(0.1)
+        slot = slots.take(transport, buffer)
+    return slot
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:

@@ -11,16 +11,19 @@ The policy (all numbers in `Limits`):
 - a connection that has not finished a request's headers is *pending*; it gets `header_timeout` seconds
   (also after each response, for the next request on a kept-alive connection) and is then closed;
 - at most `per_address` connections from one address and `total` in all. A newcomer over a cap pushes out
-  the oldest *pending* connection (of that address, or anywhere for the total), so a flood of idle sockets
-  churns among itself while a client that sends its request at once (an authorised viewer) gets through;
-  if nothing is pending (every slot is serving a request), the newcomer gets a 503 and is closed.
+  the oldest *pending* connection (of its own address; for the total, of the address holding the most
+  connections), so a flood of idle sockets churns among itself while a client that sends its request at
+  once (an authorised viewer, from an address holding few connections) gets through; if nothing can be
+  pushed out (every slot is serving a request), the newcomer gets a 503 and is closed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
+import socket
 import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Deque, Dict, Optional, OrderedDict
@@ -38,6 +41,7 @@ class Limits:
     header_timeout: float = 5.0  # seconds to send a request's headers (and to send the next one on a kept-alive connection)
     write_timeout: float = 10.0  # a viewer whose socket takes a frame (or an event) no faster than this is let go
     stall_evict: float = 1.0  # a new viewer may take the slot of one whose write has been stuck this long
+    buffered_frames: int = 3  # a viewer's socket buffers about this many frames (at least 64 KiB): a stop is seen at once
     max_events: int = 8  # /events subscribers at once
     body_bytes: int = 1024  # no route reads a body: anything larger is refused with 413
     sweep_every: float = 0.25
@@ -46,8 +50,9 @@ class Limits:
 class _Conn(asyncio.Protocol):
     """Wraps aiohttp's per-connection protocol: admitted or refused at accept time, then forwarded to unchanged."""
 
-    def __init__(self, guard: "ConnectionGuard", inner: Any) -> None:
-        self.guard, self.inner = guard, inner
+    def __init__(self, guard: "ConnectionGuard") -> None:
+        self.guard = guard
+        self.inner: Any = None  # aiohttp's protocol, made only for an admitted connection
         self.transport: Optional[asyncio.Transport] = None
         self.address = "?"
         self.admitted = False
@@ -62,6 +67,7 @@ class _Conn(asyncio.Protocol):
             transport.close()
             return
         self.admitted = True
+        self.inner = self.guard.inner_factory()
         self.inner.connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
@@ -101,7 +107,7 @@ class ConnectionGuard:
 
     def factory(self) -> _Conn:
         """What `loop.create_server` calls for each accepted socket."""
-        return _Conn(self, self.inner_factory())
+        return _Conn(self)
 
     def start(self) -> None:
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
@@ -116,7 +122,7 @@ class ConnectionGuard:
         mine = self.by_address.setdefault(conn.address, collections.OrderedDict())
         if len(mine) >= self.limits.per_address and not self._evict_from(mine):
             return self._refuse(conn)
-        if self.count >= self.limits.total and not self._evict_from(self.pending):
+        if self.count >= self.limits.total and not self._evict_heaviest():
             return self._refuse(conn)
         mine[conn] = None
         self.count += 1
@@ -137,6 +143,13 @@ class ConnectionGuard:
             if old in self.pending:
                 self.evicted += 1
                 self._close(old)
+                return True
+        return False
+
+    def _evict_heaviest(self) -> bool:
+        """Over the total: push out a pending connection of the address that holds the most (a flood, not a viewer)."""
+        for address in sorted(self.by_address, key=lambda a: len(self.by_address[a]), reverse=True):
+            if self._evict_from(self.by_address[address]):
                 return True
         return False
 
@@ -242,6 +255,22 @@ class Slot:
         self.stuck_since: Optional[float] = None
 
 
+def _small_buffers(transport: Any, size: int) -> None:
+    """Bound what the kernel and asyncio buffer for one long-lived response, so a reader that stops is seen stuck at once.
+
+    Why: with the default (auto-tuned, megabytes) send buffer a viewer that never reads keeps accepting
+    frames for seconds, and its slot looks healthy all that time.
+    """
+    if transport is None or size <= 0:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+    with contextlib.suppress(AttributeError, ValueError):
+        transport.set_write_buffer_limits(high=size)
+
+
 class Slots:
     """At most `limit` long-lived responses; a socket that stops reading loses its slot to a newcomer or to the clock.
 
@@ -257,9 +286,11 @@ class Slots:
     def __len__(self) -> int:
         return len(self.held)
 
-    def take(self, transport: Any) -> Optional[Slot]:
+    def take(self, transport: Any, buffer: int = 0) -> Optional[Slot]:
+        """A slot, or None when all are held by readers; `buffer`: bytes to buffer for it (0: the system's default)."""
         if len(self.held) >= self.limit and not self._evict_stalled():
             return None
+        _small_buffers(transport, buffer)
         slot = Slot(transport)
         self.held[slot] = None
         return slot
