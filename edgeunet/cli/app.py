@@ -50,7 +50,7 @@ def os_error_line(exc: OSError) -> str:
     what = exc.strerror or str(exc) or exc.__class__.__name__
     hint = {errno.ENOSPC: "; free some space or write elsewhere", errno.EDQUOT: "; free some space or write elsewhere",
             errno.EACCES: "; choose a location you may write", errno.EROFS: "; choose a writable location"}.get(exc.errno or 0, "")
-    return f"{what}{' (' + name + ')' if name else ''}{': ' + where if where else ''}{hint}; nothing was claimed as written"
+    return f"{what}{' (' + name + ')' if name else ''}{': ' + where if where else ''}{hint}"
 
 
 def main(argv: Optional[List[str]] = None) -> None:

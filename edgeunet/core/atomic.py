@@ -144,3 +144,20 @@ def atomic_dir(target: Path | str) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+@contextlib.contextmanager
+def fresh_output(path: Path | str, keep: str = "") -> Iterator[Path]:
+    """A command's output folder that is removed again when the command fails with an OSError (a full disk, ...).
+
+    Only a folder this command created is removed, and not when it already holds `keep` (e.g. a run's
+    last.pt, from which `--resume` continues): a failed command leaves nothing half-made behind.
+    """
+    path = Path(path)
+    created = not path.exists()
+    try:
+        yield path
+    except OSError:
+        if created and not (keep and (path / keep).exists()):
+            shutil.rmtree(path, ignore_errors=True)
+        raise

@@ -97,7 +97,7 @@ def stream_command(model: Path, source: str, outputs: Sequence[str], stats_out: 
         echo(f"tegrastats: {telemetry['samples']} sample(s); {spikes['count']} latency spike(s) above {spikes['factor']:g}x the median, "
              f"{spikes['with_gpu_clock_drop']} with a GPU clock drop (--stats has the series)")
     for out in report["outputs"]:
-        if out["kind"] in ("video", "images") and out["frames"]:
+        if out["kind"] in ("video", "images") and out["frames"] and out["status"] == "ok":
             echo(f"wrote {out['where']} ({out['frames']} frames)")
     if stats_out is not None:
         atomic_write_text(stats_out, json.dumps(report, indent=2) + "\n")
@@ -112,8 +112,8 @@ def _raise_problems(report: Dict[str, Any], error: Optional[BaseException]) -> N
     failed = [o for o in report["outputs"] if o["status"] == "failed"]
     if failed:
         first = failed[0]
-        raise EdgeUnetError(f"output {first['output']} failed after {first['frames']} frame(s): {first['error']}; "
-                            "what was written is kept and valid", exit_code=4)
+        kept = "what was written is kept and valid" if Path(str(first.get("where") or "")).exists() else "nothing was kept"
+        raise EdgeUnetError(f"output {first['output']} failed after {first['frames']} frame(s): {first['error']}; {kept}", exit_code=4)
     if report["source_lost"]:
         raise EdgeUnetError(f"source {report['source']}: {report['ended']}; the summary and --stats above cover the frames "
                             "processed before", exit_code=4)

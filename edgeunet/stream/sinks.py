@@ -15,7 +15,9 @@ target and renamed on close; each image is written whole, then renamed. OpenCV o
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,11 +200,24 @@ class VideoFileSink(Sink):
             return
         self._writer.release()
         self._writer = None
-        if self.frames:
-            os.replace(self.tmp, self.path)
-        else:
+        try:
+            if self.frames:
+                verify_video(self.tmp, self.frames, self.path)  # a full disk does not make VideoWriter raise
+                os.replace(self.tmp, self.path)
+        finally:
             with contextlib.suppress(OSError):
                 self.tmp.unlink()
+
+
+def verify_video(path: Path, frames: int, shown: Path) -> None:
+    """Raise OSError unless the video file at `path` holds `frames` frames: never claim a video that is not there."""
+    capture = cv2.VideoCapture(str(path))
+    held = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
+    capture.release()
+    if held < frames:
+        free = shutil.disk_usage(path.parent).free if path.parent.exists() else 0
+        why = "the disk is full" if free < (1 << 20) else "the writer lost frames"
+        raise OSError(errno.ENOSPC if free < (1 << 20) else errno.EIO, f"the video holds {held} of {frames} frames ({why})", str(shown))
 
 
 class ImageFolderSink(Sink):
@@ -219,8 +234,14 @@ class ImageFolderSink(Sink):
     def open(self) -> "ImageFolderSink":
         if self.folder.exists() and not self.folder.is_dir():
             raise EdgeUnetError(f"output {self.name}: exists and is not a folder; give a new folder for the frames")
+        self._created = not self.folder.exists()
         ensure_writable_dir(self.folder, "output folder")
         return self
+
+    def close(self) -> None:
+        if getattr(self, "_created", False) and not self.frames:
+            with contextlib.suppress(OSError):
+                self.folder.rmdir()  # nothing was written (a full disk at the first frame): no empty folder left
 
     def write(self, frame: np.ndarray, index: int) -> None:
         ok, encoded = cv2.imencode(self.suffix, frame)
@@ -229,8 +250,14 @@ class ImageFolderSink(Sink):
         target = self.folder / f"{index:06d}{self.suffix}"
         # Not atomic.atomic_write_bytes: its folder check and mkstemp would run for every frame; open() checked the folder once.
         tmp = self.folder / f".{target.name}.tmp"
-        tmp.write_bytes(encoded.tobytes())
-        os.replace(tmp, target)
+        try:
+            with open(tmp, "wb") as handle:
+                handle.write(encoded.tobytes())
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()  # a full disk must not leave a half frame behind
+            raise
         self.frames += 1
 
 
