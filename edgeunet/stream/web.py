@@ -39,7 +39,7 @@ from aiohttp import web
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.stream.access import ASSUME_REMOTE_ENV, is_loopback, new_token, token_required  # noqa: F401 - web.is_loopback, web.ASSUME_REMOTE_ENV are public names
 from edgeunet.stream.sinks import Sink, SinkSpec, StreamInfo
-from edgeunet.stream.web_guard import ConnectionGuard, Limits, Slot, Slots, server_logger
+from edgeunet.stream.web_guard import ConnectionGuard, Limits, Slots, server_logger, take_soon, wait_event
 from edgeunet.stream.web_metrics import prometheus_text, sparkline
 from edgeunet.stream.web_page import PAGE
 from edgeunet.stream.web_policy import SECURITY_HEADERS, allowed_hosts, host_allowed, same_origin
@@ -241,7 +241,7 @@ class WebSink(Sink):
 
     async def _stream(self, request: web.Request) -> web.StreamResponse:
         hub, slots = self.hub, self.viewer_slots
-        slot = await _take_soon(slots, request.transport, max(64 << 10, self.options.limits.buffered_frames * len(hub.jpeg)))
+        slot = await take_soon(slots, request.transport, max(64 << 10, self.options.limits.buffered_frames * len(hub.jpeg)))
         if slot is None:
             return web.Response(status=503, text=f"503: already {len(slots)} viewers (--max-clients {self.options.max_clients})\n",
                                 headers={"Retry-After": "5"})
@@ -254,7 +254,7 @@ class WebSink(Sink):
             seq = -1
             while not hub.closing:
                 if hub.seq == seq or not hub.jpeg:
-                    await _wait(hub.event, 1.0)
+                    await wait_event(hub.event, 1.0)
                     continue
                 seq, jpeg = hub.seq, hub.jpeg
                 head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
@@ -366,26 +366,6 @@ class WebSink(Sink):
             asyncio.run_coroutine_threadsafe(self._cleanup(), self._loop).result(10)
         finally:
             self._stop_loop()
-
-
-async def _wait(event: Optional[asyncio.Event], timeout: float) -> None:
-    """Until the next frame (or shutdown) is announced, at most `timeout` seconds."""
-    if event is not None:
-        try:
-            await asyncio.wait_for(event.wait(), timeout)
-        except asyncio.TimeoutError:
-            pass
-
-
-async def _take_soon(slots: Slots, transport: Any, buffer: int, wait: float = 1.0) -> Optional[Slot]:
-    """A viewer slot now, or within `wait` seconds as soon as a stuck viewer may be pushed out (else None: 503)."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + wait
-    slot = slots.take(transport, buffer)
-    while slot is None and loop.time() < end:
-        await asyncio.sleep(0.1)
-        slot = slots.take(transport, buffer)
-    return slot
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:

@@ -328,3 +328,23 @@ class Slots:
             return False
         slot.stuck_since = None
         return slot in self.held
+
+
+async def wait_event(event: Optional[asyncio.Event], timeout: float) -> None:
+    """Until the next frame (or shutdown) is announced, at most `timeout` seconds."""
+    if event is not None:
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+        except asyncio.TimeoutError:
+            pass
+
+
+async def take_soon(slots: Slots, transport: Any, buffer: int, wait: float = 1.0) -> Optional[Slot]:
+    """A viewer slot now, or within `wait` seconds as soon as a stuck viewer may be pushed out (else None: 503)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + wait
+    slot = slots.take(transport, buffer)
+    while slot is None and loop.time() < end:
+        await asyncio.sleep(0.1)
+        slot = slots.take(transport, buffer)
+    return slot

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 import os
 from pathlib import Path
-from typing import List
+from typing import List, Tuple
 
 import cv2
 import numpy as np
@@ -37,12 +37,12 @@ def save_snapshot(folder: Path, index: int, frame: np.ndarray, mask: np.ndarray,
                   quota_bytes: int = 256 << 20) -> List[str]:
     """frame (PNG, as decoded), mask (PNG of class ids) and overlay (JPEG), each written whole then renamed."""
     ensure_writable_dir(Path(folder), "--snapshot-dir")
-    encoded = []
+    encoded: List[Tuple[str, bytes]] = []
     for suffix, image in (("frame.png", frame), ("mask.png", mask), ("overlay.jpg", view)):
-        ok, data = cv2.imencode("." + suffix.rsplit(".", 1)[1], image)
+        ok, buffer = cv2.imencode("." + suffix.rsplit(".", 1)[1], image)
         if not ok:
             raise EdgeUnetError(f"cannot encode the {suffix} of frame {index}")
-        encoded.append((suffix, data.tobytes()))
+        encoded.append((suffix, buffer.tobytes()))
     need = sum(len(data) for _, data in encoded)
     used = used_bytes(Path(folder))
     if used + need > quota_bytes:
