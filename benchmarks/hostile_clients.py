@@ -55,6 +55,7 @@ SOURCES = [f"127.0.0.{i}" for i in range(2, 52)]
 TOKEN = "hostile-bench-token-0123456789"
 KINDS = ("slowloris", "idle", "noauth", "garbage")
 STALLED_PER_PORT = 8
+RETRIES: Dict[int, int] = {}  # an authorised viewer's 503s (all slots held) per port
 MAX_CLIENTS, MAX_SECONDS = 2000, 120.0
 
 
@@ -125,6 +126,7 @@ async def _first_frame(port: int) -> float:
             status = await asyncio.wait_for(reader.readuntil(b"\r\n"), 10)
             if b" 503 " in status:
                 writer.close()
+                RETRIES[port] = RETRIES.get(port, 0) + 1
                 await asyncio.sleep(0.2)
                 continue
             await asyncio.wait_for(reader.readuntil(b"Content-Type: image/jpeg\r\nContent-Length: "), 10)
@@ -229,7 +231,7 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
         "attack": {"fps": fps_during[0], "fps_ratio": fps_during[0] / base["fps"], "first_frame_s_max": max(attack["first_frame_s"]),
                    "first_frame_s": attack["first_frame_s"], "rss_mib_max": max(s["rss_mib"] for s in samples),
                    "threads_max": max(s["threads"] for s in samples), "fds_max": max(s["fds"] for s in samples),
-                   "client_connects": attack["counts"]["connects"], "client_errors": attack["counts"]["errors"], "guard": guard},
+                   "viewer_503_retries": dict(RETRIES), "client_connects": attack["counts"]["connects"], "client_errors": attack["counts"]["errors"], "guard": guard},
         "after": {"drain_s": drain, "exit_code": code, "stderr_lines": len(stderr.splitlines()),
                   "stdout_lines": len(stdout.splitlines()), "server_log_lines": [x for x in stdout.splitlines() if x.startswith("web:")],
                   "output_leaks_token": any(t in stderr + stdout for t in (TOKEN, "LEAKED-IF-LOGGED")),

@@ -66,28 +66,31 @@ class _Conn(asyncio.Protocol):
             transport.write(REFUSED)  # type: ignore[attr-defined]
             transport.close()
             return
-        self.admitted = True
-        self.inner = self.guard.inner_factory()
-        self.inner.connection_made(transport)
+        self.admitted = True  # aiohttp's protocol is made at the first byte: a silent socket costs no parser, no task
 
     def data_received(self, data: bytes) -> None:
-        if self.admitted:
-            self.inner.data_received(data)
+        if not self.admitted:
+            return
+        if self.inner is None:
+            self.inner = self.guard.inner_factory()
+            self.inner.connection_made(self.transport)
+        self.inner.data_received(data)
 
     def eof_received(self) -> Optional[bool]:
-        return self.inner.eof_received() if self.admitted else None
+        return self.inner.eof_received() if self.inner is not None else None
 
     def pause_writing(self) -> None:
-        if self.admitted:
+        if self.inner is not None:
             self.inner.pause_writing()
 
     def resume_writing(self) -> None:
-        if self.admitted:
+        if self.inner is not None:
             self.inner.resume_writing()
 
     def connection_lost(self, exc: Optional[BaseException]) -> None:
         if self.admitted:
             self.guard.release(self)
+        if self.inner is not None:
             self.inner.connection_lost(exc)
 
 
