@@ -56,6 +56,7 @@ TOKEN = "hostile-bench-token-0123456789"
 KINDS = ("slowloris", "idle", "noauth", "garbage")
 STALLED_PER_PORT = 8
 RETRIES: Dict[int, int] = {}  # an authorised viewer's 503s (all slots held) per port
+PHASES: List[Dict[str, Any]] = []  # per viewer attempt: seconds to connect and to the status line
 MAX_CLIENTS, MAX_SECONDS = 2000, 120.0
 
 
@@ -122,8 +123,10 @@ async def _first_frame(port: int) -> float:
     while time.perf_counter() - start < 10:
         try:
             reader, writer = await asyncio.wait_for(asyncio.open_connection(TARGET, port), 10)
+            connected = time.perf_counter() - start
             writer.write(f"GET /stream.mjpg HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n\r\n".encode())
             status = await asyncio.wait_for(reader.readuntil(b"\r\n"), 10)
+            PHASES.append({"port": port, "connected_s": round(connected, 3), "status_s": round(time.perf_counter() - start, 3)})
             if b" 503 " in status:
                 writer.close()
                 RETRIES[port] = RETRIES.get(port, 0) + 1
@@ -149,14 +152,23 @@ async def _attack(ports: List[int], clients: int, seconds: float, proc: psutil.P
     tasks = [asyncio.create_task(_hostile(kind, port, SOURCES[i % len(SOURCES)], until, counts, paths[i % 4]))
              for i, (kind, port) in enumerate(plan)]
     samples: List[Dict[str, float]] = []
-    frames: List[float] = []
     while time.monotonic() < until:
         await asyncio.sleep(2.0)
-        for port in ports:
-            frames.append(await _first_frame(port))
         samples.append({"rss_mib": proc.memory_info().rss / 2**20, "threads": proc.num_threads(), "fds": proc.num_fds()})
     await asyncio.gather(*tasks, return_exceptions=True)
-    return {"counts": counts, "samples": samples, "first_frame_s": frames}
+    return {"counts": counts, "samples": samples}
+
+
+def _viewer(ports: List[int], seconds: float) -> None:
+    """The authorised viewer, in a process of its own at normal priority (a laptop's browser, not the attacker's loop)."""
+    sys.stdin.readline()  # the attack has started
+    until = time.monotonic() + seconds
+    frames: List[float] = []
+    while time.monotonic() < until - 1.0:
+        time.sleep(2.0)
+        for port in ports:
+            frames.append(asyncio.run(_first_frame(port)))
+    print(json.dumps({"first_frame_s": frames, "retries": RETRIES, "phases": PHASES}), flush=True)
 
 
 def _fps(port: int, seconds: float) -> float:
@@ -201,6 +213,8 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
     stderr_path = Path(tempfile.mkdtemp(prefix="hostile-")) / "stream.stderr"
     load_before = os.getloadavg()
     stream = _start(args, ports, stderr_path)
+    viewer = subprocess.Popen([sys.executable, __file__, "--viewer", f"{ports[0]},{ports[1]}", "--seconds", str(seconds), "x", "x"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     os.nice(10)  # the attacker shares this machine's cores: it must not take them from the pipeline it measures
     proc = psutil.Process(stream.pid)
     base = {"fps": _fps(ports[0], args.baseline), "rss_mib": proc.memory_info().rss / 2**20, "threads": proc.num_threads(),
@@ -210,11 +224,15 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
 
     async def attack_and_measure() -> Dict[str, Any]:
         attack = asyncio.create_task(_attack(ports, clients, seconds, proc))
+        assert viewer.stdin is not None
+        viewer.stdin.write("go\n")
+        viewer.stdin.flush()
         await asyncio.sleep(min(5.0, seconds / 3))
         fps_during.append(await asyncio.to_thread(_fps, ports[0], max(1.0, seconds - min(5.0, seconds / 3) - 2)))
         return await attack
 
     attack = asyncio.run(attack_and_measure())
+    seen = json.loads(viewer.communicate(timeout=60)[0].strip().splitlines()[-1])
     drain = _drain_time(ports, args.drain_timeout)
     guard = [_stats(p)["connections"] for p in ports]
     stream.send_signal(signal.SIGTERM)
@@ -228,10 +246,11 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
         "setup": {"clients": clients, "kinds": KINDS + ("stalled",), "stalled_per_port": STALLED_PER_PORT,
                   "seconds": seconds, "fps_paced": args.fps, "source_addresses": len(SOURCES)},
         "baseline": {**base, "first_frame_s": base_frame},
-        "attack": {"fps": fps_during[0], "fps_ratio": fps_during[0] / base["fps"], "first_frame_s_max": max(attack["first_frame_s"]),
-                   "first_frame_s": attack["first_frame_s"], "rss_mib_max": max(s["rss_mib"] for s in samples),
+        "attack": {"fps": fps_during[0], "fps_ratio": fps_during[0] / base["fps"], "first_frame_s_max": max(seen["first_frame_s"]),
+                   "first_frame_s": seen["first_frame_s"], "rss_mib_max": max(s["rss_mib"] for s in samples),
                    "threads_max": max(s["threads"] for s in samples), "fds_max": max(s["fds"] for s in samples),
-                   "viewer_503_retries": dict(RETRIES), "client_connects": attack["counts"]["connects"], "client_errors": attack["counts"]["errors"], "guard": guard},
+                   "viewer_503_retries": seen["retries"], "viewer_phases": seen["phases"],
+                   "client_connects": attack["counts"]["connects"], "client_errors": attack["counts"]["errors"], "guard": guard},
         "after": {"drain_s": drain, "exit_code": code, "stderr_lines": len(stderr.splitlines()),
                   "stdout_lines": len(stdout.splitlines()), "server_log_lines": [x for x in stdout.splitlines() if x.startswith("web:")],
                   "output_leaks_token": any(t in stderr + stdout for t in (TOKEN, "LEAKED-IF-LOGGED")),
@@ -249,7 +268,11 @@ def main() -> None:
     parser.add_argument("--baseline", type=float, default=8.0, help="seconds of FPS measurement without clients")
     parser.add_argument("--drain-timeout", type=float, default=15.0)
     parser.add_argument("--out-dir", type=Path, default=REPO / "benchmarks" / "results")
+    parser.add_argument("--viewer", default=None, help=argparse.SUPPRESS)  # internal: the viewer process
     args = parser.parse_args()
+    if args.viewer:
+        _viewer([int(p) for p in args.viewer.split(",")], args.seconds)
+        return
     result = run(args)
     out = args.out_dir / f"hostile_clients_{platform.node() or 'host'}.json"
     write_json(out, result)
