@@ -10,11 +10,12 @@ an asyncio protocol wrapper that counts connections at accept time, before a byt
 The policy (all numbers in `Limits`):
 - a connection that has not finished a request's headers is *pending*; it gets `header_timeout` seconds
   (also after each response, for the next request on a kept-alive connection) and is then closed;
-- at most `per_address` connections from one address and `total` in all. A newcomer over a cap pushes out
-  the oldest *pending* connection (of its own address; for the total, of the address holding the most
-  connections), so a flood of idle sockets churns among itself while a client that sends its request at
-  once (an authorised viewer, from an address holding few connections) gets through; if nothing can be
-  pushed out (every slot is serving a request), the newcomer gets a 503 and is closed.
+- at most `per_address` connections from one address and `total` in all. A newcomer over the per-address
+  cap pushes out the oldest *pending* connection of its own address. Over the total, a newcomer from an
+  address that already holds its fair share (total / addresses) is refused at once (503, before any
+  parsing: the cheapest answer to a flood), and one from a quiet address (an authorised viewer) pushes out
+  the oldest pending connection of the address holding the most; if nothing can be pushed out (every
+  slot is serving a request), the newcomer gets a 503 and is closed.
 """
 
 from __future__ import annotations
@@ -125,8 +126,10 @@ class ConnectionGuard:
         mine = self.by_address.setdefault(conn.address, collections.OrderedDict())
         if len(mine) >= self.limits.per_address and not self._evict_from(mine):
             return self._refuse(conn)
-        if self.count >= self.limits.total and not self._evict_heaviest():
-            return self._refuse(conn)
+        if self.count >= self.limits.total:
+            fair = self.limits.total / max(1, len(self.by_address))
+            if len(mine) >= fair or not self._evict_heaviest():  # a flooding address is refused at once (cheapest)
+                return self._refuse(conn)
         mine[conn] = None
         self.count += 1
         if conn.transport is not None:
