@@ -171,10 +171,18 @@ def _viewer(ports: List[int], seconds: float) -> None:
     print(json.dumps({"first_frame_s": frames, "retries": RETRIES, "phases": PHASES}), flush=True)
 
 
-def _fps(port: int, seconds: float) -> float:
+CPU: List[float] = []  # the stream process's CPU seconds per wall second, one per _fps window
+
+
+def _fps(port: int, seconds: float, pid: int = 0) -> float:
+    proc = psutil.Process(pid) if pid else None
+    c0 = sum(proc.cpu_times()[:2]) if proc else 0.0
     a, t0 = _stats(port)["frames"], time.perf_counter()
     time.sleep(seconds)
-    return (_stats(port)["frames"] - a) / (time.perf_counter() - t0)
+    wall = time.perf_counter() - t0
+    if proc is not None:
+        CPU.append(round((sum(proc.cpu_times()[:2]) - c0) / wall, 3))
+    return (_stats(port)["frames"] - a) / wall
 
 
 def _drain_time(ports: List[int], timeout: float) -> float:
@@ -217,7 +225,7 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     os.nice(10)  # the attacker shares this machine's cores: it must not take them from the pipeline it measures
     proc = psutil.Process(stream.pid)
-    base = {"fps": _fps(ports[0], args.baseline), "rss_mib": proc.memory_info().rss / 2**20, "threads": proc.num_threads(),
+    base = {"fps": _fps(ports[0], args.baseline, stream.pid), "rss_mib": proc.memory_info().rss / 2**20, "threads": proc.num_threads(),
             "fds": proc.num_fds()}
     base_frame = [asyncio.run(_first_frame(p)) for p in ports]
     fps_during: List[float] = []
@@ -228,13 +236,16 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
         viewer.stdin.write("go\n")
         viewer.stdin.flush()
         await asyncio.sleep(min(5.0, seconds / 3))
-        fps_during.append(await asyncio.to_thread(_fps, ports[0], max(1.0, seconds - min(5.0, seconds / 3) - 2)))
+        fps_during.append(await asyncio.to_thread(_fps, ports[0], max(1.0, seconds - min(5.0, seconds / 3) - 2), stream.pid))
         return await attack
 
+    mine = psutil.Process()
+    c0, t0 = sum(mine.cpu_times()[:2]), time.perf_counter()
     attack = asyncio.run(attack_and_measure())
+    attacker_cpu = (sum(mine.cpu_times()[:2]) - c0) / (time.perf_counter() - t0)
     seen = json.loads(viewer.communicate(timeout=60)[0].strip().splitlines()[-1])
     drain = _drain_time(ports, args.drain_timeout)
-    base["fps_after"] = _fps(ports[0], args.baseline)  # the machine's load drifts: the baseline is before and after
+    base["fps_after"] = _fps(ports[0], args.baseline, stream.pid)  # the machine's load drifts: the baseline is before and after
     base["fps_before"] = base.pop("fps")
     base["fps"] = (base["fps_before"] + base["fps_after"]) / 2
     guard = [_stats(p)["connections"] for p in ports]
@@ -252,7 +263,8 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
         "attack": {"fps": fps_during[0], "fps_ratio": fps_during[0] / base["fps"], "first_frame_s_max": max(seen["first_frame_s"]),
                    "first_frame_s": seen["first_frame_s"], "rss_mib_max": max(s["rss_mib"] for s in samples),
                    "threads_max": max(s["threads"] for s in samples), "fds_max": max(s["fds"] for s in samples),
-                   "viewer_503_retries": seen["retries"], "viewer_phases": seen["phases"],
+                   "stream_cpu_per_s": {"before": CPU[0], "attack": CPU[1], "after": CPU[2]} if len(CPU) == 3 else CPU,
+                   "attacker_cpu_per_s": round(attacker_cpu, 3), "viewer_503_retries": seen["retries"], "viewer_phases": seen["phases"],
                    "client_connects": attack["counts"]["connects"], "client_errors": attack["counts"]["errors"], "guard": guard},
         "after": {"drain_s": drain, "exit_code": code, "stderr_lines": len(stderr.splitlines()),
                   "stdout_lines": len(stdout.splitlines()), "server_log_lines": [x for x in stdout.splitlines() if x.startswith("web:")],

@@ -38,7 +38,6 @@ from aiohttp import web
 
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.stream.access import ASSUME_REMOTE_ENV, is_loopback, new_token, token_required  # noqa: F401 - web.is_loopback, web.ASSUME_REMOTE_ENV are public names
-from edgeunet.stream.options import lower_thread_priority
 from edgeunet.stream.sinks import Sink, SinkSpec, StreamInfo
 from edgeunet.stream.web_guard import ConnectionGuard, Limits, Slots, server_logger, take_soon, wait_event
 from edgeunet.stream.web_metrics import prometheus_text, sparkline
@@ -47,7 +46,6 @@ from edgeunet.stream.web_policy import SECURITY_HEADERS, allowed_hosts, host_all
 from edgeunet.stream.web_snapshot import save_snapshot  # noqa: F401 - web.save_snapshot is a public name
 
 BOUNDARY = "edgeunetframe"
-SERVER_NICE = 5  # as LIVE_STAGE_NICE: measured with benchmarks/hostile_clients.py
 STREAM_PATHS = ("/stream.mjpg", "/stream", "/video")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -133,7 +131,7 @@ class WebSink(Sink):
         if generated:
             self.token = new_token()
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._serve, name=f"{self.kind}-server", daemon=True)
+        self._thread = threading.Thread(target=self._loop.run_forever, name=f"{self.kind}-server", daemon=True)
         self._thread.start()
         try:
             asyncio.run_coroutine_threadsafe(self._start(host, self.spec.port), self._loop).result(10)
@@ -145,12 +143,6 @@ class WebSink(Sink):
             self.options.log(f"{self.kind}:// on {host} needs a token; open {self.url}?token={self.token} "
                              "(shown once; pass --token-file or EDGEUNET_TOKEN to choose it)")
         return self
-
-    def _serve(self) -> None:
-        """The server's thread: niced like the other non-inference stages, so a flood of clients yields to the model."""
-        lower_thread_priority(SERVER_NICE)
-        assert self._loop is not None
-        self._loop.run_forever()
 
     async def _start(self, host: str, port: int) -> None:
         self.hub.event = asyncio.Event()
