@@ -14,6 +14,7 @@ Every other hostile client reconnects at most once a second when the server lets
 authorised viewer connects every 2 s to each server and times its first complete JPEG frame (retrying
 after a 503, as a page would). A token holder who floods the video on purpose can always take its
 --max-clients slots: the token is the boundary, so this benchmark's flood comes from clients without it.
+One authorised user watches each server for the whole run, so the baseline pays for JPEG encoding too.
 Figures: pipeline FPS (attack / baseline), the viewer's worst time to a frame, server RSS, threads
 and open files, stderr lines, and how long until every slot is free after the clients stop.
 
@@ -37,6 +38,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -159,6 +161,22 @@ async def _attack(ports: List[int], clients: int, seconds: float, proc: psutil.P
     return {"counts": counts, "samples": samples}
 
 
+def _watch(port: int) -> None:
+    """A user watching the video for the whole run (so JPEG encoding runs in the baseline too), until stdin closes."""
+    sock = socket.create_connection((TARGET, port), timeout=5)
+    sock.sendall(f"GET /stream.mjpg HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n\r\n".encode())
+    sock.settimeout(0.5)
+    stop = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+    while not stop.is_set():
+        try:
+            if not sock.recv(1 << 16):
+                break
+        except socket.timeout:
+            continue
+    sock.close()
+
+
 def _viewer(ports: List[int], seconds: float) -> None:
     """The authorised viewer, in a process of its own at normal priority (a laptop's browser, not the attacker's loop)."""
     sys.stdin.readline()  # the attack has started
@@ -186,11 +204,11 @@ def _fps(port: int, seconds: float, pid: int = 0) -> float:
 
 
 def _drain_time(ports: List[int], timeout: float) -> float:
-    """Seconds until both servers hold no connection but the asking one, no viewer and no subscriber."""
+    """Seconds until each server holds only the asking connection and the watcher's, one viewer (the watcher), no subscriber."""
     start = time.perf_counter()
     while time.perf_counter() - start < timeout:
         stats = [_stats(p) for p in ports]
-        if all(s["connections"]["connections"] <= 1 and s["viewers"] == 0 and s["events_subscribers"] == 0 for s in stats):
+        if all(s["connections"]["connections"] <= 2 and s["viewers"] <= 1 and s["events_subscribers"] == 0 for s in stats):
             return time.perf_counter() - start
         time.sleep(0.1)
     return float("inf")
@@ -204,7 +222,7 @@ def _start(args: argparse.Namespace, ports: List[int], stderr_path: Path) -> sub
     end = time.time() + 60
     while time.time() < end:
         try:
-            if _stats(ports[0])["frames"] > 20 and _stats(ports[1])["frames"] > 20:
+            if _stats(ports[0]).get("frames", 0) > 20 and _stats(ports[1]).get("frames", 0) > 20:
                 return proc
         except OSError:
             pass
@@ -221,6 +239,8 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
     stderr_path = Path(tempfile.mkdtemp(prefix="hostile-")) / "stream.stderr"
     load_before = os.getloadavg()
     stream = _start(args, ports, stderr_path)
+    watchers = [subprocess.Popen([sys.executable, __file__, "--watch", str(p), "x", "x"], stdin=subprocess.PIPE) for p in ports]
+    time.sleep(1.0)
     viewer = subprocess.Popen([sys.executable, __file__, "--viewer", f"{ports[0]},{ports[1]}", "--seconds", str(seconds), "x", "x"],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     os.nice(10)  # the attacker shares this machine's cores: it must not take them from the pipeline it measures
@@ -249,6 +269,8 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
     base["fps_before"] = base.pop("fps")
     base["fps"] = (base["fps_before"] + base["fps_after"]) / 2
     guard = [_stats(p)["connections"] for p in ports]
+    for watcher in watchers:
+        watcher.communicate(timeout=30)  # closes its stdin: the watcher stops
     stream.send_signal(signal.SIGTERM)
     code = stream.wait(60)
     stderr = stderr_path.read_text(errors="replace")
@@ -284,7 +306,11 @@ def main() -> None:
     parser.add_argument("--drain-timeout", type=float, default=15.0)
     parser.add_argument("--out-dir", type=Path, default=REPO / "benchmarks" / "results")
     parser.add_argument("--viewer", default=None, help=argparse.SUPPRESS)  # internal: the viewer process
+    parser.add_argument("--watch", default=None, help=argparse.SUPPRESS)  # internal: a user watching throughout
     args = parser.parse_args()
+    if args.watch:
+        _watch(int(args.watch))
+        return
     if args.viewer:
         _viewer([int(p) for p in args.viewer.split(",")], args.seconds)
         return
