@@ -149,28 +149,32 @@ install_system_packages() {
   fi
 }
 
+# Who owns the virtualenv: root when its folder is not ours to write (the default /opt/edgeunet), so the code the
+# service runs is read-only to the service user and to whoever ran this script (never handed over to them).
+OWNER=()
+
 create_venv() {
   local parent
   parent=$(dirname "$VENV")
   step "virtualenv $VENV with the system site-packages (tensorrt and cv2 come from JetPack, not from pip)"
   if [ ! -w "$parent" ] && [ ! -w "$VENV" ]; then
+    OWNER=("${SUDO[@]}")
     run "${SUDO[@]}" mkdir -p "$parent"
-    run "${SUDO[@]}" chown "$(id -un):$(id -gn)" "$parent"
   fi
-  run python3 -m venv --system-site-packages "$VENV"
-  run "$VENV/bin/python" -m pip install --upgrade pip setuptools wheel
+  run "${OWNER[@]}" python3 -m venv --system-site-packages "$VENV"
+  run "${OWNER[@]}" "$VENV/bin/python" -m pip install --upgrade pip setuptools wheel
 }
 
 install_pycuda() {
   step "pycuda, compiled against JetPack's CUDA ($CUDA_HOME)"
-  run env "PATH=$CUDA_HOME/bin:$PATH" "CPATH=$CUDA_HOME/include" "LIBRARY_PATH=$CUDA_HOME/lib64" \
+  run "${OWNER[@]}" env "PATH=$CUDA_HOME/bin:$PATH" "CPATH=$CUDA_HOME/include" "LIBRARY_PATH=$CUDA_HOME/lib64" \
     "$VENV/bin/python" -m pip install --no-binary pycuda pycuda
 }
 
 install_edgeunet() {
   step "edgeunet's edge dependencies (no torch, no pip OpenCV), then edgeunet itself with --no-deps"
-  run "$VENV/bin/python" -m pip install -r "$SOURCE_DIR/deploy/requirements-edge.txt"
-  run "$VENV/bin/python" -m pip install --no-deps "$SOURCE_DIR"
+  run "${OWNER[@]}" "$VENV/bin/python" -m pip install -r "$SOURCE_DIR/deploy/requirements-edge.txt"
+  run "${OWNER[@]}" "$VENV/bin/python" -m pip install --no-deps "$SOURCE_DIR"
 }
 
 verify() {

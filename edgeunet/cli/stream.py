@@ -35,7 +35,15 @@ RUNTIME = RuntimeGroup()
               help="A live source that drops is reopened up to N times (back-off 0.5 s doubling to 8 s), then the run ends.")
 @click.option("--token", envvar="EDGEUNET_TOKEN", default=None, metavar="TOKEN",
               help="web:// / mjpeg://: required as ?token= or 'Authorization: Bearer'; rtsp://: the password of user edgeunet. "
-                   "Needed beyond loopback (made and printed once when not given). Env: EDGEUNET_TOKEN.")
+                   "Needed beyond loopback (made and printed once when not given). Prefer EDGEUNET_TOKEN or --token-file: "
+                   "a value typed here is visible to every local user in the process list.")
+@click.option("--token-file", type=PathArg, default=None, metavar="PATH",
+              help="Read the token from PATH (mode 600); when PATH does not exist, a token is made and kept there once.")
+@click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
+              help="web:// / mjpeg://: a name besides the bound address that browsers may use (Host header), e.g. jetson.lan. "
+                   "Any other name is refused (DNS rebinding).")
+@click.option("--snapshot-quota", type=click.IntRange(min=1), default=256, show_default=True, metavar="MIB",
+              help="web://: the page's snapshot button stops when --snapshot-dir holds this many MiB of snapshots.")
 @click.option("--max-clients", type=click.IntRange(min=1), default=4, show_default=True,
               help="web:// / mjpeg:// / rtsp://: concurrent viewers of the video; the rest are refused.")
 @click.option("--snapshot-dir", type=PathArg, default=None, help="web://: where the page's snapshot button saves frame + mask "
@@ -50,8 +58,18 @@ RUNTIME = RuntimeGroup()
 @RUNTIME
 @click.option("--fp16", "half", is_flag=True, help="Run a .pt checkpoint in half precision (torch backend on CUDA).")
 def stream_cmd(model: Path, source: str, outputs: tuple, stats_out: Optional[Path], **options: Any) -> None:
-    """Segment a live SOURCE into sinks with per-stage latency: file, folder/glob, 0, v4l2:///dev/video0, csi://0, rtsp://, http://, gst:..."""
+    """Segment a live SOURCE into sinks with per-stage latency: file, folder/glob, 0, v4l2:///dev/video0, csi://0, rtsp://, http://, gst:...
+
+    A SOURCE with a password can stay off the command line: env:NAME reads it from an environment variable,
+    @PATH from the first line of a file.
+    """
+    from edgeunet.stream.access import source_from, token_from_file
     from edgeunet.stream.command import stream_command
 
     runtime = RUNTIME.read(options)
-    stream_command(model, source, list(outputs), stats_out=stats_out, echo=click.echo, **asdict(runtime), **options)
+    token_file = options.pop("token_file")
+    if token_file is not None:
+        if options.get("token"):
+            raise click.UsageError("--token and --token-file exclude each other (EDGEUNET_TOKEN counts as --token)")
+        options["token"] = token_from_file(token_file, lambda msg: click.echo(f"note: {msg}"))
+    stream_command(model, source_from(source), list(outputs), stats_out=stats_out, echo=click.echo, **asdict(runtime), **options)

@@ -69,6 +69,7 @@ def train(
 
     `--qat --from RUN/best.pt --epochs N` fine-tunes a trained model for INT8 (RUN-qat/ by default).
     """
+    from edgeunet.core.atomic import fresh_output
     from edgeunet.train.config import TrainConfig, load_config_file
     from edgeunet.train.run import train as run_training
 
@@ -98,7 +99,9 @@ def train(
         raise EdgeUnetError("--crop and --size exclude each other: a crop-trained model runs on whole frames at their own resolution")
     if str(values.get("size", "")).strip().isdigit():  # a square size stays a number in config.json
         values["size"] = int(str(values["size"]).strip())
-    run_dir = run_training(TrainConfig.from_dict(values))
+    cfg = TrainConfig.from_dict(values)
+    with fresh_output(cfg.out, keep="last.pt"):  # a full disk before the first epoch leaves no half-made run folder
+        run_dir = run_training(cfg)
     click.echo(f"run finished: {run_dir}  (best.pt, last.pt, metrics.csv, curves.png, learning.gif)")
 
 
@@ -127,7 +130,10 @@ def _train_qat(ctx: click.Context, qat: bool, source: Optional[Path], max_drop: 
     cfg, payload = qat_config(source, overrides)  # a wrong --from is refused first
     require_modelopt()  # then a missing library, in one line, before anything is written
     click.echo(f"QAT: fine-tuning {source} for {cfg.epochs} epoch(s) at lr {cfg.lr:g} -> {cfg.out}")
-    run_dir = run_training(cfg, source=payload)
+    from edgeunet.core.atomic import fresh_output
+
+    with fresh_output(cfg.out, keep="last.pt"):
+        run_dir = run_training(cfg, source=payload)
     click.echo(f"run finished: {run_dir}")
     _export_qat(run_dir, max_drop, Path(cfg.val_data) if cfg.val_data else None)
 

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from edgeunet.core.errors import EdgeUnetError
+from edgeunet.core.schema import check_fields, choice, clean_text, items, number, optional, text, whole
 
 # Distinct, colour-blind-friendly-ish BGR colours (OpenCV order) for class overlays.
 DEFAULT_COLORS_BGR: List[Tuple[int, int, int]] = [
@@ -35,6 +36,30 @@ RESIZE_MODES = ("stretch", "letterbox", "native")
 IO_MODES = ("float", "uint8", "end-to-end")
 END_TO_END = "end-to-end"
 FRAME_DTYPES = ("uint8", "float32")  # float32: for TensorRT 8.5, whose ONNX parser has no UINT8
+MAX_CLASSES = 255  # class ids are uint8 and 255 is IGNORE_LABEL
+# Types and bounds of every field, checked before a spec from a file (checkpoint, ONNX metadata, sidecar) is used:
+# the bounds keep a stranger's numbers from allocating gigabytes or indexing past a colour table.
+SPEC_RULES = {
+    "in_channels": whole(1, 3),
+    "num_classes": whole(2, MAX_CLASSES),
+    "class_names": items(text(200), 1, MAX_CLASSES),
+    "colors": items(items(whole(0, 255), 3, 4), 0, MAX_CLASSES),
+    "input_size": items(whole(16, 16384), 2, 2),
+    "channel_order": choice(("gray", "rgb")),
+    "mean": items(number(-1e6, 1e6), 1, 3),
+    "std": items(number(0.0, 1e6, open_low=True), 1, 3),
+    "threshold": number(0.0, 1.0),
+    "io": choice(IO_MODES),
+    "mask_values": items(items(whole(0, 65535), 2, 2), 0, 65536),
+    "ignore_index": optional(whole(0, 65535)),
+    "resize": choice(RESIZE_MODES),
+    "size_multiple": whole(1, 1024),
+    "spec_version": whole(1, 10_000),
+    "frame_size": items(whole(16, 16384), 0, 2),
+    "frame_dtype": choice(FRAME_DTYPES),
+    "overlay_alpha": optional(number(0.0, 1.0)),
+}
+SPEC_FIX = "re-export the model with `edgeunet export CHECKPOINT` (or ask its author for one made by edgeunet)"
 
 
 @dataclass
@@ -105,7 +130,14 @@ class ModelSpec:
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any], source: str = "model") -> "ModelSpec":
+        """A checked spec: every field's type and bounds (SPEC_RULES, one line naming the field), names kept as data."""
+        check_fields(data, SPEC_RULES, source, "model description", SPEC_FIX)
+        if int(data.get("spec_version", SPEC_VERSION)) > SPEC_VERSION:
+            raise EdgeUnetError(f"{source}: model description version {data['spec_version']} is newer than this edgeunet "
+                                f"reads ({SPEC_VERSION}); upgrade edgeunet")
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        if "class_names" in known:  # shown on pages, legends and terminals: no control characters from a stranger
+            known["class_names"] = [clean_text(name, 200) for name in known["class_names"]]
         try:
             spec = cls(**known)
         except TypeError as exc:
@@ -141,6 +173,10 @@ class ModelSpec:
             problems.extend(self._end_to_end_problems())
         if self.resize not in RESIZE_MODES:
             problems.append(f"resize={self.resize!r} ({' or '.join(RESIZE_MODES)})")
+        if any(not 0 <= int(c) <= IGNORE_LABEL for _, c in self.mask_values):
+            problems.append(f"mask_values map to a class above {IGNORE_LABEL}")
+        if any(int(c) != IGNORE_LABEL and int(c) >= self.num_classes for _, c in self.mask_values):
+            problems.append(f"mask_values map to a class id beyond the {self.num_classes} classes")
         if problems:
             raise EdgeUnetError(f"{source}: invalid model description: {'; '.join(problems)}")
 

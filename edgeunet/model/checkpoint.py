@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any, Dict
 
-from edgeunet.core.atomic import atomic_path
+from edgeunet.core.atomic import atomic_write_bytes
 from edgeunet.core.errors import EdgeUnetError, MissingDependencyError
 from edgeunet.core.spec import ModelSpec
 
@@ -23,9 +24,15 @@ def require_torch() -> Any:
 
 
 def save_checkpoint(path: Path | str, payload: Dict[str, Any]) -> None:
+    """Serialised in memory, then written by atomic_write_bytes.
+
+    Why not torch.save(path): its C++ writer reports a full disk as a RuntimeError ("unexpected pos"),
+    not as an OSError, so it would escape the CLI's one-line OS error handler as a traceback.
+    """
     torch = require_torch()
-    with atomic_path(path) as tmp:
-        torch.save({"format": CHECKPOINT_FORMAT, **payload}, tmp)
+    buffer = io.BytesIO()
+    torch.save({"format": CHECKPOINT_FORMAT, **payload}, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def load_checkpoint(path: Path | str, map_location: str = "cpu") -> Dict[str, Any]:

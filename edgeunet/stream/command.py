@@ -14,9 +14,10 @@ import threading
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 
-from edgeunet.core.atomic import atomic_write_text, ensure_writable_dir
+from edgeunet.core.atomic import STDOUT, atomic_write_text, check_replaceable, ensure_writable_dir
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.stream.options import Log, StreamOptions
+from edgeunet.stream.redact import redact_text
 from edgeunet.stream.sinks import display_problem, listening_schemes
 from edgeunet.stream.stream import Stream
 
@@ -53,18 +54,24 @@ def stop_controls(stream: Stream, log: Log) -> Iterator[None]:
             signal.signal(signal.SIGTERM, previous)
 
 
-def _web_options(targets: Sequence[str], token: Optional[str], max_clients: int, snapshot_dir: Optional[Path], echo: Log) -> Any:
-    """WebOptions (token, viewer limit) when a web://, mjpeg:// or rtsp:// output is asked for (aiohttp is imported only then)."""
+def _web_options(targets: Sequence[str], token: Optional[str], max_clients: int, snapshot_dir: Optional[Path], echo: Log,
+                 allowed_hosts: Sequence[str] = (), snapshot_quota: int = 256) -> Any:
+    """WebOptions (token, viewer limit, Host names, quota) when a web://, mjpeg:// or rtsp:// output is asked for (aiohttp only then)."""
     if not any(str(t).strip().lower().startswith(tuple(f"{scheme}:" for scheme in listening_schemes())) for t in targets):
         if token is not None or snapshot_dir is not None:
             echo("note: --token and --snapshot-dir apply to web://, mjpeg:// and rtsp:// outputs only")
         return None
     from edgeunet.stream.web import WebOptions
 
-    return WebOptions(token=token, max_clients=max_clients, snapshot_dir=Path(snapshot_dir or "snapshots"), log=echo).check()
+    return WebOptions(token=token, max_clients=max_clients, snapshot_dir=Path(snapshot_dir or "snapshots"), log=echo,
+                      allowed_hosts=tuple(allowed_hosts), snapshot_quota_mb=snapshot_quota).check()
 
 
 def _check_stats_path(path: Path) -> None:
+    """Before the run, not after it: a folder, a device or a symlink is refused; `-` is standard output."""
+    if str(path) == STDOUT:
+        return
+    check_replaceable(path)
     if path.is_dir():
         raise EdgeUnetError(f"--stats {path}: is a folder; give a file name such as stats.json")
     ensure_writable_dir(path.parent if str(path.parent) else Path("."), "--stats folder")
@@ -73,14 +80,15 @@ def _check_stats_path(path: Path) -> None:
 def stream_command(model: Path, source: str, outputs: Sequence[str], stats_out: Optional[Path] = None, backend: str = "auto",
                    device: str = "auto", threads: Optional[int] = None, half: bool = False, ort_opt_level: str = "all",
                    echo: Log = print, token: Optional[str] = None, max_clients: int = 4, snapshot_dir: Optional[Path] = None,
-                   **options: Any) -> Dict[str, Any]:
+                   allowed_hosts: Sequence[str] = (), snapshot_quota: int = 256, **options: Any) -> Dict[str, Any]:
     """`edgeunet stream`: run, print the summary table, write --stats, then turn a lost source or a failed output into exit 4."""
     if stats_out is not None:
         _check_stats_path(Path(stats_out))
+    raw_echo, echo = echo, (lambda msg: raw_echo(redact_text(msg)))  # every line but the one-time token URL is redacted
     note: Log = lambda msg: echo(f"note: {msg}")  # noqa: E731
     opts = StreamOptions(**options).check()
     targets = list(outputs) or default_outputs(note)
-    web = _web_options(targets, token, max_clients, snapshot_dir, echo)
+    web = _web_options(targets, token, max_clients, snapshot_dir, raw_echo, allowed_hosts, snapshot_quota)
     with Stream(model, source, targets, opts, backend=backend, device=device, threads=threads, half=half,
                 ort_opt_level=ort_opt_level, log=note, web=web) as stream:
         b = stream.backend
@@ -99,10 +107,10 @@ def stream_command(model: Path, source: str, outputs: Sequence[str], stats_out: 
         echo(f"tegrastats: {telemetry['samples']} sample(s); {spikes['count']} latency spike(s) above {spikes['factor']:g}x the median, "
              f"{spikes['with_gpu_clock_drop']} with a GPU clock drop (--stats has the series)")
     for out in report["outputs"]:
-        if out["kind"] in ("video", "images") and out["frames"]:
+        if out["kind"] in ("video", "images") and out["frames"] and out["status"] == "ok":
             echo(f"wrote {out['where']} ({out['frames']} frames)")
     if stats_out is not None:
-        atomic_write_text(stats_out, json.dumps(report, indent=2) + "\n")
+        atomic_write_text(stats_out, redact_text(json.dumps(report, indent=2)) + "\n")
         echo(f"wrote {stats_out}")
     _raise_problems(report, error)
     return report
@@ -114,8 +122,8 @@ def _raise_problems(report: Dict[str, Any], error: Optional[BaseException]) -> N
     failed = [o for o in report["outputs"] if o["status"] == "failed"]
     if failed:
         first = failed[0]
-        raise EdgeUnetError(f"output {first['output']} failed after {first['frames']} frame(s): {first['error']}; "
-                            "what was written is kept and valid", exit_code=4)
+        kept = "what was written is kept and valid" if Path(str(first.get("where") or "")).exists() else "nothing was kept"
+        raise EdgeUnetError(f"output {first['output']} failed after {first['frames']} frame(s): {first['error']}; {kept}", exit_code=4)
     if report["source_lost"]:
         raise EdgeUnetError(f"source {report['source']}: {report['ended']}; the summary and --stats above cover the frames "
                             "processed before", exit_code=4)

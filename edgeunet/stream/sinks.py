@@ -200,8 +200,14 @@ class ImageFolderSink(Sink):
     def open(self) -> "ImageFolderSink":
         if self.folder.exists() and not self.folder.is_dir():
             raise EdgeUnetError(f"output {self.name}: exists and is not a folder; give a new folder for the frames")
+        self._created = not self.folder.exists()
         ensure_writable_dir(self.folder, "output folder")
         return self
+
+    def close(self) -> None:
+        if getattr(self, "_created", False) and not self.frames:
+            with contextlib.suppress(OSError):
+                self.folder.rmdir()  # nothing was written (a full disk at the first frame): no empty folder left
 
     def write(self, frame: np.ndarray, index: int) -> None:
         ok, encoded = cv2.imencode(self.suffix, frame)
@@ -210,8 +216,14 @@ class ImageFolderSink(Sink):
         target = self.folder / f"{index:06d}{self.suffix}"
         # Not atomic.atomic_write_bytes: its folder check and mkstemp would run for every frame; open() checked the folder once.
         tmp = self.folder / f".{target.name}.tmp"
-        tmp.write_bytes(encoded.tobytes())
-        os.replace(tmp, target)
+        try:
+            with open(tmp, "wb") as handle:
+                handle.write(encoded.tobytes())
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()  # a full disk must not leave a half frame behind
+            raise
         self.frames += 1
 
 

@@ -135,6 +135,8 @@ class Stream:
                 sink.close()
             except Exception as exc:  # noqa: BLE001 - one bad output must not keep the others from being finalised
                 problems.append(f"output {sink.name} could not be finalised: {exc}")
+                if self._pipeline is not None:  # the report (and the exit code) must not call it written
+                    self._pipeline.failures.append({"output": sink.name, "error": " ".join(str(exc).split()), "frames": sink.frames})
         for line in problems:
             self.log(line)
         if self._pipeline is None or self._pipeline.capture_done:

@@ -7,7 +7,9 @@ write-then-rename rule are this sink's own business; the table only names it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
 from pathlib import Path
 from typing import Any, Optional, Tuple
 
@@ -91,8 +93,21 @@ class VideoFileSink(Sink):
             return
         self._writer.release()
         self._writer = None
-        if self.frames:
-            os.replace(self.tmp, self.path)
-        else:
+        try:
+            if self.frames:
+                verify_video(self.tmp, self.frames, self.path)  # a full disk does not make VideoWriter raise
+                os.replace(self.tmp, self.path)
+        finally:
             with contextlib.suppress(OSError):
                 self.tmp.unlink()
+
+
+def verify_video(path: Path, frames: int, shown: Path) -> None:
+    """Raise OSError unless the video file at `path` holds `frames` frames: never claim a video that is not there."""
+    capture = cv2.VideoCapture(str(path))
+    held = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
+    capture.release()
+    if held < frames:
+        free = shutil.disk_usage(path.parent).free if path.parent.exists() else 0
+        why = "the disk is full" if free < (1 << 20) else "the writer lost frames"
+        raise OSError(errno.ENOSPC if free < (1 << 20) else errno.EIO, f"the video holds {held} of {frames} frames ({why})", str(shown))

@@ -13,32 +13,37 @@ client, and it is a maintained HTTP stack (http.server is not meant for anything
 
 Secure by default: bound to loopback unless the user names another address; then a token is
 required (given, or made with `secrets.token_urlsafe` and printed once with the URL). Every route
-checks it (`?token=` or `Authorization: Bearer`), 401 without. At most `max_clients` viewers of the
-stream at once (503 for the rest), so a forgotten browser tab cannot starve the device.
+checks it (`?token=` or `Authorization: Bearer`), 401 without. Before any of that, web_guard caps
+connections (total, per address) and the time to send a request; web_policy checks `Host` (DNS
+rebinding), the same-origin rule for POST /snapshot and adds the security headers to every response.
+At most `max_clients` viewers of the video and `Limits.max_events` of /events at once (503 for the
+rest, after taking the slot of one whose socket has stopped reading), so neither a forgotten browser
+tab nor a thousand idle sockets can starve the device.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime
 import errno
 import hmac
 import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, List, Optional
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
 from aiohttp import web
 
-from edgeunet.core.atomic import atomic_write_bytes, ensure_writable_dir
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.stream.access import ASSUME_REMOTE_ENV, is_loopback, new_token, token_required  # noqa: F401 - web.is_loopback, web.ASSUME_REMOTE_ENV are public names
 from edgeunet.stream.sink_base import Sink, SinkSpec, StreamInfo
+from edgeunet.stream.web_guard import ConnectionGuard, Limits, Slots, server_logger, take_soon, wait_event
 from edgeunet.stream.web_metrics import prometheus_text, sparkline
 from edgeunet.stream.web_page import PAGE
+from edgeunet.stream.web_policy import SECURITY_HEADERS, allowed_hosts, host_allowed, same_origin
+from edgeunet.stream.web_snapshot import save_snapshot  # noqa: F401 - web.save_snapshot is a public name
 
 BOUNDARY = "edgeunetframe"
 STREAM_PATHS = ("/stream.mjpg", "/stream", "/video")
@@ -55,10 +60,15 @@ class WebOptions:
     quality: int = 80
     require_token: Optional[bool] = None  # None: exactly when bound beyond loopback; True simulates that in tests
     log: Optional[Callable[[str], None]] = None  # where the one-time URL with a generated token is printed
+    allowed_hosts: Tuple[str, ...] = ()  # names besides the bound address that `Host` may carry (--allowed-host)
+    snapshot_quota_mb: int = 256  # POST /snapshot stops when --snapshot-dir holds this much of our snapshots
+    limits: Limits = field(default_factory=Limits)
 
     def check(self) -> "WebOptions":
         if self.max_clients < 1:
             raise EdgeUnetError(f"--max-clients {self.max_clients}: must be at least 1")
+        if self.snapshot_quota_mb < 1:
+            raise EdgeUnetError(f"--snapshot-quota {self.snapshot_quota_mb}: must be at least 1 (MiB)")
         if self.token is not None and len(self.token) < 8:
             raise EdgeUnetError("--token: use at least 8 characters (or leave it out on a non-loopback address to get a random one)")
         return self
@@ -105,7 +115,14 @@ class WebSink(Sink):
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._thread: Optional[threading.Thread] = None
         self._runner: Optional[web.AppRunner] = None
+        self._server: Optional[asyncio.AbstractServer] = None
         self._port = spec.port
+        limits = self.options.limits
+        self.guard: Optional[ConnectionGuard] = None
+        self.viewer_slots = Slots(self.options.max_clients, limits)
+        self.event_slots = Slots(limits.max_events, limits)
+        self._hosts = allowed_hosts(spec.host, self.options.allowed_hosts)
+        self._saving = False
 
     # -- set-up -------------------------------------------------------------------------------------
     def open(self) -> "WebSink":
@@ -124,12 +141,13 @@ class WebSink(Sink):
         self.where = self.url
         if generated and self.options.log is not None:
             self.options.log(f"{self.kind}:// on {host} needs a token; open {self.url}?token={self.token} "
-                             "(shown once; pass --token or EDGEUNET_TOKEN to choose it)")
+                             "(shown once; pass --token-file or EDGEUNET_TOKEN to choose it)")
         return self
 
     async def _start(self, host: str, port: int) -> None:
         self.hub.event = asyncio.Event()
-        app = web.Application(middlewares=[self._auth])
+        limits = self.options.limits
+        app = web.Application(middlewares=[self._gate, self._auth], client_max_size=limits.body_bytes)
         app.router.add_get("/", self._page)
         app.router.add_get("/index.html", self._page)
         for path in STREAM_PATHS:
@@ -141,17 +159,22 @@ class WebSink(Sink):
         app.router.add_get("/stats.json", self._stats_json)
         app.router.add_get("/metrics", self._metrics)
         app.on_shutdown.append(self._on_shutdown)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
+        app.on_response_prepare.append(_security_headers)
+        log = self.options.log or (lambda _msg: None)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0,
+                               keepalive_timeout=limits.header_timeout, lingering_time=1.0, max_line_size=4096,
+                               max_field_size=4096, max_headers=32, logger=server_logger(f"{self.kind}{id(self)}", log))
         await runner.setup()
-        site = web.TCPSite(runner, host, port)
+        guard = ConnectionGuard(limits, runner.server)  # type: ignore[arg-type]
         try:
-            await site.start()
+            self._server = await asyncio.get_running_loop().create_server(guard.factory, host, port, reuse_address=True)
         except BaseException:
             await runner.cleanup()
             raise
-        self._runner = runner
-        addresses = runner.addresses  # the real port when 0 (any free port) was asked for
-        self._port = int(addresses[0][1]) if addresses else port
+        guard.start()
+        self._runner, self.guard = runner, guard
+        sockets = self._server.sockets or ()
+        self._port = int(sockets[0].getsockname()[1]) if sockets else port  # the real port when 0 was asked for
 
     @property
     def port(self) -> int:
@@ -184,6 +207,22 @@ class WebSink(Sink):
 
     # -- routes --------------------------------------------------------------------------------------
     @web.middleware
+    async def _gate(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Before the token: Host (DNS rebinding) and body size; the connection is not pending while a handler runs."""
+        guard, transport = self.guard, request.transport
+        if guard is not None:
+            guard.busy(transport)
+        try:
+            if not host_allowed(request.headers.get("Host"), self.spec.host, self._hosts):
+                return web.Response(status=421, text="421: this Host is not served here; add it with --allowed-host NAME\n")
+            if (request.content_length or 0) > self.options.limits.body_bytes or request.headers.get("Transfer-Encoding"):
+                return web.Response(status=413, text="413: no route here takes a request body\n", headers={"Connection": "close"})
+            return await handler(request)
+        finally:
+            if guard is not None:
+                guard.idle(transport)
+
+    @web.middleware
     async def _auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if self.token is not None and not self._authorised(request):
             return web.Response(status=401, text="401: add ?token=... or an Authorization: Bearer header\n",
@@ -201,32 +240,29 @@ class WebSink(Sink):
         return web.Response(text=PAGE, content_type="text/html", headers={"Cache-Control": "no-store"})
 
     async def _stream(self, request: web.Request) -> web.StreamResponse:
-        hub = self.hub
-        if hub.viewers >= self.options.max_clients:
-            return web.Response(status=503, text=f"503: already {hub.viewers} viewers (--max-clients {self.options.max_clients})\n",
+        hub, slots = self.hub, self.viewer_slots
+        slot = await take_soon(slots, request.transport, max(64 << 10, self.options.limits.buffered_frames * len(hub.jpeg)))
+        if slot is None:
+            return web.Response(status=503, text=f"503: already {len(slots)} viewers (--max-clients {self.options.max_clients})\n",
                                 headers={"Retry-After": "5"})
         response = web.StreamResponse(headers={"Content-Type": f"multipart/x-mixed-replace; boundary={BOUNDARY}",
                                                "Cache-Control": "no-cache, private"})
-        hub.viewers += 1
+        hub.viewers = len(slots)
         try:
-            await response.prepare(request)
+            if not await slots.send(slot, response.prepare(request)):
+                return response
             seq = -1
             while not hub.closing:
                 if hub.seq == seq or not hub.jpeg:
-                    event = hub.event
-                    if event is not None:
-                        try:
-                            await asyncio.wait_for(event.wait(), 1.0)
-                        except asyncio.TimeoutError:
-                            pass
+                    await wait_event(hub.event, 1.0)
                     continue
                 seq, jpeg = hub.seq, hub.jpeg
                 head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
-                await response.write(head + jpeg + b"\r\n")
-        except ConnectionError:
-            pass  # the viewer went away: normal
+                if not await slots.send(slot, response.write(head + jpeg + b"\r\n")):
+                    break
         finally:
-            hub.viewers -= 1
+            slots.release(slot)
+            hub.viewers = len(slots)
         return response
 
     async def _snapshot_jpeg(self, request: web.Request) -> web.Response:
@@ -237,25 +273,45 @@ class WebSink(Sink):
         return web.Response(body=encoded.tobytes(), content_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
     async def _save_snapshot(self, request: web.Request) -> web.Response:
+        """State-changing, so: the token, or (no token on loopback) a same-origin request from our own page; one at a time."""
         hub = self.hub
+        if self.token is None:
+            why = same_origin(request.headers)
+            if why is not None:
+                return web.json_response({"error": f"cross-origin snapshot refused: {why}"}, status=403)
         if hub.frame is None or hub.mask is None or hub.view is None:
             return web.json_response({"error": "no frame yet"}, status=503)
+        if self._saving:
+            return web.json_response({"error": "a snapshot is being saved; try again"}, status=429, headers={"Retry-After": "1"})
+        self._saving = True
         loop = asyncio.get_running_loop()
         try:
-            saved = await loop.run_in_executor(None, save_snapshot, self.options.snapshot_dir, hub.index, hub.frame, hub.mask, hub.view)
+            saved = await loop.run_in_executor(None, save_snapshot, self.options.snapshot_dir, hub.index, hub.frame, hub.mask,
+                                               hub.view, self.options.snapshot_quota_mb << 20)
         except (EdgeUnetError, OSError) as exc:
-            return web.json_response({"error": str(exc)}, status=500)
+            status = 507 if isinstance(exc, EdgeUnetError) and "quota" in str(exc) else 500
+            return web.json_response({"error": str(exc) if isinstance(exc, EdgeUnetError) else f"cannot save: {exc.strerror or exc}"},
+                                     status=status)
+        finally:
+            self._saving = False
         return web.json_response({"saved": saved, "folder": str(self.options.snapshot_dir)})
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
+        slots = self.event_slots
+        slot = slots.take(request.transport, 16 << 10)
+        if slot is None:
+            return web.Response(status=503, text="503: too many /events subscribers\n", headers={"Retry-After": "5"})
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
-        await response.prepare(request)
         try:
+            if not await slots.send(slot, response.prepare(request)):
+                return response
             while not self.hub.closing:
-                await response.write(f"data: {json.dumps(self.live_stats())}\n\n".encode())
+                data = f"data: {json.dumps(self.live_stats())}\n\n".encode()
+                if not await slots.send(slot, response.write(data)):
+                    break
                 await asyncio.sleep(1.0)
-        except ConnectionError:
-            pass  # the page was closed
+        finally:
+            slots.release(slot)
         return response
 
     async def _stats_json(self, request: web.Request) -> web.Response:
@@ -275,6 +331,7 @@ class WebSink(Sink):
                 classes.append({"id": i, "name": name, "color": f"#{int(r):02x}{int(g):02x}{int(b):02x}"})
         return {**base, "model": info.model if info else "", "source": info.source if info else "", "classes": classes,
                 "viewers": self.hub.viewers, "max_clients": self.options.max_clients, "frame_index": self.hub.index,
+                "events_subscribers": len(self.event_slots), "connections": self.guard.snapshot() if self.guard else {},
                 "sparkline": sparkline(info.recorder if info is not None else None)}
 
     # -- shutdown ------------------------------------------------------------------------------------
@@ -285,6 +342,11 @@ class WebSink(Sink):
     async def _cleanup(self) -> None:
         self.hub.closing = True
         self.hub.wake()
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        if self.guard is not None:
+            self.guard.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -306,19 +368,10 @@ class WebSink(Sink):
             self._stop_loop()
 
 
-def save_snapshot(folder: Path, index: int, frame: np.ndarray, mask: np.ndarray, view: np.ndarray) -> List[str]:
-    """frame (PNG, as decoded), mask (PNG of class ids) and overlay (JPEG), each written whole then renamed."""
-    ensure_writable_dir(Path(folder), "--snapshot-dir")
-    stem = f"snap-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S-%f')}-{index:06d}"
-    saved = []
-    for suffix, image in (("frame.png", frame), ("mask.png", mask), ("overlay.jpg", view)):
-        ok, encoded = cv2.imencode("." + suffix.rsplit(".", 1)[1], image)
-        if not ok:
-            raise OSError(f"cannot encode the {suffix} of frame {index}")
-        target = Path(folder) / f"{stem}-{suffix}"
-        atomic_write_bytes(target, encoded.tobytes())
-        saved.append(target.name)
-    return saved
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Every response of the app (pages, frames, errors) forbids framing, sniffing and referrers (web_policy)."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
 
 
 def bind_problem(exc: OSError, host: str, port: int, scheme: str = "web") -> str:

@@ -72,7 +72,7 @@ function show(s) {
 const events = new EventSource("/events" + q);
 events.onmessage = (e) => show(JSON.parse(e.data));
 $("snap").onclick = async () => {
-  const r = await fetch("/snapshot" + q, {method: "POST"}); const body = await r.json();
+  const r = await fetch("/snapshot" + q, {method: "POST", headers: {"X-Edgeunet-Request": "1"}}); const body = await r.json();
   text("saved", r.ok ? "saved " + body.saved.join(", ") : "failed: " + body.error);
 };
 </script>

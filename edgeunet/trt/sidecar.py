@@ -8,16 +8,80 @@ need this format, so it lives here, below both, and imports no TensorRT.
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from pathlib import Path
-from typing import Any, Dict, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 from edgeunet.core.atomic import sha256_file, write_json
 from edgeunet.core.errors import EdgeUnetError
+from edgeunet.core.schema import Rule, check_fields, choice, clean_text, text
 from edgeunet.core.spec import ModelSpec
 
 SIDECAR_FORMAT = "edgeunet-engine-sidecar"
 SIDECAR_VERSION = 1
 REQUIRED_KEYS = ("format", "engine_sha256", "tensorrt_version", "gpu", "precision", "spec", "build_command")
+REBUILD = "rebuild the engine with `edgeunet build-engine MODEL.onnx`"
+
+
+def _pattern(regex: str, what: str) -> Rule:
+    compiled = re.compile(regex)
+    return lambda value: None if isinstance(value, str) and compiled.fullmatch(value) else what
+
+
+def _mapping(value: Any) -> Optional[str]:
+    return None if isinstance(value, dict) else "an object"
+
+
+# A sidecar may come with an engine from someone else: every field the code reads is checked here, once.
+SIDECAR_RULES: Dict[str, Rule] = {
+    "engine_sha256": _pattern(r"[0-9a-f]{64}", "64 hexadecimal digits"),
+    "tensorrt_version": _pattern(r"\d{1,3}(\.\d{1,4}){0,3}", "a version such as 10.3.0"),
+    "gpu": _mapping,
+    "precision": choice(("fp32", "fp16", "int8")),
+    "spec": _mapping,
+    "build_command": text(4000),
+    "build": lambda v: None if v is None or isinstance(v, dict) else "an object",
+}
+GPU_RULES: Dict[str, Rule] = {"name": text(200), "compute_capability": _pattern(r"\d{1,2}\.\d{1,2}", "major.minor such as 8.7")}
+
+
+BUILD_FLAGS = ("--fp16", "--int8", "--strongly-typed")
+BUILD_OPTIONS = ("--calibrator", "--calib-data", "--out", "--workspace", "--shapes", "--dla-core", "--timing-cache")
+_SAFE_TOKEN = re.compile(r"[A-Za-z0-9_./:,+@%=][A-Za-z0-9_./:,+@%=-]{0,255}")
+
+
+def rebuild_command(data: Dict[str, Any]) -> str:
+    """The rebuild line we show, never the file's raw `build_command` text.
+
+    Why: a sidecar that came with someone else's engine would otherwise decide what we tell the user to run.
+    The recorded command is accepted only as `edgeunet build-engine FILE.onnx` plus build-engine's own flags,
+    each argument plain (letters, digits, ./:,+@%=- and no shell syntax); anything else becomes a generic hint
+    built from the checked precision.
+    """
+    try:
+        tokens = shlex.split(str(data.get("build_command", "")))
+    except ValueError:
+        tokens = []
+    if _plain_build_command(tokens):
+        return " ".join(tokens)
+    flag = {"fp16": " --fp16", "int8": " --int8"}.get(str(data.get("precision")), "")
+    return f"edgeunet build-engine MODEL.onnx{flag}"  # MODEL.onnx: the ONNX the engine was built from
+
+
+def _plain_build_command(tokens: Sequence[str]) -> bool:
+    if len(tokens) < 3 or len(tokens) > 24 or list(tokens[:2]) != ["edgeunet", "build-engine"]:
+        return False
+    if not tokens[2].endswith(".onnx") or not _SAFE_TOKEN.fullmatch(tokens[2]):
+        return False
+    rest = list(tokens[3:])
+    while rest:
+        token = rest.pop(0)
+        if token in BUILD_FLAGS:
+            continue
+        if token not in BUILD_OPTIONS or not rest or not _SAFE_TOKEN.fullmatch(rest.pop(0)):
+            return False
+    return True
 
 
 def sidecar_path(engine: Path) -> Path:
@@ -49,8 +113,11 @@ def read_sidecar(engine: Path) -> Dict[str, Any]:
         raise EdgeUnetError(
             f"{path}: not an edgeunet engine sidecar (missing {', '.join(missing) or 'format'}); rebuild with `edgeunet build-engine MODEL.onnx`"
         )
-    if not isinstance(data.get("gpu"), dict):
-        raise EdgeUnetError(f"{path}: corrupt sidecar (gpu); rebuild with `{data.get('build_command')}`")
+    check_fields(data, SIDECAR_RULES, str(path), "engine sidecar", REBUILD)
+    check_fields(data["gpu"], GPU_RULES, str(path), "engine sidecar gpu", REBUILD, required=("name", "compute_capability"))
+    data["gpu"]["name"] = clean_text(data["gpu"]["name"], 200)
+    data["recorded_build_command"] = clean_text(data["build_command"], 400)  # kept as data (reports), never offered to run
+    data["build_command"] = rebuild_command(data)
     return data
 
 

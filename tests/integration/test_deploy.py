@@ -158,7 +158,8 @@ def _check_stream_args(args: List[str]) -> None:
     from edgeunet.cli import cli
 
     ctx = cli.commands["stream"].make_context("stream", list(args))  # raises on an unknown option or a missing argument
-    assert ctx.params["source"] == "csi://0" and ctx.params["outputs"] == ("web://0.0.0.0:8090",)
+    assert ctx.params["source"] == "env:EDGEUNET_SOURCE" and ctx.params["outputs"] == ("web://0.0.0.0:8090",)
+    assert str(ctx.params["token_file"]) == "/var/lib/edgeunet/token"
 
 
 @pytest.mark.parametrize("flavour", ["jetson", "desktop", "cpu"])
@@ -179,3 +180,35 @@ def test_dockerfiles_document_build_and_run_and_copy_real_paths(flavour: str) ->
         instructions = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
         assert "--no-deps" in instructions or "install.sh" in instructions
         assert "opencv-python" not in instructions.replace("python3-opencv", "")
+
+
+def test_the_systemd_unit_keeps_secrets_off_the_command_line() -> None:
+    """ps and /proc/PID/cmdline are readable by every local user: no token, no camera password in ExecStart or its args."""
+    unit = (DEPLOY / "systemd" / "edgeunet-stream.service").read_text()
+    env = (DEPLOY / "systemd" / "stream.env").read_text()
+    exec_start = re.search(r"^ExecStart=(.+)$", unit, re.M)
+    args = re.search(r"^EDGEUNET_STREAM_ARGS=(.+)$", env, re.M)
+    assert exec_start and args
+    command_line = exec_start.group(1).replace("$EDGEUNET_STREAM_ARGS", args.group(1))
+    assert "--token " not in command_line and "--token=" not in command_line and "$EDGEUNET_TOKEN" not in command_line
+    assert not re.search(r"://[^/\s]*:[^/\s]*@", command_line), command_line  # no user:password@ in any URL
+    assert "--token-file /var/lib/edgeunet/token" in command_line and " env:EDGEUNET_SOURCE " in command_line
+    assert re.search(r"^EDGEUNET_SOURCE=\S+", env, re.M) and not re.search(r"^EDGEUNET_TOKEN=", env, re.M)
+    for line in ("EnvironmentFile=/etc/edgeunet/stream.env", "UMask=0077", "StateDirectoryMode=0700", "ReadOnlyPaths=/opt/edgeunet",
+                 "User=edgeunet", "NoNewPrivileges=true"):
+        assert line in unit, line
+    readme = (DEPLOY / "systemd" / "README.md").read_text()
+    assert "install -D -m 600 -o root -g root deploy/systemd/stream.env" in readme
+
+
+@pytest.mark.parametrize("name", ["cpu", "desktop", "jetson"])
+def test_every_image_runs_as_a_user_and_advises_no_open_display(name: str) -> None:
+    text = (DEPLOY / "docker" / f"Dockerfile.{name}").read_text()
+    users = re.findall(r"^USER (\S+)", text, re.M)
+    assert users and users[-1] not in ("root", "0"), users
+    assert text.rfind("USER ") > text.rfind("pip install"), "code must be installed (as root) before switching user"
+    assert "xhost +local:" not in text.replace("`xhost +local:`", "")
+
+
+def test_the_installer_never_hands_the_code_to_whoever_ran_it(tmp_path: Path) -> None:
+    assert "chown" not in (DEPLOY / "jetson" / "install.sh").read_text()

@@ -136,11 +136,17 @@ def mjpeg_camera() -> Iterator[int]:
         sink.close()
 
 
-def test_a_source_password_never_shows(tiny_onnx: Path, mjpeg_camera: int, tmp_path: Path) -> None:
-    """http://user:secret@... streams (FFmpeg sends the credentials); 'secret' is in no output, stats file or page."""
+@pytest.mark.parametrize(("password", "query", "shown_query"), [("secret", "", ""),
+                                                                 ("se@cret", "?cam_session_key=qsecret1&fps=5", "?cam_session_key=***&fps=5")])
+def test_a_source_password_never_shows(tiny_onnx: Path, mjpeg_camera: int, tmp_path: Path, password: str, query: str,
+                                       shown_query: str) -> None:
+    """http://user:secret@... streams (FFmpeg sends the credentials); 'secret' is in no output, stats file or page.
+
+    Also a password with '@' (the last '@' ends the userinfo, as in FFmpeg) and a credential-like query key no list names.
+    """
     port = _free_port()
     stats = tmp_path / "s.json"
-    cli = _Cli([tiny_onnx, f"http://user:secret@127.0.0.1:{mjpeg_camera}/stream.mjpg", "-o", f"web://127.0.0.1:{port}",
+    cli = _Cli([tiny_onnx, f"http://user:{password}@127.0.0.1:{mjpeg_camera}/stream.mjpg{query}", "-o", f"web://127.0.0.1:{port}",
                 "--stats", stats])
     seen = []
     try:
@@ -155,10 +161,10 @@ def test_a_source_password_never_shows(tiny_onnx: Path, mjpeg_camera: int, tmp_p
         code = cli.stop()
     assert code == 0, cli.stderr
     report = json.loads(stats.read_text())
-    assert report["source"] == f"http://user:***@127.0.0.1:{mjpeg_camera}/stream.mjpg" and report["frames"] > 0
+    assert report["source"] == f"http://user:***@127.0.0.1:{mjpeg_camera}/stream.mjpg{shown_query}" and report["frames"] > 0
     assert "user:***@" in "".join(seen)  # the page's numbers name the source, redacted
     for text in (cli.stdout, cli.stderr, stats.read_text(), *seen):
-        assert "secret" not in text
+        assert "secret" not in text and "cret@" not in text
 
 
 def test_an_rtsp_password_never_shows_in_the_error(tiny_onnx: Path, tmp_path: Path) -> None:
@@ -166,6 +172,13 @@ def test_an_rtsp_password_never_shows_in_the_error(tiny_onnx: Path, tmp_path: Pa
                    timeout=120)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert "user:***@127.0.0.1" in proc.stderr and "secret" not in proc.stdout + proc.stderr
+
+
+def test_a_secret_in_a_sink_uri_never_shows_in_its_error(tiny_onnx: Path, synth_video: Path) -> None:
+    proc = run_cli("stream", tiny_onnx, synth_video, "-o", f"rtsp://edgeunet:hun@ter2@127.0.0.1:{_free_port()}/x?auth_sig=zz9",
+                   "--max-frames", "2", timeout=120)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr and proc.stderr.count("error:") == 1
+    assert "hun@ter2" not in proc.stdout + proc.stderr and "ter2" not in proc.stderr and "zz9" not in proc.stdout + proc.stderr
 
 
 # -- a real browser ---------------------------------------------------------------------------------

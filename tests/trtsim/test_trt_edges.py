@@ -203,10 +203,10 @@ def test_sidecar_problems_are_one_line(tmp_path: Path) -> None:
     with pytest.raises(EdgeUnetError, match="is a folder"):
         check_engine_file(tmp_path)
     engine.write_bytes(b"x")
-    base = {"format": "edgeunet-engine-sidecar", "engine_sha256": "0", "tensorrt_version": "10.3.0", "precision": "fp32",
+    base = {"format": "edgeunet-engine-sidecar", "engine_sha256": "0" * 64, "tensorrt_version": "10.3.0", "precision": "fp32",
             "spec": {}, "build_command": "edgeunet build-engine m.onnx"}
     sidecar_path(engine).write_text(json.dumps({**base, "gpu": "x"}))
-    with pytest.raises(EdgeUnetError, match=r"corrupt sidecar \(gpu\)"):
+    with pytest.raises(EdgeUnetError, match=r"engine sidecar field 'gpu' must be an object"):
         read_sidecar(engine)
     with pytest.raises(EdgeUnetError, match=r"corrupt sidecar \(spec\)"):
         spec_of_sidecar({**base, "spec": None}, engine)

@@ -29,7 +29,6 @@ NOT_YET = {
     "export/int8": "branch reg-int8",
     "export/quantize": "branch reg-int8",
     "trt/calibration": "branch emulator",
-    "trt/sidecar": "branches emulator, reg-int8, security",
 }
 
 

@@ -42,4 +42,4 @@ def test_option_refusals(capsys: pytest.CaptureFixture[str], video: Path, tmp_pa
 
 def test_stats_into_a_folder_is_refused(capsys: pytest.CaptureFixture[str], video: Path, tmp_path: Path) -> None:
     one_line_error(cli(capsys, "stream", threshold_onnx(tmp_path / "m.onnx"), video, "-o", "null", "--stats", tmp_path),
-                   "is a folder; give a file name")
+                   "is a folder; edgeunet replaces only regular files")

@@ -1,7 +1,10 @@
-"""Checkpoints: atomic writes, weights_only reads, and one line for a file that is not ours."""
+"""Checkpoints: atomic writes (serialised in memory: a full disk is an OSError, never torch's RuntimeError), weights_only reads,
+and one line for a file that is not ours."""
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 
 import pytest
@@ -44,3 +47,13 @@ def test_foreign_and_broken_files_are_one_line(tmp_path: Path) -> None:
 def test_a_qat_checkpoint_points_to_its_int8_onnx() -> None:
     with pytest.raises(EdgeUnetError, match="best.int8.onnx"):
         build_model({**_payload(), "qat": {"scheme": "x"}})
+
+
+def test_a_full_disk_is_an_os_error_and_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError) as info:
+        save_checkpoint(tmp_path / "best.pt", _payload())
+    assert info.value.errno == errno.ENOSPC and list(tmp_path.iterdir()) == []

@@ -142,3 +142,44 @@ def test_every_sink_that_runs_here_keeps_the_contract(tmp_path: Path, text: str)
         sink.close()
     sink.close()
 
+
+def test_a_video_short_of_frames_is_an_error_not_a_success(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import errno
+
+    import numpy as np
+
+    from edgeunet.stream import sinks, video_sink
+
+    sink = sinks.make_sink(str(tmp_path / "out.avi"), fps=10).open()
+    for i in range(5):
+        sink.write(np.full((48, 64, 3), i * 40, np.uint8), i)
+    monkeypatch.setattr(video_sink.shutil, "disk_usage", lambda path: type("U", (), {"free": 0})())
+    sink.frames = 9  # the writer was told of 9 frames, the file holds 5 (what a full disk does to VideoWriter)
+    with pytest.raises(OSError) as info:
+        sink.close()
+    assert info.value.errno == errno.ENOSPC and "holds 5 of 9 frames" in str(info.value)
+    assert list(tmp_path.iterdir()) == []  # neither the video nor its temporary
+
+
+def test_a_frame_that_cannot_be_written_leaves_no_temporary(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import builtins
+    import errno
+
+    import numpy as np
+
+    from edgeunet.stream import sinks
+
+    sink = sinks.make_sink(str(tmp_path / "frames") + "/").open()
+    real_open = builtins.open
+
+    def full(path, mode="r", *args, **kwargs):  # type: ignore[no-untyped-def]
+        if "w" in mode:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", full)
+    with pytest.raises(OSError):
+        sink.write(np.zeros((8, 8, 3), np.uint8), 0)
+    monkeypatch.undo()
+    sink.close()
+    assert not (tmp_path / "frames").exists()  # made by the sink, nothing written: removed

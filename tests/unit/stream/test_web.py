@@ -86,7 +86,7 @@ def test_page_stats_metrics_events_and_snapshot(served: WebSink, tmp_path: Path)
     time.sleep(0.1)
     jpeg = _get(served, "/snapshot.jpg")[1]
     assert cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR).shape == (64, 96, 3)
-    status, body = _get(served, "/snapshot", method="POST")
+    status, body = _get(served, "/snapshot", {"X-Edgeunet-Request": "1"}, method="POST")
     saved = json.loads(body)["saved"]
     assert status == 200 and [n.rsplit("-", 1)[1] for n in saved] == ["frame.png", "mask.png", "overlay.jpg"]
     mask = cv2.imread(str(tmp_path / "snaps" / saved[1]), cv2.IMREAD_UNCHANGED)
@@ -148,3 +148,56 @@ def test_bad_options_are_one_line() -> None:
         WebOptions(max_clients=0).check()
     with pytest.raises(EdgeUnetError, match="--token"):
         WebOptions(token="short").check()
+
+
+def test_cross_origin_snapshot_is_refused_and_ours_is_accepted(served: WebSink) -> None:
+    time.sleep(0.1)
+    assert _get(served, "/snapshot", method="POST")[0] == 403  # a simple (form) POST from any page
+    evil = {"X-Edgeunet-Request": "1", "Origin": "http://evil.example"}
+    assert _get(served, "/snapshot", evil, method="POST")[0] == 403
+    assert _get(served, "/snapshot", {"X-Edgeunet-Request": "1", "Sec-Fetch-Site": "cross-site"}, method="POST")[0] == 403
+    ours = {"X-Edgeunet-Request": "1", "Origin": f"http://127.0.0.1:{served.port}", "Sec-Fetch-Site": "same-origin"}
+    assert _get(served, "/snapshot", ours, method="POST")[0] == 200
+
+
+@pytest.mark.parametrize("served", [{"snapshot_quota_mb": 1}], indirect=True)
+def test_snapshots_stop_at_the_quota(served: WebSink, tmp_path: Path) -> None:
+    time.sleep(0.1)
+    (tmp_path / "snaps").mkdir()
+    (tmp_path / "snaps" / "snap-old-frame.png").write_bytes(b"x" * (1 << 20))
+    status, body = _get(served, "/snapshot", {"X-Edgeunet-Request": "1"}, method="POST")
+    assert status == 507 and "quota" in json.loads(body)["error"]
+    assert len(list((tmp_path / "snaps").iterdir())) == 1
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:80", "rebind.attacker.test", "10.0.0.9"])
+def test_a_foreign_host_header_is_refused(served: WebSink, host: str) -> None:
+    for path in ("/", "/stats.json", "/snapshot.jpg"):
+        assert _get(served, path, {"Host": host})[0] == 421, (path, host)
+
+
+@pytest.mark.parametrize("served", [{"allowed_hosts": ("cam.lan",)}], indirect=True)
+def test_loopback_and_configured_names_are_served(served: WebSink) -> None:
+    for host in (f"127.0.0.1:{served.port}", "localhost", f"localhost:{served.port}", "cam.lan:80", "CAM.LAN"):
+        assert _get(served, "/stats.json", {"Host": host})[0] == 200, host
+
+
+@pytest.mark.parametrize("served", [{}, {"token": "s3cret-token-1", "require_token": True}], indirect=True)
+def test_every_response_carries_the_security_headers(served: WebSink) -> None:
+    for path in ROUTES + ["/nope"]:
+        request = urllib.request.Request(f"http://127.0.0.1:{served.port}{path}")
+        try:
+            response = urllib.request.urlopen(request, timeout=5)
+        except urllib.error.HTTPError as exc:
+            response = exc
+        headers = response.headers
+        response.close()
+        assert headers["X-Frame-Options"] == "DENY" and "frame-ancestors 'none'" in headers["Content-Security-Policy"], path
+        assert headers["X-Content-Type-Options"] == "nosniff" and headers["Referrer-Policy"] == "no-referrer", path
+
+
+def test_a_request_body_is_refused(served: WebSink) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=5)
+    conn.request("POST", "/snapshot", body=b"x" * 4096, headers={"X-Edgeunet-Request": "1"})
+    assert conn.getresponse().status == 413
+    conn.close()
