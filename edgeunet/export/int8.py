@@ -86,7 +86,7 @@ def quantize_and_gate(
 
 def _quantize(job: Int8Job) -> Quantized:
     """The engine's INT8 graph, in memory."""
-    options, workdir = job.options, job.out.parent if str(job.out.parent) else Path(".")
+    options, workdir = job.options, job.out.parent
     if options.engine == "modelopt":
         from edgeunet.export.modelopt_ptq import modelopt_quantize
 
@@ -145,8 +145,9 @@ class _Gating:
         options = self.options
         result = self.judge(float_layers) if options.gate else None
         failed_auto = result is not None and not result.passed and options.fallback == "auto"
-        sens = layer_sensitivity(self.sens_scorer, self.job.spec, alone=options.sensitivity_alone) \
-            if options.sensitivity is not None or failed_auto else None
+        sens: Optional[SensitivityResult] = None
+        if options.sensitivity is not None or failed_auto:
+            sens = layer_sensitivity(self.sens_scorer, self.job.spec, alone=options.sensitivity_alone)
         fallback_info: Dict[str, Any] = {"mode": options.fallback}
         if failed_auto:
             assert result is not None and sens is not None
