@@ -73,6 +73,33 @@ def _quiet() -> Iterator[None]:
         logger.setLevel(level)
 
 
+@contextlib.contextmanager
+def _ort_restored() -> Iterator[None]:
+    """ONNX Runtime's quantizer as it was before ModelOpt ran.
+
+    ModelOpt replaces methods of ONNX Runtime's calibrators and quantizers in place (modelopt/onnx/quantization/
+    ort_patching.py, `patch_ort_modules`) and never puts them back; our own calibration in the same process (bench's
+    `int8` row after `int8-modelopt`, `benchmarks/modelopt_ptq.py --also-edgeunet`) then failed with "Quantization
+    parameters are not specified for param input". Every attribute of the patched classes is restored on the way out.
+    """
+    from onnxruntime.quantization import base_quantizer, calibrate, qdq_quantizer
+
+    owners = (calibrate.CalibraterBase, calibrate.MinMaxCalibrater, calibrate.HistogramCalibrater, calibrate.HistogramCollector,
+              base_quantizer.BaseQuantizer, qdq_quantizer.QDQQuantizer)
+    saved = [(owner, dict(vars(owner))) for owner in owners]
+    create_calibrator = calibrate.create_calibrator
+    try:
+        yield
+    finally:
+        calibrate.create_calibrator = create_calibrator
+        for owner, attrs in saved:
+            for name in set(vars(owner)) - set(attrs):
+                delattr(owner, name)
+            for name, value in attrs.items():
+                if vars(owner).get(name) is not value:
+                    setattr(owner, name, value)
+
+
 def calibration_array(images: Sequence[Path], spec: ModelSpec) -> np.ndarray:
     """N x C x H x W float32: each image through `preprocess`, exactly what `calibrate`'s reader feeds ONNX Runtime."""
     return np.ascontiguousarray(np.concatenate([preprocess(read_image(path), spec) for path in images], axis=0))
@@ -92,7 +119,7 @@ def modelopt_quantize(onnx_path: Path, images: Sequence[Path], spec: ModelSpec, 
         source = shutil.copyfile(onnx_path, tmp / "source.onnx")
         quantized = tmp / "quantized.onnx"
         try:
-            with _quiet():
+            with _quiet(), _ort_restored():
                 moq.quantize(str(source), quantize_mode="int8", calibration_data=calib, calibration_method=METHODS[method],
                              calibration_eps=["cpu"], output_path=str(quantized), high_precision_dtype="fp32", log_level="CRITICAL")
         except Exception as exc:  # noqa: BLE001 - a third-party failure on a user's model: one line with its reason

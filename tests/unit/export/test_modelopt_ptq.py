@@ -100,3 +100,18 @@ def test_missing_modelopt_is_one_line_with_the_install_step(monkeypatch: pytest.
     with pytest.raises(MissingDependencyError, match=r"--engine modelopt needs .*pip install 'edgeunet\[train,qat\]'") as info:
         require_modelopt_onnx()
     assert "\n" not in str(info.value)
+
+
+def test_our_calibration_still_works_after_modelopt_in_the_same_process(tiny_onnx: Path, synth_data: Path, tmp_path: Path) -> None:
+    """ModelOpt patches ONNX Runtime's calibrators in place; bench runs int8-modelopt and int8 rows in one process."""
+    _modelopt_onnx_or_skip()
+    from onnxruntime.quantization import calibrate
+
+    from edgeunet.export.int8 import Int8Options, quantize_and_gate
+
+    before = (calibrate.MinMaxCalibrater.collect_data, calibrate.create_calibrator, calibrate.CalibraterBase.__init__)
+    for engine in ("modelopt", "edgeunet"):
+        options = Int8Options(engine=engine, num_images=4, method="minmax", gate=False, manifest_dir=tmp_path / "cal", progress=False)
+        calib, _ = quantize_and_gate(tiny_onnx, synth_data, tmp_path / f"{engine}.int8.onnx", options)
+        assert calib.onnx_path.is_file() and calib.quantized_nodes > 0
+    assert (calibrate.MinMaxCalibrater.collect_data, calibrate.create_calibrator, calibrate.CalibraterBase.__init__) == before
