@@ -35,8 +35,7 @@ from edgeunet.core.processing import preprocess  # noqa: E402
 from edgeunet.data.dataset import find_samples  # noqa: E402
 from edgeunet.evaluate.evaluate import evaluate  # noqa: E402
 from edgeunet.evaluate.gate import GateError  # noqa: E402
-from edgeunet.export.int8 import quantize_and_gate  # noqa: E402
-from edgeunet.export.quantize import calibrate  # noqa: E402
+from edgeunet.export.int8 import Int8Options, quantize_and_gate  # noqa: E402
 from edgeunet.runtime.base import load_backend  # noqa: E402
 
 
@@ -111,6 +110,10 @@ def main(argv: Optional[List[str]] = None) -> Path:
     probe = val_images[0].image
     common = {"num_images": args.num_images, "manifest_dir": out / "calibration"}
 
+    def calibrate(onnx: Path, data: Path, target_file: Path, **settings: Any) -> None:
+        """`edgeunet calibrate --no-gate` (the one INT8 path, calibration-set check included); the table scores it."""
+        quantize_and_gate(onnx, data, target_file, Int8Options(gate=False, **settings))
+
     def timed(model: Path) -> float:
         return latency_ms(model, probe, args.threads, args.warmup, args.iterations)
 
@@ -118,23 +121,23 @@ def main(argv: Optional[List[str]] = None) -> Path:
     rows = [row("fp32", reference, reference, None, timed(args.onnx), None)]
     for name, method, extra in (("PTQ entropy", "entropy", {}), ("PTQ percentile 99.99", "percentile", {"percentile": 99.99})):
         qdq = out / f"{method}.int8.onnx"
-        calibrate(args.onnx, args.calib, qdq, method=method, **common, **extra)  # type: ignore[arg-type]
+        calibrate(args.onnx, args.calib, qdq, method=method, **common, **extra)
         cpu = out / f"{method}.int8-cpu.onnx"
-        calibrate(args.onnx, args.calib, cpu, method=method, target="cpu", **common, **extra)  # type: ignore[arg-type]
+        calibrate(args.onnx, args.calib, cpu, method=method, target="cpu", **common, **extra)
         rows.append(row(name, score(qdq, args.val, args.threads), reference, 0, timed(qdq), timed(cpu)))
     # The damaging calibration of the acceptance (percentile 90 clips every activation's top 10%): it must fail the
     # per-class gate, and --fallback auto must then pass it with a few layers in float.
     damaged = out / "percentile90.int8.onnx"
-    calibrate(args.onnx, args.calib, damaged, method="percentile", percentile=90.0, **common)  # type: ignore[arg-type]
+    calibrate(args.onnx, args.calib, damaged, method="percentile", percentile=90.0, **common)
     rows.append(row("PTQ percentile 90 (damaging)", score(damaged, args.val, args.threads), reference, 0, timed(damaged), None))
     for name, stem, method, extra in (("PTQ entropy + fallback auto", "fallback", "entropy", {}),
                                       ("PTQ percentile 90 + fallback auto", "fallback-p90", "percentile", {"percentile": 90.0})):
         fallback = out / f"{stem}.int8.onnx"
         note = ""
         try:
-            calib, _ = quantize_and_gate(args.onnx, args.calib, fallback, val_data=args.val, max_drop=args.max_drop, method=method,
-                                         fallback="auto", sensitivity=out / f"sensitivity-{stem}.md", **common,
-                                         **extra)  # type: ignore[arg-type]
+            options = Int8Options(val_data=args.val, max_drop=args.max_drop, method=method, fallback="auto",
+                                  sensitivity=out / f"sensitivity-{stem}.md", **common, **extra)  # type: ignore[arg-type]
+            calib, _ = quantize_and_gate(args.onnx, args.calib, fallback, options)
             floats: Optional[int] = len(calib.float_layers)
             note = ", ".join(calib.float_layers)[:160]
         except GateError as exc:  # even all layers float failed: score the rejected file, say so

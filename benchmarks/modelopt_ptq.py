@@ -21,7 +21,7 @@ sys.path.insert(0, str(REPO))
 
 from edgeunet.core.errors import EdgeUnetError  # noqa: E402
 from edgeunet.export.inspect import count_qdq  # noqa: E402
-from edgeunet.export.int8 import quantize_and_gate  # noqa: E402
+from edgeunet.export.int8 import Int8Options, quantize_and_gate  # noqa: E402
 from edgeunet.export.quantize import default_output  # noqa: E402
 
 
@@ -41,8 +41,9 @@ def main() -> int:
     for engine in engines:
         out = default_output(args.model, "int8-modelopt" if engine == "modelopt" else "int8")
         try:
-            calib, gate = quantize_and_gate(args.model, args.calib, out, val_data=args.val_data, max_drop=args.max_drop,
-                                            num_images=args.num_images, method=args.method, manifest_dir=args.manifest_dir, engine=engine)
+            options = Int8Options(val_data=args.val_data, max_drop=args.max_drop, num_images=args.num_images, method=args.method,
+                                  manifest_dir=args.manifest_dir, engine=engine)
+            calib, gate = quantize_and_gate(args.model, args.calib, out, options)
         except EdgeUnetError as exc:
             print(f"{engine}: {exc}", file=sys.stderr)
             status = exc.exit_code

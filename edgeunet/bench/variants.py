@@ -1,8 +1,9 @@
 """The file each row runs: fp32 / fp16 / int8 ONNX variants (and TensorRT engines) derived from one fp32 model.
 
 Variants are derived from one fp32 model and cached in CACHE/<sha256[:12] of the source>/ (export at
-each size with a symbolic batch, fp16 via export.fp16.convert_fp16, int8 via export.quantize.calibrate with
-target "tensorrt" (symmetric Q/DQ, what an engine is built from) and int8-cpu with target "cpu"), so a
+each size with a symbolic batch, fp16 via export.fp16.convert_fp16, int8 via `calibrate`'s one INT8 path,
+export.int8.quantize_and_gate, with target "tensorrt" (symmetric Q/DQ, what an engine is built from), int8-cpu with
+target "cpu" and int8-modelopt with ModelOpt's engine; bench picks minmax and no gate, and says so), so a
 second run only measures. A variant that failed once fails again from memory, so one bad conversion
 costs one attempt per run, not one per row.
 """
@@ -10,7 +11,7 @@ costs one attempt per run, not one per row.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 from edgeunet.bench.config import GIVEN_QDQ_PRECISIONS, INT8_TARGETS, BenchConfig, Row
 from edgeunet.core.atomic import sha256_bytes, sha256_file
@@ -18,6 +19,13 @@ from edgeunet.core.errors import EdgeUnetError
 from edgeunet.core.model_files import CHECKPOINT, ENGINE, ONNX, model_kind
 from edgeunet.core.precisions import PRECISIONS_TABLE, Precision, get_precision
 from edgeunet.runtime.registry import BACKENDS, BackendEntry, get_backend
+
+if TYPE_CHECKING:
+    from edgeunet.export.int8_options import Int8Options
+
+# bench's INT8 settings: minmax (the fastest calibration) and no gate (bench scores every row itself, beside its speed).
+# Everything else is `edgeunet calibrate`'s path: the same sampling, calibration-set check, metadata and manifest.
+BENCH_INT8: Dict[str, Any] = {"method": "minmax", "gate": False, "progress": False}
 
 
 def cache_dir_for(model: Path, cache: Optional[Path]) -> Path:
@@ -160,28 +168,21 @@ class Variants:
         raise EdgeUnetError("int8 needs calibration images: pass --calib-data DIR (or --data DIR)")
 
     def int8(self, size: List[int], target: str = "tensorrt") -> Path:
-        def produce(data: Path, out: Path) -> None:
-            from edgeunet.export.quantize import calibrate
-
-            self.log(f"bench: calibrating int8 ({target} target) on {data} ({self.cfg.calib_images} images) -> {out}")
-            calibrate(self.fp32(size), data, out, num_images=self.cfg.calib_images, method="minmax", target=target,
-                      manifest_dir=self.dir / "calibration", progress=False)
-
-        return self._calibrated(f"int8-{target}", size, produce)
+        return self._calibrated(f"int8-{target}", size, target=target)
 
     def int8_modelopt(self, size: List[int]) -> Path:
         """NVIDIA ModelOpt's ONNX PTQ of the same fp32 variant, on the same images and calibration method as `int8`."""
-        def produce(data: Path, out: Path) -> None:
-            from edgeunet.export.modelopt_ptq import modelopt_calibrate
+        return self._calibrated("int8-modelopt", size, engine="modelopt")
 
-            self.log(f"bench: ModelOpt ONNX PTQ on {data} ({self.cfg.calib_images} images) -> {out}")
-            modelopt_calibrate(self.fp32(size), data, out, num_images=self.cfg.calib_images, method="minmax",
-                               manifest_dir=self.dir / "calibration")
+    def int8_options(self, **settings: Any) -> Int8Options:
+        """`calibrate`'s options with bench's settings (BENCH_INT8): the same path, its calibration-set check included."""
+        from edgeunet.export.int8_options import Int8Options
 
-        return self._calibrated("int8-modelopt", size, produce)
+        return Int8Options(num_images=self.cfg.calib_images, manifest_dir=self.dir / "calibration", **BENCH_INT8, **settings)
 
-    def _calibrated(self, kind: str, size: List[int], produce: Callable[[Path, Path], None]) -> Path:
-        """An INT8 variant cached by its calibration images: on disk across runs, memoised within one."""
+    def _calibrated(self, kind: str, size: List[int], **settings: Any) -> Path:
+        """An INT8 variant through `export.int8.quantize_and_gate`, cached by its calibration images: on disk across runs,
+        memoised within one."""
         data = Path(self.calib_source())
         tag = sha256_bytes(f"{data.resolve()}|{self.cfg.calib_images}".encode())[:8]
         out = self.dir / f"{kind}-{size[0]}x{size[1]}-{tag}.onnx"
@@ -189,7 +190,12 @@ class Variants:
             return out
 
         def make() -> Path:
-            produce(data, out)
+            from edgeunet.export.int8 import quantize_and_gate
+
+            options = self.int8_options(**settings)
+            self.log(f"bench: calibrating {kind} on {data} ({options.describe()}; bench's fast settings, "
+                     f"`edgeunet calibrate` gates with entropy) -> {out}")
+            quantize_and_gate(self.fp32(size), data, out, options, warn=self.log)
             return out
 
         return self._memo(f"{kind}-{size}-{tag}", make)

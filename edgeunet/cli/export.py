@@ -105,14 +105,14 @@ def _export_end_to_end(source: Path, out: Optional[Path], size: Optional[tuple],
 def calibrate(model: Path, data_dir: Path, out: Optional[Path], **options: Any) -> None:
     """INT8: calibrate MODEL (fp32 ONNX) on real images into an INT8 ONNX for --target, then gate its accuracy."""
     from edgeunet.export.inspect import count_qdq
-    from edgeunet.export.int8 import quantize_and_gate
+    from edgeunet.export.int8 import Int8Options, quantize_and_gate
     from edgeunet.export.quantize import default_output
 
     options.update(GATE.read(options).kwargs())
     options.update(INT8_TOOLS.read(options))
     engine = options["engine"]
     default = default_output(model, "int8" if engine == "edgeunet" else "int8-modelopt")
-    calib, gate = quantize_and_gate(model, data_dir, out or default, warn=lambda line: click.echo(line, err=True), **options)
+    calib, gate = quantize_and_gate(model, data_dir, out or default, Int8Options(**options), warn=lambda line: click.echo(line, err=True))
     kept = "ConvTranspose" if engine == "edgeunet" else "Conv/ConvTranspose"
     click.echo(f"wrote {calib.onnx_path} ({calib.quantized_nodes} tensors quantized, {count_qdq(calib.onnx_path).pairs} Q/DQ pairs, "
                f"{len(calib.float_nodes)} {kept} kept float, {calib.num_images} images, {calib.method}, target {calib.target}, engine {engine})")

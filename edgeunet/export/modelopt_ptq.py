@@ -6,10 +6,10 @@ convolutions float and quantize ConvTranspose weights on axis 1). Running both o
 and one gate shows whether our placement leaves accuracy or Q/DQ pairs on the table (`bench --precisions
 int8,int8-modelopt`, `count_qdq` in inspect.py).
 
-Same inputs as `calibrate`: the images come from `data.splits.sample_images` (same seed, same exclusions) and are
-prepared by `core.processing.preprocess`, the function inference uses, stacked into the one numpy array ModelOpt
-takes. Same outputs: our metadata (spec, val split, ...) carried over, precision int8, target tensorrt, a
-calibration manifest, an atomic write.
+Same path as `calibrate`: `export.int8.quantize_and_gate` checks the arguments, samples and checks the images and,
+after this module has placed the Q/DQ nodes in memory (`modelopt_quantize`), gates the result and writes it with the
+same metadata and manifest (export/int8_result.py). Here the images are prepared by `core.processing.preprocess`, the
+function inference uses, stacked into the one numpy array ModelOpt takes.
 
 Settings: calibration on ONNX Runtime's CPU provider (`calibration_eps=["cpu"]`), and the parts ModelOpt leaves
 un-quantized stay fp32 (`high_precision_dtype="fp32"`, its default is fp16) so the comparison with `calibrate`
@@ -32,18 +32,16 @@ import shutil
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from edgeunet.core.atomic import atomic_write_text, ensure_writable_dir, sha256_file
 from edgeunet.core.errors import EdgeUnetError, MissingDependencyError
 from edgeunet.core.images import read_image
-from edgeunet.core.onnx_model import KEY_CALIBRATION, KEY_PRECISION, KEY_SOURCE_SHA, KEY_TARGET, load_onnx, save_onnx, set_metadata
+from edgeunet.core.onnx_model import load_onnx
 from edgeunet.core.processing import preprocess
 from edgeunet.core.spec import ModelSpec
-from edgeunet.data.splits import sample_images
-from edgeunet.export.quantize import CalibrationResult, calibration_manifest, check_source, same_file
+from edgeunet.export.quantize import Quantized
 
 INSTALL_HINT = "pip install 'edgeunet[train,qat]' (nvidia-modelopt, huggingface_hub, onnx-graphsurgeon, polygraphy, onnxscript, lief, cppimport)"
 # edgeunet's method names -> ModelOpt's (it has no percentile calibration for INT8)
@@ -75,80 +73,65 @@ def _quiet() -> Iterator[None]:
         logger.setLevel(level)
 
 
+@contextlib.contextmanager
+def _ort_restored() -> Iterator[None]:
+    """ONNX Runtime's quantizer as it was before ModelOpt ran.
+
+    ModelOpt replaces methods of ONNX Runtime's calibrators and quantizers in place (modelopt/onnx/quantization/
+    ort_patching.py, `patch_ort_modules`) and never puts them back; our own calibration in the same process (bench's
+    `int8` row after `int8-modelopt`, `benchmarks/modelopt_ptq.py --also-edgeunet`) then failed with "Quantization
+    parameters are not specified for param input". Every attribute of the patched classes is restored on the way out.
+    """
+    from onnxruntime.quantization import base_quantizer, calibrate, qdq_quantizer
+
+    owners = (calibrate.CalibraterBase, calibrate.MinMaxCalibrater, calibrate.HistogramCalibrater, calibrate.HistogramCollector,
+              base_quantizer.BaseQuantizer, qdq_quantizer.QDQQuantizer)
+    saved = [(owner, dict(vars(owner))) for owner in owners]
+    create_calibrator = calibrate.create_calibrator
+    try:
+        yield
+    finally:
+        calibrate.create_calibrator = create_calibrator
+        for owner, attrs in saved:
+            for name in set(vars(owner)) - set(attrs):
+                delattr(owner, name)
+            for name, value in attrs.items():
+                if vars(owner).get(name) is not value:
+                    setattr(owner, name, value)
+
+
 def calibration_array(images: Sequence[Path], spec: ModelSpec) -> np.ndarray:
     """N x C x H x W float32: each image through `preprocess`, exactly what `calibrate`'s reader feeds ONNX Runtime."""
     return np.ascontiguousarray(np.concatenate([preprocess(read_image(path), spec) for path in images], axis=0))
 
 
-def modelopt_calibrate(
-    onnx_path: Path,
-    data: Path,
-    out: Path,
-    num_images: int = 64,
-    method: str = "entropy",
-    seed: int = 0,
-    manifest_dir: Path = Path("calibration"),
-    exclude: Sequence[Path] = (),
-    images: Optional[Sequence[Path]] = None,
-    manifest_extra: Optional[Dict[str, Any]] = None,
-) -> CalibrationResult:
-    """fp32 ONNX + calibration images -> ModelOpt's INT8 Q/DQ ONNX at `out` (with our metadata) and a manifest.
+def modelopt_quantize(onnx_path: Path, images: Sequence[Path], spec: ModelSpec, method: str = "entropy",
+                      workdir: Path = Path(".")) -> Quantized:
+    """fp32 ONNX + calibration images -> ModelOpt's INT8 Q/DQ graph, in memory (nothing is written).
 
-    `images`: exactly these (already sampled and checked by export.int8) instead of sampling; `manifest_extra`: more
-    manifest fields (the calibration-set check), as for `quantize.calibrate`.
+    Arguments are checked by `export.int8_options` (through `export.int8.quantize_and_gate`, the one INT8 path);
+    ModelOpt writes intermediate files next to its input, so it works on a copy inside a temporary folder in `workdir`.
     """
-    onnx_path, data, out, manifest_dir = Path(onnx_path), Path(data), Path(out), Path(manifest_dir)
-    if method not in METHODS:
-        raise EdgeUnetError(f"--method {method} with --engine modelopt: choose {' or '.join(METHODS)} (ModelOpt has no percentile)")
-    if num_images < 1:
-        raise EdgeUnetError(f"--num-images {num_images}: must be at least 1")
-    if out.suffix.lower() != ".onnx":
-        raise EdgeUnetError(f"--out {out}: the file name must end in .onnx (e.g. model.int8-modelopt.onnx)")
-    if out.exists() and same_file(onnx_path, out):
-        raise EdgeUnetError(f"--out {out}: would overwrite the fp32 model; choose another name")
-    model, metadata, spec = check_source(onnx_path, "calibrate")
-    if spec.io != "float":
-        raise EdgeUnetError(f"{onnx_path}: --engine modelopt calibrates float-I/O models; export without --io uint8")
     moq = require_modelopt_onnx()
-    images = list(images) if images is not None else sample_images(data, num_images, seed, exclude)
-    ensure_writable_dir(out.parent if str(out.parent) else Path("."))
-    ensure_writable_dir(manifest_dir, "calibration folder")
-    source_sha = sha256_file(onnx_path)
     calib = calibration_array(images, spec)
-    with tempfile.TemporaryDirectory(prefix=".edgeunet-modelopt-", dir=str(out.parent) if str(out.parent) else ".") as tmp_name:
+    with tempfile.TemporaryDirectory(prefix=".edgeunet-modelopt-", dir=str(workdir)) as tmp_name:
         tmp = Path(tmp_name)
-        source = shutil.copyfile(onnx_path, tmp / "source.onnx")  # ModelOpt writes intermediate files next to its input
+        source = shutil.copyfile(onnx_path, tmp / "source.onnx")
         quantized = tmp / "quantized.onnx"
         try:
-            with _quiet():
+            with _quiet(), _ort_restored():
                 moq.quantize(str(source), quantize_mode="int8", calibration_data=calib, calibration_method=METHODS[method],
                              calibration_eps=["cpu"], output_path=str(quantized), high_precision_dtype="fp32", log_level="CRITICAL")
         except Exception as exc:  # noqa: BLE001 - a third-party failure on a user's model: one line with its reason
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
             raise EdgeUnetError(f"{onnx_path}: ModelOpt ONNX PTQ failed ({type(exc).__name__}: {first}); use the default --engine edgeunet") from None
         qmodel = load_onnx(quantized)
-        import modelopt
+    import modelopt
 
-        version = str(getattr(modelopt, "__version__", "?"))
-        manifest_path, manifest, manifest_text, manifest_sha = calibration_manifest(
-            onnx_path, source_sha, data, images, out, manifest_dir, engine="modelopt", modelopt_version=version, method=method,
-            seed=seed, target="tensorrt", **(manifest_extra or {}),
-        )
-        set_metadata(qmodel, dict(metadata))
-        set_metadata(qmodel, {
-            KEY_PRECISION: "int8", KEY_TARGET: "tensorrt", KEY_SOURCE_SHA: source_sha,
-            KEY_CALIBRATION: {"engine": f"modelopt {version}", "manifest": str(manifest_path), "manifest_sha256": manifest_sha,
-                              "method": method, "num_images": len(images), "seed": seed},
-        })
-        qmodel.producer_name = "edgeunet (NVIDIA ModelOpt ONNX PTQ)"
-        atomic_write_text(manifest_path, manifest_text)
-        save_onnx(qmodel, out)
-    quantized_nodes = sum(1 for n in qmodel.graph.node if n.op_type == "QuantizeLinear")
+    version = str(getattr(modelopt, "__version__", "?"))
     float_nodes = [n.name for n in qmodel.graph.node if n.op_type in ("Conv", "ConvTranspose") and not _has_dq_input(qmodel, n)]
-    return CalibrationResult(
-        onnx_path=out, manifest_path=manifest_path, manifest_sha256=manifest_sha, num_images=len(images), method=method, seed=seed,
-        target="tensorrt", source_sha256=source_sha, quantized_nodes=quantized_nodes, float_nodes=float_nodes, manifest=manifest,
-    )
+    return Quantized(qmodel, float_nodes, manifest_fields={"engine": "modelopt", "modelopt_version": version},
+                     calibration_fields={"engine": f"modelopt {version}"}, producer="edgeunet (NVIDIA ModelOpt ONNX PTQ)")
 
 
 def _has_dq_input(model: Any, node: Any) -> bool:

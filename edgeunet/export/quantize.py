@@ -1,57 +1,39 @@
-"""Precision lives in the ONNX: INT8 calibration into a Q/DQ (TensorRT) or QOperator (CPU) graph.
+"""Precision lives in the ONNX: ONNX Runtime's INT8 quantizer, placing Q/DQ (TensorRT) or QOperator (CPU) nodes.
 
 No torch here (edge path). The heavy lifting is done by a maintained library, `onnxruntime.quantization`
 (quant_pre_process + quantize_static). What we add is the part a user gets wrong by hand:
 
-* Calibration images are sampled with a seed and prepared by `edgeunet.core.processing.preprocess`, the
-  very function inference uses, so the ranges TensorRT sees are the ranges of real frames.
+* Calibration images are prepared by `edgeunet.core.processing.preprocess`, the very function inference uses,
+  so the ranges TensorRT sees are the ranges of real frames.
 * target="tensorrt" (default) emits what TensorRT accepts on 8.5, 10.x and 11.x: symmetric INT8
   (zero point 0) activations and weights, per-channel Conv weights on axis 0, per-tensor
   activations, opset >= 13, ConvTranspose left in float (its weight axis is unverified on hardware).
   target="cpu" uses asymmetric uint8 activations, which lets ONNX Runtime fuse into QLinearConv on a
   CPU; TensorRT would reject that graph, so the two are never mixed (the target is in the metadata).
-* A manifest (images + sha256, method, seed, source ONNX sha256) is written to `calibration/` so an
-  engine can be traced to exactly the data that calibrated it.
-* `export.int8.quantize_and_gate` adds what happens around this: the calibration-set check, the accuracy gate,
-  layer sensitivity and the float fallback.
 
-Interface used by `edgeunet build-engine` and bench (keep stable):
-    calibrate(onnx_path, data, out, num_images=64, method="entropy", seed=0, target="tensorrt",
-              manifest_dir=Path("calibration")) -> CalibrationResult
+`ort_quantize` only places the nodes, in memory (`Quantized`). Everything around it is shared with the other
+engine (export/modelopt_ptq.py) and lives in one path, `export.int8.quantize_and_gate`: argument checks, image
+sampling and the calibration-set check (export/int8_options.py), the gate and float fallback (export/int8.py),
+and the metadata, manifest and single write (export/int8_result.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime
 import io
 import logging
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from edgeunet.core.atomic import atomic_write_text, ensure_writable_dir, json_text, sha256_bytes, sha256_file
 from edgeunet.core.errors import EdgeUnetError, MissingDependencyError
 from edgeunet.core.images import read_image
-from edgeunet.core.onnx_model import (
-    KEY_CALIBRATION,
-    KEY_PRECISION,
-    KEY_SOURCE_SHA,
-    KEY_TARGET,
-    input_info,
-    load_onnx,
-    precision_of,
-    read_model,
-    save_onnx,
-    set_metadata,
-)
+from edgeunet.core.onnx_model import input_info, load_onnx, precision_of, read_model
 from edgeunet.core.processing import preprocess
 from edgeunet.core.spec import ModelSpec
-from edgeunet.core.version import __version__
-from edgeunet.data.splits import sample_images
 
 METHODS = ("entropy", "minmax", "percentile")
 TARGETS = ("tensorrt", "cpu")
@@ -70,23 +52,18 @@ def check_percentile(percentile: float) -> None:
 
 
 @dataclass
-class CalibrationResult:
-    """What `calibrate` produced; build-engine copies these into the engine sidecar."""
+class Quantized:
+    """What an engine (ONNX Runtime here, ModelOpt in modelopt_ptq.py) hands back: the INT8 graph, not yet written.
 
-    onnx_path: Path
-    manifest_path: Path
-    manifest_sha256: str
-    num_images: int
-    method: str = "entropy"
-    seed: int = 0
-    target: str = "tensorrt"
-    source_sha256: str = ""
-    quantized_nodes: int = 0
+    `manifest_fields` and `calibration_fields` are what only this engine knows (its name and version, the layers it
+    left in float by itself); export/int8_result.py adds everything the engines share.
+    """
+
+    model: Any
     float_nodes: List[str] = field(default_factory=list)
-    manifest: Dict[str, Any] = field(default_factory=dict)
-    float_layers: List[str] = field(default_factory=list)  # --keep-float / --fallback auto (export.int8)
-    check: Dict[str, Any] = field(default_factory=dict)  # the calibration-set check (export.calib_check)
-    reports: List[Path] = field(default_factory=list)  # the sensitivity report and chart, when asked for
+    manifest_fields: Dict[str, Any] = field(default_factory=dict)
+    calibration_fields: Dict[str, Any] = field(default_factory=dict)
+    producer: Optional[str] = None
 
 
 # -- calibration data -------------------------------------------------------------------------
@@ -98,10 +75,10 @@ def _require_ort_quant() -> Any:
     return quantization
 
 
-def _progress(total: int, desc: str) -> Any:
+def _progress(total: int, desc: str, enabled: bool = True) -> Any:
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="img", leave=False, disable=None)
+    return tqdm(total=total, desc=desc, unit="img", leave=False, disable=None if enabled else True)
 
 
 class _Reader:
@@ -208,72 +185,21 @@ def same_file(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
 
 
-def check_calibrate_args(
-    onnx_path: Path, out: Path, num_images: int, method: str, target: str, percentile: float,
-) -> Tuple[Any, Dict[str, str], ModelSpec]:
-    """Every mistake `calibrate` can refuse before reading an image; returns (model, metadata, spec) of the fp32 source."""
-    if method not in METHODS:
-        raise EdgeUnetError(f"--method {method}: choose from {', '.join(METHODS)}")
-    if target not in TARGETS:
-        raise EdgeUnetError(f"--target {target}: choose tensorrt (Q/DQ TensorRT accepts) or cpu (ONNX Runtime on a CPU)")
-    if num_images < 1:
-        raise EdgeUnetError(f"--num-images {num_images}: must be at least 1")
-    check_percentile(percentile)
-    if out.suffix.lower() != ".onnx":
-        raise EdgeUnetError(f"--out {out}: the file name must end in .onnx (e.g. model.int8.onnx)")
-    if out.exists() and same_file(onnx_path, out):
-        raise EdgeUnetError(f"--out {out}: would overwrite the fp32 model; choose another name (e.g. model.int8.onnx)")
-    model, metadata, spec = check_source(onnx_path, "calibrate")
-    opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
-    if opset < 13:
-        raise EdgeUnetError(f"{onnx_path}: opset {opset}; per-channel INT8 needs opset >= 13: re-export with --opset 17")
-    return model, metadata, spec
+def ort_quantize(onnx_path: Path, images: Sequence[Path], spec: ModelSpec, method: str = "entropy", target: str = "tensorrt",
+                 percentile: float = DEFAULT_PERCENTILE, workdir: Path = Path("."), progress: bool = True) -> Quantized:
+    """fp32 ONNX + calibration images -> ONNX Runtime's INT8 graph for `target`, in memory (nothing is written).
 
-
-def calibrate(
-    onnx_path: Path,
-    data: Path,
-    out: Path,
-    num_images: int = 64,
-    method: str = "entropy",
-    seed: int = 0,
-    target: str = "tensorrt",
-    manifest_dir: Path = Path("calibration"),
-    exclude: Sequence[Path] = (),
-    progress: bool = True,
-    percentile: float = DEFAULT_PERCENTILE,
-    images: Optional[Sequence[Path]] = None,
-    manifest_extra: Optional[Dict[str, Any]] = None,
-) -> CalibrationResult:
-    """fp32 ONNX + a folder of images -> INT8 Q/DQ ONNX at `out` and a manifest in `manifest_dir`.
-
-    `exclude`: images never to calibrate on (the gate's validation images, so the gate stays honest).
-    `images`: calibrate on exactly these (already sampled, e.g. after the calibration-set check) instead of sampling.
-    `percentile`: the clipping percentile of method="percentile". `manifest_extra`: more fields for the manifest.
-    The output is written atomically; on any error no file is left at `out`.
+    Arguments are checked by `export.int8_options` (through `export.int8.quantize_and_gate`, the one INT8 path);
+    `workdir` holds quant_pre_process's intermediate files for the duration of the call.
     """
-    onnx_path, data, out, manifest_dir = Path(onnx_path), Path(data), Path(out), Path(manifest_dir)
-    model, metadata, spec = check_calibrate_args(onnx_path, out, num_images, method, target, percentile)
-    images = list(images) if images is not None else sample_images(data, num_images, seed, exclude)
-    ensure_writable_dir(out.parent if str(out.parent) else Path("."))
-    ensure_writable_dir(manifest_dir, "calibration folder")
     quantization = _require_ort_quant()
-    source_sha = sha256_file(onnx_path)
-    method_enum = {
-        "entropy": quantization.CalibrationMethod.Entropy,
-        "minmax": quantization.CalibrationMethod.MinMax,
-        "percentile": quantization.CalibrationMethod.Percentile,
-    }[method]
     settings = _quant_settings(target)
     settings["extra_options"]["CalibStridedMinMax"] = _stride(len(images))
     if method == "percentile":
         settings["extra_options"]["CalibPercentile"] = percentile
-    input_name = input_info(model)[0]
-
-    with tempfile.TemporaryDirectory(prefix=".edgeunet-calib-", dir=str(out.parent) if str(out.parent) else ".") as tmp_name:
+    with tempfile.TemporaryDirectory(prefix=".edgeunet-calib-", dir=str(workdir)) as tmp_name:
         tmp = Path(tmp_name)
-        prepared = tmp / "prepared.onnx"
-        quantized = tmp / "quantized.onnx"
+        prepared, quantized = tmp / "prepared.onnx", tmp / "quantized.onnx"
         with _quiet_ort_logging():
             # quant_pre_process: shape inference + ORT graph optimisation (folds what export left unfused).
             from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -281,65 +207,26 @@ def calibrate(
             quant_pre_process(str(onnx_path), str(prepared), skip_symbolic_shape=True)
             prepared_model = load_onnx(prepared)
             float_nodes = _float_ops_for_target(prepared_model, target)
-            bar = _progress(len(images), f"calibrating ({method})")
+            bar = _progress(len(images), f"calibrating ({method})", progress)
             try:
                 with contextlib.redirect_stdout(io.StringIO()):  # ORT prints progress chatter; we show a bar
                     quantization.quantize_static(
-                        str(prepared), str(quantized), _Reader(images, spec, input_name, bar),
-                        per_channel=True, reduce_range=False,
-                        calibrate_method=method_enum, nodes_to_exclude=float_nodes or None,
-                        use_external_data_format=False, **settings,
+                        str(prepared), str(quantized), _Reader(images, spec, input_info(prepared_model)[0], bar),
+                        per_channel=True, reduce_range=False, calibrate_method=_METHOD_ENUMS[method](quantization),
+                        nodes_to_exclude=float_nodes or None, use_external_data_format=False, **settings,
                     )
             finally:
                 bar.close()
         qmodel = load_onnx(quantized)
-        _drop_unused_domains(qmodel)
-        settings_fields: Dict[str, Any] = {"method": method, **({"percentile": percentile} if method == "percentile" else {}),
-                                           "seed": seed, "target": target, "float_nodes": float_nodes, **(manifest_extra or {})}
-        manifest_path, manifest, manifest_text, manifest_sha = calibration_manifest(
-            onnx_path, source_sha, data, images, out, manifest_dir, **settings_fields)
-        # Keep our metadata; quantize_static keeps metadata_props but we restate what changed.
-        set_metadata(qmodel, dict(metadata))
-        set_metadata(qmodel, {
-            KEY_PRECISION: "int8",
-            KEY_TARGET: target,
-            KEY_SOURCE_SHA: source_sha,
-            KEY_CALIBRATION: {"manifest": str(manifest_path), "manifest_sha256": manifest_sha, "method": method,
-                              "num_images": len(images), "seed": seed},
-        })
-        quantized_nodes = sum(1 for n in qmodel.graph.node if n.op_type == "QuantizeLinear" or n.op_type.startswith("QLinear"))
-        atomic_write_text(manifest_path, manifest_text)
-        save_onnx(qmodel, out)
-    return CalibrationResult(
-        onnx_path=out, manifest_path=manifest_path, manifest_sha256=manifest_sha, num_images=len(images), method=method,
-        seed=seed, target=target, source_sha256=source_sha, quantized_nodes=quantized_nodes, float_nodes=float_nodes,
-        manifest=manifest,
-    )
+    _drop_unused_domains(qmodel)
+    return Quantized(qmodel, float_nodes, manifest_fields={"float_nodes": float_nodes})
 
 
-def calibration_manifest(
-    onnx_path: Path, source_sha: str, data: Path, images: Sequence[Path], out: Path, manifest_dir: Path, **fields: Any,
-) -> Tuple[Path, Dict[str, Any], str, str]:
-    """(path, manifest, text, sha256) of a manifest in `calibrate`'s format, for the other engines (modelopt_ptq.py).
-
-    It ties an INT8 file to its source ONNX and the exact calibration images; `fields` holds the engine's settings
-    (engine, method, seed, target, ...). The caller writes the text once the model itself is ready.
-    """
-    manifest = {
-        "format": "edgeunet-calibration-manifest",
-        "edgeunet_version": __version__,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "source_onnx": str(onnx_path.resolve()),
-        "source_onnx_sha256": source_sha,
-        "data": str(data.resolve()),
-        **fields,
-        "num_images": len(images),
-        "images": [{"path": str(p.resolve()), "sha256": sha256_file(p)} for p in images],
-    }
-    text = json_text(manifest)
-    tag = f"{fields.get('engine', '')}-" if fields.get("engine") else ""
-    path = manifest_dir / f"{out.stem}.{source_sha[:12]}.{tag}{fields.get('method')}-seed{fields.get('seed')}.json"
-    return path, manifest, text, sha256_bytes(text.encode("utf-8"))
+_METHOD_ENUMS: Dict[str, Callable[[Any], Any]] = {
+    "entropy": lambda q: q.CalibrationMethod.Entropy,
+    "minmax": lambda q: q.CalibrationMethod.MinMax,
+    "percentile": lambda q: q.CalibrationMethod.Percentile,
+}
 
 
 def _drop_unused_domains(model: Any) -> None:

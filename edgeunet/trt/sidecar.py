@@ -1,22 +1,31 @@
-"""The engine-file format: `<engine>.json` beside every engine, read and checked before TensorRT sees the engine.
+"""The engine-file format: `<engine>.json` beside every engine, written after a build and checked before TensorRT sees the engine.
 
 Why a sidecar: an engine only runs with the TensorRT version and GPU that built it, and a truncated or replaced
-file must be caught by its sha256, not by a TensorRT crash. The runtime (loading) and export (building) both
-need this format, so it lives here, below both, and imports no TensorRT.
+file must be caught by its sha256, not by a TensorRT crash. The runtime (loading), deploy (Triton) and export
+(building) all need this format, so the one module that writes it (`write_engine_sidecar`) and reads it
+(`read_sidecar`, `check_engine_file`, `check_compatible`, `spec_of_sidecar`) lives here, below all of them, and
+imports no TensorRT (not even at load: `BuiltEngine`/`BuildPlan` are only named for the type checker).
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 import shlex
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence
 
 from edgeunet.core.atomic import sha256_file, write_json
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.core.schema import Rule, check_fields, choice, clean_text, text
 from edgeunet.core.spec import ModelSpec
+from edgeunet.core.version import __version__
+
+if TYPE_CHECKING:
+    from edgeunet.trt.build import BuiltEngine
+    from edgeunet.trt.plan import BuildPlan
 
 SIDECAR_FORMAT = "edgeunet-engine-sidecar"
 SIDECAR_VERSION = 1
@@ -91,9 +100,57 @@ def sidecar_path(engine: Path) -> Path:
 
 
 def write_sidecar(engine: Path, data: Dict[str, Any]) -> Path:
+    """The raw writer (sorted keys, atomic); `write_engine_sidecar` decides what a built engine's sidecar holds."""
     path = sidecar_path(engine)
     write_json(path, data, sort_keys=True)
     return path
+
+
+@dataclass(frozen=True)
+class EngineSource:
+    """What the builder knows about an engine beyond TensorRT: its ONNX, precision, checks and how to rebuild it."""
+
+    precision: str
+    onnx: Path
+    onnx_sha256: str
+    onnx_precision: str
+    spec: ModelSpec
+    build_command: str
+    calibration: Optional[Dict[str, Any]] = None
+    gate: Optional[Dict[str, Any]] = None
+    float_layers: Sequence[str] = ()  # layers the Q/DQ ONNX leaves in float (--keep-float, --fallback auto)
+
+
+def write_engine_sidecar(
+    engine: Path, source: EngineSource, built: BuiltEngine, plan: BuildPlan, trt_version: str, gpu_name: str,
+    capability: Sequence[int],
+) -> Path:
+    """`<engine>.json` for the engine just written at `engine` (its sha256 and size are read from the file)."""
+    engine = Path(engine)
+    data = {
+        "format": SIDECAR_FORMAT,
+        "sidecar_version": SIDECAR_VERSION,
+        "edgeunet_version": __version__,
+        "engine": engine.name,
+        "engine_sha256": sha256_file(engine),
+        "engine_bytes": engine.stat().st_size,
+        "tensorrt_version": trt_version,
+        "gpu": {"name": gpu_name, "compute_capability": f"{capability[0]}.{capability[1]}"},
+        "precision": source.precision,
+        "onnx": {"path": str(source.onnx), "sha256": source.onnx_sha256, "precision": source.onnx_precision},
+        "input": {"name": built.input_name, "shape": list(built.input_shape)},
+        "shapes": plan.profile.to_dict() if plan.profile is not None else None,
+        "build": {"network_flags": plan.network_flags, "builder_flags": plan.builder_flags, "strongly_typed": plan.strongly_typed,
+                  "calibrator": plan.implicit_calibrator or ("qdq" if source.precision == "int8" else None),
+                  "dla_core": plan.dla_core, "workspace_bytes": plan.workspace_bytes, "seconds": round(built.seconds, 2)},
+        "calibration": source.calibration or None,
+        "float_layers": list(source.float_layers),
+        "gate": source.gate,
+        "built_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "build_command": source.build_command,
+        "spec": source.spec.to_dict(),
+    }
+    return write_sidecar(engine, data)
 
 
 def read_sidecar(engine: Path) -> Dict[str, Any]:

@@ -22,14 +22,16 @@ from tests.trtsim.test_cli_trt import cli, ok, one_line_error
 @pytest.fixture(scope="module")
 def modelopt_onnx(tiny_onnx: Path, synth_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     try:
-        from edgeunet.export.modelopt_ptq import modelopt_calibrate, require_modelopt_onnx
+        from edgeunet.export.int8 import Int8Options, quantize_and_gate
+        from edgeunet.export.modelopt_ptq import require_modelopt_onnx
 
         require_modelopt_onnx()
     except Exception as exc:  # noqa: BLE001 - any missing piece of the optional extra skips
         pytest.skip(f"NVIDIA ModelOpt's ONNX tools not installed ({exc})")
     folder = tmp_path_factory.mktemp("modelopt")
     out = folder / "tiny.int8-modelopt.onnx"
-    modelopt_calibrate(tiny_onnx, synth_data, out, num_images=4, method="minmax", manifest_dir=folder / "calibration")
+    quantize_and_gate(tiny_onnx, synth_data, out, Int8Options(engine="modelopt", num_images=4, method="minmax", gate=False,
+                                                             manifest_dir=folder / "calibration"))
     return out
 
 

@@ -94,3 +94,52 @@ def test_a_precision_with_a_converter_is_made_by_it(tmp_path: Path, monkeypatch:
     checkpoint.write_bytes(b"pt")
     with pytest.raises(EdgeUnetError, match="torch runs fp32/fp16 here; INT8 runs through onnxruntime or tensorrt"):
         variants.model_file(variants.Variants(checkpoint, cfg, log=lambda _: None), _row("torch", "int8"), cfg)
+
+
+def _recording(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Replace the one INT8 path with a recorder that writes a placeholder file (what bench would then time)."""
+    import edgeunet.export.int8 as int8
+
+    calls: list = []
+
+    def fake(onnx: Path, data: Path, out: Path, options: object, warn: object = None) -> None:
+        calls.append((onnx, data, out, options, warn))
+        out.parent.mkdir(parents=True, exist_ok=True)  # quantize_and_gate's prepare makes the folder
+        out.write_bytes(b"int8")
+
+    monkeypatch.setattr(int8, "quantize_and_gate", fake)
+    return calls
+
+
+def test_int8_rows_go_through_calibrates_path_and_say_which_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """bench's INT8 variants are `calibrate`'s quantize_and_gate (its calibration-set check included), minmax without gate."""
+    calls = _recording(monkeypatch)
+    onnx = tmp_path / "m.onnx"
+    onnx.write_bytes(b"x")
+    calib = tmp_path / "calib"
+    calib.mkdir()
+    cfg = BenchConfig(models=[onnx], cache=tmp_path / "cache", calib_data=calib, calib_images=16)
+    lines: list = []
+    found = variants.Variants(onnx, cfg, log=lines.append)
+    monkeypatch.setattr(found, "fp32", lambda size: tmp_path / "fp32.onnx")
+    for target in ("tensorrt", "cpu"):
+        path = found.int8([64, 64], target)
+        assert path.is_file() and path.name.startswith(f"int8-{target}-64x64-")
+    found.int8_modelopt([64, 64])
+    assert [call[3].engine for call in calls] == ["edgeunet", "edgeunet", "modelopt"]
+    assert [call[3].target for call in calls] == ["tensorrt", "cpu", "tensorrt"]
+    for _, data, _, options, warn in calls:
+        assert data == calib and options.method == "minmax" and not options.gate and options.num_images == 16
+        assert options.manifest_dir == found.dir / "calibration" and warn == lines.append  # check warnings reach bench's log
+    said = [line for line in lines if line.startswith("bench: calibrating")]
+    assert len(said) == 3 and all("minmax" in line and "no gate" in line and "16 images" in line for line in said)
+    found.int8([64, 64], "tensorrt")  # cached on disk: no second calibration
+    assert len(calls) == 3
+
+
+def test_bench_int8_settings_pass_calibrates_checks() -> None:
+    from edgeunet.export.int8_options import Int8Options
+
+    options = Int8Options(**variants.BENCH_INT8)
+    options.check()
+    assert options.method == "minmax" and not options.gate and "no gate" in options.describe()

@@ -48,16 +48,13 @@ def test_count_qdq_tells_pairs_from_int8_weights(tmp_path: Path) -> None:
 
 
 def test_engine_arguments_are_checked_before_work(tmp_path: Path) -> None:
-    from edgeunet.export.int8 import quantize_and_gate
+    from edgeunet.export.int8 import Int8Options, quantize_and_gate
 
-    with pytest.raises(EdgeUnetError, match="--engine nvidia"):
-        quantize_and_gate(tmp_path / "m.onnx", tmp_path, tmp_path / "o.onnx", engine="nvidia", gate=False)
-    with pytest.raises(EdgeUnetError, match="drop --target cpu"):
-        quantize_and_gate(tmp_path / "m.onnx", tmp_path, tmp_path / "o.onnx", engine="modelopt", target="cpu", gate=False)
-    with pytest.raises(EdgeUnetError, match="no percentile"):
-        quantize_and_gate(tmp_path / "m.onnx", tmp_path, tmp_path / "o.onnx", engine="modelopt", method="percentile", gate=False)
-    with pytest.raises(EdgeUnetError, match="--keep-float, --fallback auto and --sensitivity"):
-        quantize_and_gate(tmp_path / "m.onnx", tmp_path, tmp_path / "o.onnx", engine="modelopt", keep_float=["conv"], gate=False)
+    for settings, message in (({"engine": "nvidia"}, "--engine nvidia"), ({"engine": "modelopt", "target": "cpu"}, "drop --target cpu"),
+                              ({"engine": "modelopt", "method": "percentile"}, "no percentile"),
+                              ({"engine": "modelopt", "keep_float": ["conv"]}, "--keep-float, --fallback auto and --sensitivity")):
+        with pytest.raises(EdgeUnetError, match=message):
+            quantize_and_gate(tmp_path / "m.onnx", tmp_path, tmp_path / "o.onnx", Int8Options(gate=False, **settings))  # type: ignore[arg-type]
 
 
 def test_modelopt_ptq_on_the_tiny_model(tiny_onnx: Path, synth_data: Path, tmp_path: Path) -> None:
@@ -68,7 +65,8 @@ def test_modelopt_ptq_on_the_tiny_model(tiny_onnx: Path, synth_data: Path, tmp_p
     from edgeunet.core.processing import preprocess
     from edgeunet.data.splits import sample_images
     from edgeunet.export.inspect import count_qdq, inspect_onnx
-    from edgeunet.export.modelopt_ptq import calibration_array, modelopt_calibrate
+    from edgeunet.export.int8 import Int8Options, quantize_and_gate
+    from edgeunet.export.modelopt_ptq import calibration_array
 
     spec = read_spec(tiny_onnx)
     images = sample_images(synth_data, 4, 0)
@@ -76,11 +74,11 @@ def test_modelopt_ptq_on_the_tiny_model(tiny_onnx: Path, synth_data: Path, tmp_p
     assert array.shape == (4, spec.in_channels, *spec.input_size) and array.dtype == np.float32
     assert np.array_equal(array[1:2], preprocess(read_image(images[1]), spec))
 
-    with pytest.raises(EdgeUnetError, match="no percentile"):
-        modelopt_calibrate(tiny_onnx, synth_data, tmp_path / "x.onnx", method="percentile")
     out = tmp_path / "tiny.int8-modelopt.onnx"
-    result = modelopt_calibrate(tiny_onnx, synth_data, out, num_images=4, method="minmax", manifest_dir=tmp_path / "calibration")
-    assert out.is_file() and result.manifest_path.is_file() and result.num_images == 4
+    options = Int8Options(engine="modelopt", num_images=4, method="minmax", gate=False, manifest_dir=tmp_path / "calibration")
+    result, gate = quantize_and_gate(tiny_onnx, synth_data, out, options)
+    assert out.is_file() and result.manifest_path.is_file() and result.num_images == 4 and gate is None
+    assert result.manifest["engine"] == "modelopt" and ".modelopt-minmax-seed0" in result.manifest_path.name
     metadata = read_metadata(load_onnx(out))
     source = read_metadata(load_onnx(tiny_onnx))
     assert metadata[KEY_SPEC] == source[KEY_SPEC]
@@ -102,3 +100,18 @@ def test_missing_modelopt_is_one_line_with_the_install_step(monkeypatch: pytest.
     with pytest.raises(MissingDependencyError, match=r"--engine modelopt needs .*pip install 'edgeunet\[train,qat\]'") as info:
         require_modelopt_onnx()
     assert "\n" not in str(info.value)
+
+
+def test_our_calibration_still_works_after_modelopt_in_the_same_process(tiny_onnx: Path, synth_data: Path, tmp_path: Path) -> None:
+    """ModelOpt patches ONNX Runtime's calibrators in place; bench runs int8-modelopt and int8 rows in one process."""
+    _modelopt_onnx_or_skip()
+    from onnxruntime.quantization import calibrate
+
+    from edgeunet.export.int8 import Int8Options, quantize_and_gate
+
+    before = (calibrate.MinMaxCalibrater.collect_data, calibrate.create_calibrator, calibrate.CalibraterBase.__init__)
+    for engine in ("modelopt", "edgeunet"):
+        options = Int8Options(engine=engine, num_images=4, method="minmax", gate=False, manifest_dir=tmp_path / "cal", progress=False)
+        calib, _ = quantize_and_gate(tiny_onnx, synth_data, tmp_path / f"{engine}.int8.onnx", options)
+        assert calib.onnx_path.is_file() and calib.quantized_nodes > 0
+    assert (calibrate.MinMaxCalibrater.collect_data, calibrate.create_calibrator, calibrate.CalibraterBase.__init__) == before

@@ -1,8 +1,10 @@
-"""A stranger's engine sidecar: each malformed field is one line naming it; its text never decides what we tell you to run."""
+"""trt/sidecar.py: the one module that writes an engine's sidecar and reads it back (no TensorRT needed or imported)."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,10 +12,69 @@ import pytest
 from edgeunet.core.atomic import sha256_file
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.core.spec import ModelSpec
-from edgeunet.trt.sidecar import check_compatible, read_sidecar, rebuild_command, sidecar_path
+from edgeunet.trt.build import BuiltEngine
+from edgeunet.trt.plan import ShapeProfile, plan_build
+from edgeunet.trt.sidecar import (
+    SIDECAR_FORMAT,
+    EngineSource,
+    check_compatible,
+    check_engine_file,
+    read_sidecar,
+    rebuild_command,
+    sidecar_path,
+    spec_of_sidecar,
+    write_engine_sidecar,
+)
 
 
-def _engine(tmp_path: Path, **over: object) -> Path:
+def _engine(tmp_path: Path, precision: str = "int8") -> Path:
+    engine = tmp_path / f"m.{precision}.engine"
+    engine.write_bytes(b"\x07" * 2048)  # bytes only: nothing here hands them to TensorRT
+    profile = ShapeProfile((1, 1, 64, 64), (2, 1, 64, 64), (4, 1, 64, 64))
+    plan = plan_build((10, 3, 0), precision, int8=precision == "int8", profile=profile)
+    built = BuiltEngine(plan_bytes=b"", timing_cache=b"", input_name="input", input_shape=(-1, 1, 64, 64), profile=profile, seconds=1.234)
+    source = EngineSource(precision=precision, onnx=tmp_path / "m.int8.onnx", onnx_sha256="ab" * 32, onnx_precision=precision,
+                          spec=ModelSpec(input_size=[64, 64]), build_command=f"edgeunet build-engine m.{precision}.onnx --int8",
+                          calibration={"manifest": "calibration/m.json", "method": "entropy"}, gate={"passed": True},
+                          float_layers=("/down1/conv/Conv",))
+    write_engine_sidecar(engine, source, built, plan, "10.3.0.30", "Orin", (8, 7))
+    return engine
+
+
+def test_written_sidecar_reads_back_and_passes_every_check(tmp_path: Path) -> None:
+    engine = _engine(tmp_path)
+    sidecar = check_engine_file(engine)
+    assert sidecar["format"] == SIDECAR_FORMAT and sidecar["engine"] == engine.name and sidecar["engine_bytes"] == 2048
+    assert sidecar["precision"] == "int8" and sidecar["build"]["calibrator"] == "qdq" and sidecar["build"]["seconds"] == 1.23
+    assert sidecar["shapes"] == {"min": [1, 1, 64, 64], "opt": [2, 1, 64, 64], "max": [4, 1, 64, 64]}
+    assert sidecar["float_layers"] == ["/down1/conv/Conv"] and sidecar["gate"] == {"passed": True}
+    assert sidecar["onnx"] == {"path": str(tmp_path / "m.int8.onnx"), "sha256": "ab" * 32, "precision": "int8"}
+    assert spec_of_sidecar(sidecar, engine).input_size == [64, 64]
+    check_compatible(sidecar, engine, "10.3.0.30", "Orin", (8, 7))
+    with pytest.raises(EdgeUnetError, match="rebuild here with `edgeunet build-engine m.int8.onnx --int8`"):
+        check_compatible(sidecar, engine, "10.3.0.30", "Thor", (11, 0))
+
+
+def test_an_fp32_engine_records_no_calibrator(tmp_path: Path) -> None:
+    sidecar = read_sidecar(_engine(tmp_path, "fp32"))
+    assert sidecar["build"]["calibrator"] is None and sidecar["precision"] == "fp32"
+
+
+def test_fields_of_the_wrong_type_are_one_line(tmp_path: Path) -> None:
+    engine = _engine(tmp_path)
+    data = json.loads(sidecar_path(engine).read_text())
+    sidecar_path(engine).write_text(json.dumps({**data, "tensorrt_version": 10.3, "build_command": None}))
+    with pytest.raises(EdgeUnetError, match=r"tensorrt_version") as info:
+        read_sidecar(engine)
+    assert "\n" not in str(info.value)
+
+
+def test_the_sidecar_module_imports_no_tensorrt() -> None:
+    code = "import sys, edgeunet.trt.sidecar; sys.exit(any(m in sys.modules for m in ('tensorrt', 'pycuda', 'torch')))"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def _stranger_engine(tmp_path: Path, **over: object) -> Path:
     engine = tmp_path / "m.engine"
     engine.write_bytes(b"\x01" * 64)
     data = {"format": "edgeunet-engine-sidecar", "engine_sha256": sha256_file(engine), "tensorrt_version": "10.3.0",
@@ -30,14 +91,14 @@ def _engine(tmp_path: Path, **over: object) -> Path:
 ])
 def test_a_malformed_field_is_one_line_naming_it(tmp_path: Path, field: str, value: object) -> None:
     with pytest.raises(EdgeUnetError) as info:
-        read_sidecar(_engine(tmp_path, **{field: value}))
+        read_sidecar(_stranger_engine(tmp_path, **{field: value}))
     assert f"field '{field}'" in str(info.value) and "\n" not in str(info.value)
 
 
 @pytest.mark.parametrize("gpu", [{"name": "Orin"}, {"name": "Orin", "compute_capability": "8.7\n"}, {"name": 3, "compute_capability": "8.7"}])
 def test_a_malformed_gpu_is_one_line(tmp_path: Path, gpu: dict) -> None:
     with pytest.raises(EdgeUnetError, match="engine sidecar gpu"):
-        read_sidecar(_engine(tmp_path, gpu=gpu))
+        read_sidecar(_stranger_engine(tmp_path, gpu=gpu))
 
 
 @pytest.mark.parametrize("command", [
@@ -45,7 +106,7 @@ def test_a_malformed_gpu_is_one_line(tmp_path: Path, gpu: dict) -> None:
     "edgeunet build-engine m.onnx --evil-flag x", "edgeunet build-engine `id`.onnx", "edgeunet build-engine m.onnx\x1b[2J",
 ])
 def test_a_hostile_build_command_is_never_offered(tmp_path: Path, command: str) -> None:
-    data = read_sidecar(_engine(tmp_path, build_command=command))
+    data = read_sidecar(_stranger_engine(tmp_path, build_command=command))
     assert data["build_command"] == "edgeunet build-engine MODEL.onnx --fp16"
     assert all(ch.isprintable() for ch in data["recorded_build_command"])
     with pytest.raises(EdgeUnetError) as info:
@@ -59,5 +120,5 @@ def test_a_plain_recorded_command_is_kept() -> None:
 
 
 def test_control_characters_in_the_gpu_name_are_stripped(tmp_path: Path) -> None:
-    data = read_sidecar(_engine(tmp_path, gpu={"name": "Orin\x1b]0;pwned\x07", "compute_capability": "8.7"}))
+    data = read_sidecar(_stranger_engine(tmp_path, gpu={"name": "Orin\x1b]0;pwned\x07", "compute_capability": "8.7"}))
     assert data["gpu"]["name"] == "Orin?]0;pwned?"
