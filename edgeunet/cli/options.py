@@ -225,7 +225,7 @@ class Int8ToolsGroup(OptionGroup):
         ]
 
     def read(self, options: Dict[str, Any]) -> Dict[str, Any]:
-        """`export.int8.quantize_and_gate` keywords (--keep-float split into names)."""
+        """`export.int8_options.Int8Options` fields (--keep-float split into names)."""
         values = self.pop(options)
         fallback, keep_float = FloatLayersGroup().read(values)
         return {**values, "fallback": fallback, "keep_float": list(keep_float)}
