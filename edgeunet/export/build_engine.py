@@ -87,6 +87,7 @@ class BuildOptions:
     verbose: bool = False
     fallback: str = "off"  # auto: calibrate's float fallback when the gate fails (qdq calibration only)
     keep_float: Tuple[str, ...] = ()  # layers left in float by hand (qdq calibration only)
+    int8_only: bool = False  # no FP16 flag beside INT8: layers outside Q/DQ pairs stay FP32 (TensorRT <= 10)
 
 
 def command_line(onnx: Path, out: Path, opts: BuildOptions, precision: str, calibrated: bool) -> str:
@@ -100,6 +101,8 @@ def command_line(onnx: Path, out: Path, opts: BuildOptions, precision: str, cali
             args += ["--calibrator", opts.calibrator]
         if not calibrated and opts.calib_data is not None:
             args += ["--calib-data", str(opts.calib_data)]
+        if opts.int8_only:
+            args.append("--int8-only")
     args += ["--out", str(out)]
     if opts.workspace is not None:
         args += ["--workspace", str(opts.workspace)]
@@ -279,8 +282,9 @@ def _build(
     from edgeunet.trt.runner import runtime_info
 
     plan = plan_build(version, onnx_precision, fp16=opts.fp16, int8=checked.precision == "int8", calibrator=opts.calibrator,
-                      strongly_typed=opts.strongly_typed, dla_core=opts.dla_core, workspace_mib=opts.workspace, profile=checked.profile)
-    _, gpu_name, capability = runtime_info()
+                      strongly_typed=opts.strongly_typed, dla_core=opts.dla_core, workspace_mib=opts.workspace, profile=checked.profile,
+                      int8_fp16=not opts.int8_only)
+    trt_text_here, gpu_name, capability = runtime_info()
     onnx_sha = sha256_file(build_onnx)
     calib_set = None
     if plan.implicit_calibrator is not None:
@@ -289,7 +293,8 @@ def _build(
         assert opts.calib_data is not None
         fixed_batch = checked.input_shape[0]
         calib_set = make_calibration_set(opts.calib_data, checked.spec, onnx_sha, build_onnx.stem, plan.implicit_calibrator,
-                                         opts.num_images, opts.seed, batch_size=fixed_batch if isinstance(fixed_batch, int) else 1)
+                                         opts.num_images, opts.seed, batch_size=fixed_batch if isinstance(fixed_batch, int) else 1,
+                                         tensorrt_version=trt_text_here)
         # The manifest is written with the cache, after calibration (never before: an old cache would look current).
         calibration = {"manifest": str(calib_set.manifest_path), "manifest_sha256": calib_set.manifest_sha256(),
                        "method": plan.implicit_calibrator, "num_images": len(calib_set.images), "seed": opts.seed,

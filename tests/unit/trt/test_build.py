@@ -81,8 +81,14 @@ def test_plan_strongly_typed_optional_on_10_only() -> None:
 
 def test_plan_int8_qdq_everywhere() -> None:
     for version in (TRT85, TRT103):
+        # weakly typed: FP16 beside INT8 by default (layers outside Q/DQ pairs run in FP16, trtexec --int8 --fp16)
         plan = plan_build(version, "int8", int8=True)
-        assert plan.builder_flags == ["INT8"] and plan.implicit_calibrator is None and plan.precision == "int8"
+        assert plan.builder_flags == ["FP16", "INT8"] and plan.implicit_calibrator is None and plan.precision == "int8"
+        assert any("FP16 beside it" in note for note in plan.notes)
+        only = plan_build(version, "int8", int8=True, int8_fp16=False)
+        assert only.builder_flags == ["INT8"] and only.precision == "int8" and not only.notes
+    implicit = plan_build(TRT85, "fp32", int8=True, calibrator="entropy")
+    assert implicit.builder_flags == ["FP16", "INT8"] and implicit.precision == "int8"
     assert plan_build(TRT103, "int8", int8=True, fp16=True).builder_flags == ["FP16", "INT8"]
     p11 = plan_build(TRT11, "int8", int8=True)
     assert p11.builder_flags == [] and p11.precision == "int8"
