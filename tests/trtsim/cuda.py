@@ -411,8 +411,7 @@ def pagelocked_empty(shape: Any, dtype: Any, order: str = "C", mem_flags: int = 
     alloc = PagelockedHostAllocation(-1, max(count * dt.itemsize, 1))
     MEMORY.pinned.append(alloc)
     STATE.recorder.pinned_buffers += 1
-    flat = np.frombuffer(alloc, dtype=dt, count=count)
-    return flat.reshape(shape, order=order)  # type: ignore[call-overload,no-any-return]
+    return np.ndarray(shape, dtype=dt, buffer=alloc, order=order)  # type: ignore[call-overload]  # .base is the allocation
 
 
 def _contiguous(buffer: Any, what: str, writable: bool = False) -> np.ndarray:

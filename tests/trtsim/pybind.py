@@ -58,7 +58,7 @@ class IHostMemory(Emulated, mmap.mmap):
 
     @property
     def nbytes(self) -> int:
-        return mmap.mmap.size(self)
+        return mmap.mmap.__len__(self)
 
     @property
     def dtype(self) -> Any:

@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnx
 import pytest
 
-from tests.trtsim import configure_gpu, installed
+from tests.trtsim import configure_gpu, installed, state
 from tests.trtsim import models as M
 from tests.trtsim.fixtures import PURGE
 from tests.trtsim.test_edgeunet_trt import build, calibration_set, write_onnx
@@ -61,7 +60,8 @@ def test_workspace_dla_and_calibrator_checks(trt10: Any, tmp_path: Path) -> None
 
     path = write_onnx(tmp_path, M.conv_relu())
     built = build(trt10, path, workspace_mib=64, requested=parse_shapes("1x1x8x8"))
-    assert built.plan_bytes
+    # the limit TensorRT got, in bytes (a MiB count passed as bytes, or as KiB, is caught here and by the build itself)
+    assert built.plan_bytes and state().memory_pools == {"WORKSPACE": 64 << 20}
     configure_gpu(dla_cores=1)
     dla = plan_of(trt10, fp16=True, dla_core=0)
     with pytest.raises(EdgeUnetError, match="static shapes"):
@@ -227,4 +227,4 @@ def test_selftest_needs_pycuda(trt10: Any, tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setattr("edgeunet.trt.pycuda_version", lambda: None)
     with pytest.raises(MissingDependencyError, match="pycuda"):
         selftest.build_and_run(write_onnx(tmp_path, M.conv_relu(batch=1)), {"input": np.zeros((1, 1, 8, 8), np.float32)})
-    assert onnx  # the models above are plain ONNX files
+    assert state().builders_created == 0 and state().allocations == 0  # refused before TensorRT or CUDA was touched

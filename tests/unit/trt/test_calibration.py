@@ -1,0 +1,38 @@
+"""edgeunet.trt.calibration: the manifest that decides whether a TensorRT calibration cache may be reused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edgeunet.core.spec import ModelSpec
+from edgeunet.trt.calibration import CalibrationSet, make_calibration_set
+
+
+def _images(folder: Path, count: int = 2) -> Path:
+    folder.mkdir()
+    for i in range(count):
+        cv2.imwrite(str(folder / f"img{i}.png"), (np.random.RandomState(i).rand(8, 8) * 255).astype(np.uint8))
+    return folder
+
+
+# before: the manifest had no TensorRT version, so after a JetPack 5 -> 6 upgrade an 8.5 cache was reused on 10.3
+def test_cache_from_another_tensorrt_version_is_not_reused(tmp_path: Path) -> None:
+    data = _images(tmp_path / "calib")
+    spec = ModelSpec(in_channels=1, input_size=[8, 8])
+
+    def calib(version: str) -> CalibrationSet:
+        return make_calibration_set(data, spec, "0" * 64, "m", "entropy", num_images=2, folder=tmp_path / "c", tensorrt_version=version)
+
+    old = calib("8.5.3.1")
+    assert old.manifest()["tensorrt_version"] == "8.5.3.1"
+    old.cache_path.parent.mkdir()
+    old.cache_path.write_text("TRT-8503-EntropyCalibration2\ninput: 3c010a14\n")
+    old.write_manifest()
+    assert old.read_cache() is not None
+    assert calib("8.5.3.1").read_cache() is not None
+    new = calib("10.3.0")
+    assert new.cache_path == old.cache_path and new.read_cache() is None
+    assert new.manifest_sha256() != old.manifest_sha256()
