@@ -92,6 +92,8 @@ class RuntimeError_(Error):  # noqa: N801 - exported as pycuda.driver.RuntimeErr
     """pycuda.driver.RuntimeError: a CUDA error outside pycuda's launch / memory / logic groups (e.g. NOT_READY)."""
 
 
+RuntimeError_.__name__ = RuntimeError_.__qualname__ = "RuntimeError"  # as pycuda names it in a traceback
+
 @dataclass
 class _Op:
     handle: int  # 0 = the legacy default stream

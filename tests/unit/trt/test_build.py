@@ -38,8 +38,12 @@ def test_parse_version() -> None:
     assert parse_version("8.5.2.2") == (8, 5, 2)
     assert parse_version("10.3.0.30") == (10, 3, 0)
     assert parse_version("11.4") == (11, 4, 0)
-    with pytest.raises(EdgeUnetError):
+    with pytest.raises(EdgeUnetError, match=r"^cannot read the TensorRT version 'unknown'; reinstall TensorRT$"):
         parse_version("unknown")
+
+
+def test_shape_profile_to_dict() -> None:
+    assert ShapeProfile((1, 3), (2, 3), (4, 3)).to_dict() == {"min": [1, 3], "opt": [2, 3], "max": [4, 3]}
 
 
 def test_version_capabilities() -> None:

@@ -36,3 +36,27 @@ def test_cache_from_another_tensorrt_version_is_not_reused(tmp_path: Path) -> No
     new = calib("10.3.0")
     assert new.cache_path == old.cache_path and new.read_cache() is None
     assert new.manifest_sha256() != old.manifest_sha256()
+
+
+def test_make_calibration_set_defaults_and_names(tmp_path: Path) -> None:
+    import pytest
+
+    from edgeunet.core.errors import EdgeUnetError
+    from edgeunet.data.splits import sample_images
+    from edgeunet.trt.calibration import DEFAULT_DIR
+
+    data = _images(tmp_path / "calib", count=66)
+    spec = ModelSpec(in_channels=1, input_size=[8, 8])
+    sha = "0123456789abcdef" * 4
+    calib = make_calibration_set(data, spec, sha, "model.fp32", "minmax")
+    assert calib.images == sample_images(data, 64, 0) and calib.seed == 0 and calib.batch_size == 1
+    assert calib.spec is spec and calib.method == "minmax" and calib.onnx_sha256 == sha and calib.tensorrt_version == ""
+    assert calib.cache_path == DEFAULT_DIR / "model.fp32-0123456789ab.trt-minmax.cache"
+    assert calib.manifest_path == DEFAULT_DIR / "model.fp32-0123456789ab.trt-minmax.json"
+    other = make_calibration_set(data, spec, sha, "m", "entropy", num_images=5, seed=3, folder=tmp_path / "c", batch_size=2)
+    assert other.images == sample_images(data, 5, 3) and other.seed == 3 and other.batch_size == 2
+    assert other.cache_path == tmp_path / "c" / "m-0123456789ab.trt-entropy.cache"
+    manifest = other.manifest()
+    assert manifest["method"] == "entropy" and manifest["seed"] == 3 and manifest["onnx_sha256"] == sha and manifest["num_images"] == 5
+    with pytest.raises(EdgeUnetError, match="--calibrator qdq: TensorRT's implicit calibrators are entropy and minmax"):
+        make_calibration_set(data, spec, sha, "m", "qdq")
