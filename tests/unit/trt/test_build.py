@@ -175,6 +175,8 @@ def test_command_line_is_the_target_rebuild_command() -> None:
     implicit = BuildOptions(onnx=Path("m.onnx"), int8=True, calib_data=Path("calib dir"), calibrator="entropy", dla_core=0)
     line = command_line(Path("m.onnx"), Path("m.int8.engine"), implicit, "int8", calibrated=False)
     assert "--calibrator entropy --calib-data 'calib dir'" in line and "--dla-core 0" in line
+    only = BuildOptions(onnx=Path("m.onnx"), int8=True, int8_only=True)
+    assert command_line(Path("m.int8.onnx"), Path("m.int8.engine"), only, "int8", calibrated=True).endswith("--int8 --int8-only --out m.int8.engine")
 
 
 def _cache_line(name: str, scale: float) -> str:
