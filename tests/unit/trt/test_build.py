@@ -42,6 +42,12 @@ def test_parse_version() -> None:
         parse_version("unknown")
 
 
+def test_parse_shapes_spellings() -> None:
+    assert parse_shapes("1X1X8X8") == parse_shapes("1*1*8*8x") == ShapeProfile((1, 1, 8, 8), (1, 1, 8, 8), (1, 1, 8, 8))
+    with pytest.raises(EdgeUnetError, match=r"^--shapes: 'ax1' is not a shape"):
+        parse_shapes("ax1")
+
+
 def test_shape_profile_to_dict() -> None:
     assert ShapeProfile((1, 3), (2, 3), (4, 3)).to_dict() == {"min": [1, 3], "opt": [2, 3], "max": [4, 3]}
 

@@ -60,3 +60,38 @@ def test_make_calibration_set_defaults_and_names(tmp_path: Path) -> None:
     assert manifest["method"] == "entropy" and manifest["seed"] == 3 and manifest["onnx_sha256"] == sha and manifest["num_images"] == 5
     with pytest.raises(EdgeUnetError, match="--calibrator qdq: TensorRT's implicit calibrators are entropy and minmax"):
         make_calibration_set(data, spec, sha, "m", "qdq")
+
+
+def test_parse_calibration_cache_lines() -> None:
+    import pytest
+
+    from edgeunet.core.errors import EdgeUnetError
+    from edgeunet.trt.calibration import parse_calibration_cache
+
+    text = "TRT-100300-EntropyCalibration2\nonnx::Conv_3: 3c010a14\ninput: 3f800000\n"
+    assert parse_calibration_cache(text) == {"onnx::Conv_3": pytest.approx(0.00788, rel=1e-3), "input": 1.0}  # names may hold ':'
+    with pytest.raises(EdgeUnetError, match=r"^calibration cache: not a TensorRT calibration cache"):
+        parse_calibration_cache("nothing")
+    with pytest.raises(EdgeUnetError, match=r"^calibration cache: malformed line 'abcdefgh'"):
+        parse_calibration_cache("TRT-1\nabcdefgh\n")
+    with pytest.raises(EdgeUnetError, match=r"malformed scale in 'x: zzzzzzzz'"):
+        parse_calibration_cache("TRT-1\nx: zzzzzzzz\n")
+
+
+def test_read_cache_needs_both_files_and_names_a_bad_cache(tmp_path: Path) -> None:
+    import pytest
+
+    from edgeunet.core.errors import EdgeUnetError
+
+    data = _images(tmp_path / "calib")
+    calib = make_calibration_set(data, ModelSpec(in_channels=1, input_size=[8, 8]), "0" * 64, "m", "entropy", num_images=2,
+                                 folder=tmp_path / "c")
+    calib.cache_path.parent.mkdir()
+    calib.write_manifest()
+    assert calib.read_cache() is None  # a manifest without its cache
+    text = calib.manifest_text()
+    assert text.index('"batch_size"') < text.index('"kind"') < text.index('"tensorrt_version"')  # sorted: stable hashes
+    for blob in (b"\xff\xfe not text", b"garbage"):
+        calib.cache_path.write_bytes(blob)
+        with pytest.raises(EdgeUnetError, match=rf"^{calib.cache_path}: not a TensorRT calibration cache"):
+            calib.read_cache()
