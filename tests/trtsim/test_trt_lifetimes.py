@@ -69,6 +69,7 @@ def test_runner_reuses_events_and_buffers(trt: Any, tmp_path: Path) -> None:
             assert out.shape == (batch, 2, 8, 8)
             np.testing.assert_allclose(out, reference(path, x), rtol=1e-6, atol=1e-6)
             assert set(runner.phase_ms) == {"h2d", "compute", "d2h"} and min(runner.phase_ms.values()) >= 0.0
+        assert [b.shape for b in runner.bindings] == [(3, 1, 8, 8), (3, 2, 8, 8)]
         assert state().events_created == 4 and state().streams_created == 1
         assert state().pinned_buffers == 2 and state().allocations == 2 and state().frees == 0  # sized by the first (largest) batch
         y = np.random.RandomState(9).randn(4, 1, 8, 8).astype(np.float32)
@@ -93,5 +94,19 @@ def test_growing_batch_reallocates_once(trt: Any, tmp_path: Path) -> None:
             x = np.full((batch, 1, 8, 8), float(batch), np.float32)
             np.testing.assert_allclose(runner.infer({"input": x})["logits"], reference(path, x), rtol=1e-6, atol=1e-6)
         assert state().pinned_buffers == 4 and state().frees == 2 and len(live_allocations()) == 2
+    finally:
+        runner.close()
+
+
+@pytest.mark.parametrize("trt", ["10.3"], indirect=True)
+def test_inputs_are_converted_to_the_engines_type(trt: Any, tmp_path: Path) -> None:
+    from onnx import TensorProto
+
+    from edgeunet.trt.runner import EngineRunner
+
+    runner = EngineRunner(build(trt, write_onnx(tmp_path, M.uint8_cast(TensorProto.FLOAT)), shape=(1, 4, 4, 1)).plan_bytes)
+    try:
+        out = runner.infer({"input": np.full((1, 4, 4, 1), 3.0)})["out"]  # float64 in, the engine takes uint8
+        assert out.dtype == np.float32 and np.array_equal(out, np.full((1, 4, 4, 1), 3.0, np.float32))
     finally:
         runner.close()

@@ -48,6 +48,13 @@ def test_parse_shapes_spellings() -> None:
         parse_shapes("ax1")
 
 
+def test_implicit_calibrators_from_85_on() -> None:
+    from edgeunet.trt.plan import has_implicit_calibrators
+
+    assert has_implicit_calibrators((8, 5, 0)) and has_implicit_calibrators((10, 3, 0)) and not has_implicit_calibrators((11, 0, 0))
+    assert not has_implicit_calibrators((8, 4, 9))
+
+
 def test_shape_profile_to_dict() -> None:
     assert ShapeProfile((1, 3), (2, 3), (4, 3)).to_dict() == {"min": [1, 3], "opt": [2, 3], "max": [4, 3]}
 

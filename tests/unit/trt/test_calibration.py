@@ -95,3 +95,15 @@ def test_read_cache_needs_both_files_and_names_a_bad_cache(tmp_path: Path) -> No
         calib.cache_path.write_bytes(blob)
         with pytest.raises(EdgeUnetError, match=rf"^{calib.cache_path}: not a TensorRT calibration cache"):
             calib.read_cache()
+
+
+def test_too_few_images_for_the_batch(tmp_path: Path) -> None:
+    import pytest
+
+    from edgeunet.core.errors import EdgeUnetError
+
+    data = _images(tmp_path / "calib", count=1)
+    with pytest.raises(EdgeUnetError) as info:
+        make_calibration_set(data, ModelSpec(in_channels=1, input_size=[8, 8]), "0" * 64, "m", "entropy", batch_size=2)
+    assert str(info.value) == ("calibration needs at least 2 image(s) (the model's fixed batch), found 1; "
+                               "add calibration images or export the model with --dynamic")
