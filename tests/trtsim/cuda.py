@@ -17,7 +17,9 @@ waits for every blocking stream). A device-to-host copy into pinned memory fills
 the right answer by luck; into pageable memory it returns only once done (CUDA docs). A pinned source is read when
 the copy runs (changing it before then changes what the GPU sees), a pageable one is staged at once. An event is
 complete only when its stream reaches it: `time_since` before that raises, as cuEventElapsedTime returns
-CUDA_ERROR_NOT_READY. What the emulator adds: every pointer is checked against a live allocation, so use-after-free
+CUDA_ERROR_NOT_READY. Time is virtual (an emulator choice, never a GPU figure): the device clock advances by
+COPY_MS_FIXED + bytes / COPY_BYTES_PER_MS per copy and EXECUTE_MS per engine run, so event times are exact and
+repeatable. What the emulator adds: every pointer is checked against a live allocation, so use-after-free
 and out-of-bounds reads/writes raise LogicError instead of corrupting memory silently.
 """
 
@@ -27,7 +29,6 @@ import bisect
 import itertools
 import mmap
 import threading
-import time
 import types
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -43,6 +44,9 @@ VERSION_TEXT = "2026.1 (trtsim emulation)"
 _BASE_ADDRESS = 0x7F0000000000
 _ALIGN = 256
 POISON = 0xFF  # every byte of a pending device-to-host copy's destination: NaN as float32/float16, -1 as an integer
+COPY_MS_FIXED = 0.01  # virtual device time of one copy: a fixed cost ...
+COPY_BYTES_PER_MS = 1e7  # ... plus its bytes at 10 GB/s
+EXECUTE_MS = 0.5  # virtual device time of one execute_async_v3
 
 
 def not_emulated(owner: str, member: str) -> NotImplementedError:
@@ -99,6 +103,7 @@ class _Op:
     handle: int  # 0 = the legacy default stream
     what: str
     run: Callable[[], None]
+    cost_ms: float = 0.0  # virtual device time the op takes
 
 
 class _Memory:
@@ -116,6 +121,7 @@ class _Memory:
         self.pending: List[_Op] = []
         self.pinned: List["PagelockedHostAllocation"] = []
         self.lock = threading.RLock()
+        self.clock_ms = 0.0  # the virtual device clock
 
     def stack(self) -> List["Context"]:
         if not hasattr(self.local, "stack"):
@@ -156,13 +162,18 @@ def _handle(stream: Any) -> int:
     return stream._handle
 
 
-def enqueue(handle: int, what: str, run: Callable[[], None]) -> _Op:
+def enqueue(handle: int, what: str, run: Callable[[], None], cost_ms: float = 0.0) -> _Op:
     """Queue `run` on stream `handle` (0 = default stream); it runs when the stream is waited for."""
-    op = _Op(int(handle), what, run)
+    op = _Op(int(handle), what, run, cost_ms)
     with MEMORY.lock:
         MEMORY.pending.append(op)
     STATE.recorder.stream_ops.append(what)
+    STATE.recorder.op_streams.append(int(handle))
     return op
+
+
+def copy_ms(nbytes: int) -> float:
+    return COPY_MS_FIXED + nbytes / COPY_BYTES_PER_MS
 
 
 def flush(handle: Optional[int] = None, upto: Optional[_Op] = None) -> None:
@@ -181,6 +192,7 @@ def flush(handle: Optional[int] = None, upto: Optional[_Op] = None) -> None:
             pending.remove(op)
         for op in chosen:
             op.run()
+            MEMORY.clock_ms += op.cost_ms
 
 
 def pending_work(handle: Optional[int] = None) -> List[str]:
@@ -458,7 +470,7 @@ def memcpy_htod_async(dest: Any, src: Any, stream: Any = None) -> None:
     def run() -> None:
         write(pointer, staged if staged is not None else source.tobytes(order="A"), "cuMemcpyHtoDAsync")
 
-    enqueue(handle, "memcpy_htod_async", run)
+    enqueue(handle, "memcpy_htod_async", run, copy_ms(source.nbytes))
 
 
 def memcpy_dtoh_async(dest: Any, src: Any, stream: Any = None) -> None:
@@ -466,7 +478,8 @@ def memcpy_dtoh_async(dest: Any, src: Any, stream: Any = None) -> None:
     _require_context("cuMemcpyDtoHAsync")
     target = _contiguous(dest, "cuMemcpyDtoHAsync", writable=True)
     pointer = int(src)
-    op = enqueue(handle, "memcpy_dtoh_async", lambda: _fill_host(target, read(pointer, target.nbytes, "cuMemcpyDtoHAsync")))
+    op = enqueue(handle, "memcpy_dtoh_async", lambda: _fill_host(target, read(pointer, target.nbytes, "cuMemcpyDtoHAsync")),
+                 copy_ms(target.nbytes))
     if is_pinned(target):
         target.reshape(-1, order="A").view(np.uint8)[:] = POISON  # not there yet: whoever reads now reads garbage
     else:
@@ -499,8 +512,8 @@ class Stream(_Guarded):
 class Event(_Guarded):
     """pycuda.driver.Event: record on a stream, then time_since(earlier) in milliseconds (pycuda driver docs).
 
-    An event completes when its stream reaches it; its time is the host's clock at that moment (the emulator runs a
-    stream's work at synchronize, so the times measure the emulator: a protocol check, never a GPU timing).
+    An event completes when its stream reaches it; its time is the virtual device clock then (copies and engine runs
+    advance it by fixed amounts: exact, repeatable, and never a GPU timing).
     """
 
     _pycuda_name = "Event"
@@ -516,7 +529,7 @@ class Event(_Guarded):
         self._at = None
 
         def reached() -> None:
-            self._at = time.perf_counter()
+            self._at = MEMORY.clock_ms
 
         self._op = enqueue(handle, "event_record", reached)
         self._stream = handle
@@ -535,7 +548,7 @@ class Event(_Guarded):
             raise LogicError("cuEventElapsedTime failed: invalid resource handle (an event was never recorded)")
         if self._at is None or event._at is None:
             raise RuntimeError_("cuEventElapsedTime failed: device not ready (the stream has not reached the event; synchronize first)")
-        return (self._at - event._at) * 1000.0
+        return self._at - event._at
 
     def time_till(self, event: "Event") -> float:
         return event.time_since(self)

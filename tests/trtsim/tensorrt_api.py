@@ -793,7 +793,7 @@ class IExecutionContext(Emulated):
             return False
         shapes = {n: self._shapes.get(n, tuple(self._engine._io[n]["shape"])) for n in self._inputs()}
         addresses = dict(self._addresses)
-        cuda.enqueue(handle, "execute_async_v3", lambda: self._run(shapes, addresses))
+        cuda.enqueue(handle, "execute_async_v3", lambda: self._run(shapes, addresses), cuda.EXECUTE_MS)
         if handle == 0:
             _emit(None, "WARNING", "Using default stream in enqueueV3() may lead to performance issues due to additional calls to "
                   "cudaStreamSynchronize() by TensorRT to ensure correct synchronization. Please use non-default stream instead.")

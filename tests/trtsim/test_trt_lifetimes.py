@@ -110,3 +110,48 @@ def test_inputs_are_converted_to_the_engines_type(trt: Any, tmp_path: Path) -> N
         assert out.dtype == np.float32 and np.array_equal(out, np.full((1, 4, 4, 1), 3.0, np.float32))
     finally:
         runner.close()
+
+
+@pytest.mark.parametrize("trt", ["10.3"], indirect=True)
+def test_one_inference_is_one_stream_of_copies_run_copies_and_four_marks(trt: Any, tmp_path: Path) -> None:
+    """TENSORRT.md "CUDA buffers": async H2D -> execute_async_v3 -> async D2H on the session's stream, one synchronize;
+    phase times are the virtual device clock between the marks (tests/trtsim/cuda.py), so they are exact here."""
+    from edgeunet.trt.runner import EngineRunner
+    from tests.trtsim import cuda as sim
+
+    runner = EngineRunner(build(trt, write_onnx(tmp_path, M.conv_relu(batch=1))).plan_bytes)
+    try:
+        runner.infer({"input": np.zeros((1, 1, 8, 8), np.float32)})
+        assert state().stream_ops == ["event_record", "memcpy_htod_async", "event_record", "execute_async_v3", "event_record",
+                                      "memcpy_dtoh_async", "event_record"]
+        assert set(state().op_streams) == {runner.session.stream_handle} and not sim.pending_work()
+        assert runner.phase_ms == {"h2d": pytest.approx(sim.copy_ms(256)), "compute": pytest.approx(sim.EXECUTE_MS),
+                                   "d2h": pytest.approx(sim.copy_ms(512))}
+    finally:
+        runner.close()
+
+
+@pytest.mark.parametrize("trt", ["10.3"], indirect=True)
+def test_runner_messages(trt: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from onnx import TensorProto, helper
+
+    from edgeunet.core.errors import EdgeUnetError
+    from edgeunet.trt.runner import EngineRunner
+    from tests.trtsim.test_emulator import build as raw_build
+
+    a, b = (helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 4]) for n in ("input", "other"))
+    graph = helper.make_graph([helper.make_node("Add", ["input", "other"], ["out"])], "two", [a, b],
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 4])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    runner = EngineRunner(raw_build(trt, model) or b"", "two.engine")
+    with pytest.raises(EdgeUnetError, match=r"^engine inputs missing: input, other$"):
+        runner.infer({})
+    monkeypatch.setattr(runner, "context", type("Refuses", (), {
+        "set_input_shape": lambda *_: True, "set_tensor_address": lambda *_: True, "execute_async_v3": lambda *_: False,
+        "get_tensor_shape": lambda self, name: (1, 4)})())
+    with pytest.raises(EdgeUnetError, match=r"^TensorRT failed to run the engine \(see its log above\)$"):
+        runner.infer({"input": np.zeros((1, 4), np.float32), "other": np.zeros((1, 4), np.float32)})
+    runner.close()
+    with pytest.raises(EdgeUnetError, match=r"^two.engine: the engine was closed; open it again$"):
+        runner.infer({})
