@@ -99,7 +99,8 @@ def create_config(
             calib = builder.create_optimization_profile()
             shape = trt.Dims(list(calibration_profile.opt))
             calib.set_shape(name, shape, shape, shape)
-            config.set_calibration_profile(calib)
+            if not config.set_calibration_profile(calib):
+                raise EdgeUnetError(f"TensorRT refused the calibration shape {list(calibration_profile.opt)}; rebuild from the same ONNX")
     if plan.dla_core is not None:
         if builder.num_DLA_cores <= plan.dla_core:
             raise EdgeUnetError(

@@ -634,16 +634,21 @@ class ICudaEngine(Emulated):
             raise IndexError("Index out of range")
         return self._order[index]
 
+    def _name(self, name: Any) -> str:
+        if not isinstance(name, str):  # pybind: a str parameter takes no None
+            raise TypeError(f"incompatible function arguments: tensor name must be str, got {type(name).__name__}")
+        return name
+
     def get_tensor_mode(self, name: str) -> Any:
-        io = self._io.get(name)
+        io = self._io.get(self._name(name))
         return getattr(_enum("TensorIOMode"), io["mode"] if io else "NONE")
 
     def get_tensor_shape(self, name: str) -> Dims:
-        io = self._io.get(name)
+        io = self._io.get(self._name(name))
         return Dims(io["shape"] if io else ())
 
     def get_tensor_dtype(self, name: str) -> Any:
-        io = self._io.get(name)
+        io = self._io.get(self._name(name))
         return getattr(_enum("DataType"), io["dtype"] if io else "FLOAT")
 
     def get_tensor_profile_shape(self, name: str, profile_index: int) -> List[Dims]:

@@ -1,0 +1,112 @@
+"""edgeunet.trt.build's steps one by one (create_config, timing cache) and edgeunet.trt.cuda's edges, with exact messages."""
+
+from __future__ import annotations
+
+import sys
+import types
+from pathlib import Path
+from typing import Any, Optional
+
+import pytest
+
+from tests.trtsim import configure_gpu, state
+from tests.trtsim import models as M
+from tests.trtsim.test_edgeunet_trt import build, calibration_set, write_onnx
+
+
+def _network(trt: Any, tmp_path: Path) -> Any:
+    from edgeunet.trt import shared_logger
+    from edgeunet.trt.build import create_network, parse_onnx
+    from edgeunet.trt.plan import BuildPlan
+
+    builder = trt.Builder(shared_logger())
+    network = create_network(builder, BuildPlan(version=(10, 3, 0), precision="fp32", onnx_precision="fp32"))
+    parse_onnx(network, shared_logger(), write_onnx(tmp_path, M.conv_relu()))
+    return builder, network
+
+
+@pytest.mark.parametrize("trt", ["10.3"], indirect=True)
+def test_create_config_refusals(trt: Any, tmp_path: Path) -> None:
+    from edgeunet.core.errors import EdgeUnetError
+    from edgeunet.trt.build import create_config
+    from edgeunet.trt.plan import BuildPlan, ShapeProfile
+
+    builder, network = _network(trt, tmp_path)
+    base = BuildPlan(version=(10, 3, 0), precision="fp32", onnx_precision="fp32")
+    bad = ShapeProfile((4, 1, 8, 8), (2, 1, 8, 8), (1, 1, 8, 8))
+    with pytest.raises(EdgeUnetError) as info:
+        create_config(builder, network, BuildPlan(**{**base.__dict__, "profile": bad}))
+    assert str(info.value) == f"TensorRT refused the shape profile {bad.to_dict()}; check --shapes (min <= opt <= max)"
+    with pytest.raises(EdgeUnetError) as info:
+        create_config(builder, network, BuildPlan(**{**base.__dict__, "implicit_calibrator": "entropy", "int8_flag": True}))
+    assert str(info.value) == "--calibrator entropy needs calibration images (--calib-data DIR)"
+    configure_gpu(dla_cores=2)
+    with pytest.raises(EdgeUnetError) as info:
+        create_config(builder, network, BuildPlan(**{**base.__dict__, "dla_core": 2, "fp16_flag": True}))
+    assert str(info.value) == "--dla-core 2: this device has 2 DLA core(s); DLA exists on Jetson Xavier/Orin only"
+
+
+@pytest.mark.parametrize("trt", ["10.3"], indirect=True)
+def test_calibration_uses_its_own_static_profile(trt: Any, tmp_path: Path) -> None:
+    from edgeunet.trt.plan import parse_shapes
+
+    path = write_onnx(tmp_path, M.conv_relu())  # dynamic batch: build profile opt 4, calibration batches of 1
+    build(trt, path, int8=True, calibrator="entropy", calibration=calibration_set(tmp_path, count=2),
+          requested=parse_shapes("1x1x8x8,4x1x8x8,8x1x8x8"))
+    assert state().batches_fed == 2 and not state().messages("ERROR")
+
+
+class _Config:
+    """A builder config whose timing-cache calls answer as told (what TensorRT may do on a real device)."""
+
+    def __init__(self, create: Optional[Any], accept: bool) -> None:
+        self.create, self.accept, self.cache = create, accept, None
+
+    def create_timing_cache(self, blob: bytes) -> Optional[Any]:
+        return self.create
+
+    def set_timing_cache(self, cache: Any, ignore_mismatch: bool) -> bool:
+        assert ignore_mismatch is False  # another GPU's cache is never forced in
+        return self.accept
+
+    def get_timing_cache(self) -> Optional[Any]:
+        return self.cache
+
+
+def test_timing_cache_notes() -> None:
+    from edgeunet.trt.build import apply_timing_cache, serialize_timing_cache
+
+    assert apply_timing_cache(_Config(object(), True), None) is None  # type: ignore[arg-type]
+    assert apply_timing_cache(_Config(object(), True), b"cache") is None  # type: ignore[arg-type]
+    none = "TensorRT did not take a timing cache; building without one"
+    assert apply_timing_cache(_Config(None, True), None) == none  # type: ignore[arg-type]
+    assert apply_timing_cache(_Config(object(), False), None) == none  # type: ignore[arg-type]
+    assert serialize_timing_cache(_Config(None, True)) == b""  # type: ignore[arg-type]
+
+
+def test_pycuda_that_does_not_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    from edgeunet.core.errors import MissingDependencyError
+    from edgeunet.trt.cuda import PYCUDA_HINT, _import_pycuda
+
+    broken = types.ModuleType("pycuda")
+
+    def fail(name: str) -> Any:
+        raise OSError("libcuda.so.1: cannot open shared object file")
+
+    broken.__getattr__ = fail  # type: ignore[method-assign]
+    monkeypatch.setitem(sys.modules, "pycuda", broken)
+    monkeypatch.delitem(sys.modules, "pycuda.driver", raising=False)
+    with pytest.raises(MissingDependencyError) as info:
+        _import_pycuda()
+    assert str(info.value) == f"pycuda is installed but does not load (OSError: libcuda.so.1: cannot open shared object file); {PYCUDA_HINT}"
+
+
+@pytest.mark.parametrize("trt", ["10.3"], indirect=True)
+def test_device_buffer_free_twice(trt: Any) -> None:
+    from edgeunet.trt.cuda import CudaSession
+
+    buffer = CudaSession().alloc(64)
+    assert buffer.nbytes == 64 and buffer.ptr % 256 == 0
+    buffer.free()
+    buffer.free()
+    assert state().frees == 1
