@@ -276,3 +276,48 @@ def test_stub_fixes_make_the_stub_parseable() -> None:
     fixed, changed = fix_stub_text(text)
     assert changed == 2 and ":arg in:" in fixed and "in_: list[int]" in fixed and "channel_axis: int = ..." in fixed
     compile(fixed, "stub.pyi", "exec")  # parses now
+
+
+def test_plan_messages_and_notes_exactly() -> None:
+    from edgeunet.trt.plan import check_supported, format_version
+
+    assert format_version((10, 3, 0)) == "10.3.0"
+    check_supported((8, 5, 0))  # the oldest supported version itself
+    cases = [
+        (dict(version=TRT85, onnx_precision="fp32", strongly_typed=True), "--strongly-typed needs TensorRT 10 or newer (found 8.5.2); drop the option"),
+        (dict(version=TRT103, onnx_precision="bf16"), "unknown ONNX precision 'bf16'; re-export the model"),
+        (dict(version=TRT103, onnx_precision="fp32", calibrator="kl"), "--calibrator kl: choose from qdq, entropy, minmax"),
+        (dict(version=TRT103, onnx_precision="fp32", workspace_mib=0), "--workspace 0: give a positive size in MiB, e.g. 1024"),
+        (dict(version=TRT11, onnx_precision="fp32", int8=True, calibrator="entropy"),
+         "--calibrator entropy: implicit INT8 calibrators are not in TensorRT 11 (found 11.4.0); use --calibrator qdq (explicit Q/DQ, the default)"),
+        (dict(version=TRT103, onnx_precision="fp16", int8=True, calibrator="minmax"),
+         "--calibrator minmax calibrates an fp32 ONNX inside TensorRT, but this ONNX is already fp16; pass the fp32 ONNX, or use --calibrator qdq"),
+        (dict(version=TRT103, onnx_precision="fp32", int8=True),
+         "--int8 --calibrator qdq needs a Q/DQ ONNX; run `edgeunet calibrate` first (build-engine does it given --calib-data)"),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(EdgeUnetError) as info:
+            plan_build(**kwargs)  # type: ignore[arg-type]
+        assert str(info.value) == message
+    assert plan_build(TRT103, "fp32", workspace_mib=1).workspace_bytes == 1 << 20
+    typed = plan_build(TRT11, "int8", int8=True)
+    assert typed.notes == () and typed.fp16_flag is False and typed.int8_flag is False
+    assert plan_build(TRT11, "int8", int8=True, fp16=True).notes == (
+        "strongly typed: layers outside Q/DQ pairs keep the ONNX's float type (--fp16 flag not applicable)",)
+    assert plan_build(TRT103, "int8", int8=True).notes == (
+        "INT8 with FP16 beside it: layers outside Q/DQ pairs run in FP16 (--int8-only keeps them in FP32)",)
+    fp16_onnx = plan_build(TRT103, "fp16")
+    assert fp16_onnx.fp16_flag is True and fp16_onnx.precision == "fp16"
+
+
+def test_calibration_profile_only_beside_a_dynamic_profile(tmp_path: Path) -> None:
+    from edgeunet.trt.build import _calibration_profile
+    from edgeunet.trt.calibration import CalibrationSet
+
+    image = tmp_path / "a.png"
+    image.write_bytes(b"")
+    calib = CalibrationSet([image], ModelSpec(in_channels=1, input_size=[16, 16]), "entropy", tmp_path / "c", tmp_path / "m", "0" * 64)
+    dynamic = ShapeProfile((1, 1, 16, 16), (4, 1, 16, 16), (8, 1, 16, 16))
+    assert _calibration_profile(calib, None) is None and _calibration_profile(None, dynamic) is None
+    one = (1, 1, 16, 16)
+    assert _calibration_profile(calib, dynamic) == ShapeProfile(one, one, one)
