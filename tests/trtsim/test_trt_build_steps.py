@@ -110,3 +110,23 @@ def test_device_buffer_free_twice(trt: Any) -> None:
     buffer.free()
     buffer.free()
     assert state().frees == 1
+
+
+@pytest.mark.parametrize("trt", ["10.3"], indirect=True)
+def test_network_with_two_inputs_is_refused(trt: Any, tmp_path: Path) -> None:
+    from onnx import TensorProto, helper
+
+    from edgeunet.core.errors import EdgeUnetError
+    from edgeunet.trt import shared_logger
+    from edgeunet.trt.build import network_input, parse_onnx
+
+    a, b = (helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 4]) for n in ("input", "other"))
+    graph = helper.make_graph([helper.make_node("Add", ["input", "other"], ["out"])], "two", [a, b],
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 4])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    network = trt.Builder(shared_logger()).create_network(0)
+    parse_onnx(network, shared_logger(), write_onnx(tmp_path, model, "two.onnx"))
+    with pytest.raises(EdgeUnetError) as info:
+        network_input(network)
+    assert str(info.value) == "expected a model with one input, this one has 2; export it with `edgeunet export`"

@@ -87,8 +87,13 @@ def test_calibration_batch_that_does_not_fit_the_model(trt10: Any, tmp_path: Pat
 
     path = write_onnx(tmp_path, M.conv_relu(batch=2))
     three = dataclasses.replace(calibration_set(tmp_path, count=3), batch_size=3)
-    with pytest.raises(EdgeUnetError, match="fixed batch of 2"):
+    with pytest.raises(EdgeUnetError) as info:
         build(trt10, path, shape=(2, 1, 8, 8), int8=True, calibrator="entropy", calibration=three)
+    assert str(info.value) == ("the ONNX input has a fixed batch of 2 but calibration was prepared in batches of 3; rebuild from the same ONNX")
+    one = write_onnx(tmp_path, M.conv_relu(batch=1), "one.onnx")
+    two = dataclasses.replace(calibration_set(tmp_path, count=2), batch_size=2)
+    with pytest.raises(EdgeUnetError, match=r"^the ONNX input has a fixed batch of 1 but calibration was prepared in batches of 2"):
+        build(trt10, one, int8=True, calibrator="entropy", calibration=two)
     with pytest.raises(EdgeUnetError, match="at least 3 image"):
         dataclasses.replace(calibration_set(tmp_path, count=2), batch_size=3)
 

@@ -321,3 +321,36 @@ def test_calibration_profile_only_beside_a_dynamic_profile(tmp_path: Path) -> No
     assert _calibration_profile(calib, None) is None and _calibration_profile(None, dynamic) is None
     one = (1, 1, 16, 16)
     assert _calibration_profile(calib, dynamic) == ShapeProfile(one, one, one)
+
+
+def test_resolve_profile_dims_and_messages() -> None:
+    requested = parse_shapes("1x1x8x8,2x1x8x8,4x1x8x8")
+    for dynamic in (-1, 0, None):  # TensorRT's -1, ONNX's unknown 0, or None: a dynamic batch
+        assert resolve_profile([dynamic, 1, 8, 8], requested, (1, 1, 8, 8)) == requested
+    assert resolve_profile([0, 1, 8, 8], None, (1, 1, 8, 8)) == ShapeProfile((1, 1, 8, 8), (1, 1, 8, 8), (1, 1, 8, 8))
+    for which, text in (("min", "1x1x8,2x1x8x8,4x1x8x8"), ("opt", "1x1x8x8,2x1x8,4x1x8x8"), ("max", "1x1x8x8,2x1x8x8,4x1x8")):
+        with pytest.raises(EdgeUnetError) as info:
+            resolve_profile([None, 1, 8, 8], ShapeProfile(*(tuple(int(d) for d in part.split("x")) for part in text.split(","))), (1, 1, 8, 8))
+        bad = next(part for part in text.split(",") if part.count("x") == 2)
+        assert str(info.value) == f"--shapes {which} {bad} has 3 dimensions; the model input has 4"
+    with pytest.raises(EdgeUnetError) as info:
+        resolve_profile([None, 1, 8, 8], parse_shapes("1x1x8x8,2x1x8x8,4x3x8x8"), (1, 1, 8, 8))
+    assert str(info.value) == "--shapes max 4x3x8x8: dimension 1 is fixed to 1 in the ONNX; export with --dynamic to vary it"
+
+
+def test_plan_dla_fields_and_messages() -> None:
+    static = ShapeProfile((1, 1, 64, 64), (1, 1, 64, 64), (1, 1, 64, 64))
+    plain = plan_build(TRT103, "fp32", profile=static)
+    assert plain.gpu_fallback is False and plain.onnx_precision == "fp32" and plain.profile == static
+    dla = plan_build(TRT103, "int8", int8=True, dla_core=0)  # Q/DQ INT8 on the DLA needs no calibrator from 10.x on
+    assert dla.gpu_fallback is True and dla.dla_core == 0
+    assert "DLA: layers the DLA cannot run fall back to the GPU (GPU_FALLBACK); the build log lists them" in dla.notes
+    messages = {
+        "--dla-core: the DLA runs FP16 or INT8 only; add --fp16 or --int8": dict(onnx_precision="fp32"),
+        "--dla-core: the DLA needs static shapes; give --shapes with min = opt = max": dict(
+            onnx_precision="fp32", fp16=True, profile=ShapeProfile((1, 1, 64, 64), (2, 1, 64, 64), (4, 1, 64, 64))),
+    }
+    for message, kwargs in messages.items():
+        with pytest.raises(EdgeUnetError) as info:
+            plan_build(TRT103, dla_core=0, **kwargs)  # type: ignore[arg-type]
+        assert str(info.value) == message
