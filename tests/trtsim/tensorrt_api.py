@@ -85,9 +85,13 @@ class Logger(ILogger):
 
     _trt_name = "Logger"
 
-    def __init__(self, min_severity: Any = None) -> None:
+    def __init__(self, min_severity: Any = "WARNING") -> None:
         super().__init__()
-        self._min = min_severity if min_severity is not None else _enum("ILogger.Severity").WARNING
+        if min_severity == "WARNING":  # the binding's default argument
+            min_severity = _enum("ILogger.Severity").WARNING
+        if not isinstance(min_severity, EnumValue) or min_severity._enum != "ILogger.Severity":
+            raise TypeError("Logger(): incompatible function arguments (min_severity must be a tensorrt.ILogger.Severity)")
+        self._min = min_severity
         STATE.recorder.loggers_created += 1
 
     @property
@@ -256,8 +260,8 @@ class OnnxParser(Emulated):
     _trt_name = "OnnxParser"
 
     def __init__(self, network: INetworkDefinition, logger: ILogger) -> None:
-        if not isinstance(network, INetworkDefinition):
-            raise TypeError("OnnxParser(network, logger): network must be a tensorrt.INetworkDefinition")
+        if not isinstance(network, INetworkDefinition) or not isinstance(logger, ILogger):
+            raise TypeError("OnnxParser(network, logger): incompatible function arguments (an INetworkDefinition and an ILogger)")
         self._network = network
         self._logger = logger
         self._errors: List[onnxcheck.Issue] = []

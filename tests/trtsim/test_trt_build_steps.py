@@ -130,3 +130,76 @@ def test_network_with_two_inputs_is_refused(trt: Any, tmp_path: Path) -> None:
     with pytest.raises(EdgeUnetError) as info:
         network_input(network)
     assert str(info.value) == "expected a model with one input, this one has 2; export it with `edgeunet export`"
+
+
+def test_shared_logger_is_one_per_tensorrt_and_follows_verbose() -> None:
+    from edgeunet.trt import shared_logger
+    from tests.trtsim import installed
+    from tests.trtsim.fixtures import PURGE
+
+    with installed("10.3", purge=PURGE) as trt10:
+        first = shared_logger()
+        assert first.min_severity == trt10.Logger.WARNING
+        assert shared_logger(True) is first and first.min_severity == trt10.Logger.VERBOSE
+        assert shared_logger(False) is first and first.min_severity == trt10.Logger.WARNING
+        assert shared_logger() is first and state().loggers_created <= 1
+    with installed("8.5", purge=PURGE) as trt85:
+        other = shared_logger()
+        assert other is not first and isinstance(other, trt85.Logger) and trt85.Builder(other)
+
+
+@pytest.mark.parametrize(("version", "typed", "flags"), [("8.5", False, 1), ("10.3", False, 0), ("10.3", True, 2), ("11", False, 1)])
+def test_network_creation_flags(version: str, typed: bool, flags: int) -> None:
+    from edgeunet.trt import shared_logger
+    from edgeunet.trt.build import create_network
+    from edgeunet.trt.plan import parse_version, plan_build
+    from tests.trtsim import installed
+    from tests.trtsim.fixtures import PURGE
+
+    with installed(version, purge=PURGE) as trt:
+        plan = plan_build(parse_version(trt.__version__), "fp32", strongly_typed=typed)
+        network = create_network(trt.Builder(shared_logger()), plan)
+        # 8.5: 1 << EXPLICIT_BATCH (0); 10.3: nothing, or 1 << STRONGLY_TYPED (1); 11: nothing asked (always typed)
+        assert network._flags == (0 if version == "11" else flags)
+
+
+@pytest.mark.parametrize("trt", ["10.3"], indirect=True)
+def test_parser_errors_are_one_line_of_the_first_three(trt: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from onnx import TensorProto, helper
+
+    from edgeunet.core.errors import EdgeUnetError
+    from edgeunet.trt import shared_logger
+    from edgeunet.trt.build import parse_onnx
+
+    x = helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 4])
+    nodes = [helper.make_node("NoSuchOp", ["input" if i == 0 else f"t{i}"], [f"t{i + 1}"]) for i in range(4)]
+    graph = helper.make_graph(nodes, "bad", [x], [helper.make_tensor_value_info("t4", TensorProto.FLOAT, [1, 4])])
+    path = write_onnx(tmp_path, helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), "bad.onnx")
+    probe = trt.OnnxParser(trt.Builder(shared_logger()).create_network(0), shared_logger())
+    assert not probe.parse_from_file(str(path)) and probe.num_errors >= 4
+    expected = "; ".join(str(probe.get_error(i)).strip().replace("\n", " ") for i in range(3))
+    with pytest.raises(EdgeUnetError) as info:
+        parse_onnx(trt.Builder(shared_logger()).create_network(0), shared_logger(), path)
+    assert str(info.value) == f"{path}: TensorRT cannot parse this ONNX ({expected}); run `edgeunet inspect {path} --trt`"
+
+    class Silent:
+        num_errors = 0
+
+        def __init__(self, network: Any, logger: Any) -> None:
+            assert isinstance(logger, trt.ILogger)
+
+        def parse_from_file(self, name: str) -> bool:
+            return False
+
+    monkeypatch.setattr(trt, "OnnxParser", Silent)
+    with pytest.raises(EdgeUnetError, match=r"\(no detail from the parser\); run"):
+        parse_onnx(None, shared_logger(), path)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("trt", ["10.3"], indirect=True)
+def test_static_model_gets_no_profile_and_a_quiet_logger(trt: Any, tmp_path: Path) -> None:
+    from edgeunet.trt import _LOGGERS
+
+    built = build(trt, write_onnx(tmp_path, M.conv_relu(batch=1)))
+    assert built.profile is None and built.input_shape == (1, 1, 8, 8)
+    assert _LOGGERS[id(trt)].min_severity == trt.Logger.WARNING  # build_engine's default: not verbose

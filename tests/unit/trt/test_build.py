@@ -354,3 +354,10 @@ def test_plan_dla_fields_and_messages() -> None:
         with pytest.raises(EdgeUnetError) as info:
             plan_build(TRT103, dla_core=0, **kwargs)  # type: ignore[arg-type]
         assert str(info.value) == message
+
+
+def test_resolve_profile_defaults() -> None:
+    with pytest.raises(EdgeUnetError) as info:
+        resolve_profile([None, 1, 8], None, (1, 1, 8, 8))
+    assert str(info.value) == "model input rank 3 does not match its description; re-export the model"
+    assert resolve_profile([None, 3, 8, 8], None, (1, 1, 16, 16)) == ShapeProfile((1, 3, 8, 8), (1, 3, 8, 8), (1, 3, 8, 8))
