@@ -62,7 +62,7 @@ def _row(name: str, status: str, reason: str) -> str:
     return f"| {short} | {status} | {diff(name)} | {reason} |"
 
 
-def report(found: Dict[str, str], seconds: float, command: str) -> Tuple[float, List[str]]:
+def report(found: Dict[str, str], seconds: float, command: str, note: str = "") -> Tuple[float, List[str]]:
     equivalents: Dict[str, str] = json.loads(EQUIVALENTS.read_text(encoding="utf-8")) if EQUIVALENTS.is_file() else {}
     checked = {n: s for n, s in found.items() if s != "not checked"}
     killed = [n for n, s in checked.items() if s in KILLED]
@@ -77,6 +77,7 @@ def report(found: Dict[str, str], seconds: float, command: str) -> Tuple[float, 
         f"development machine (2 cores shared with other jobs; Intel Xeon, AVX-512): {seconds / 60:.1f} min. "
         "Tests: tests/trtsim and tests/unit/trt without the CLI/ModelOpt subprocess tests, only those that ran the mutated "
         "function (mutmut's per-test tracing); every mutant of the layer, no sampling. Emulator tests: protocol, not a GPU.", "",
+        *([note, ""] if note else []),
         f"- mutants: {len(found)} ({len(found) - len(checked)} not checked)",
         f"- killed: {len(killed)} (timeouts included: {sum(1 for n in killed if checked[n] == 'timeout')})",
         f"- equivalent (excluded, listed below with the reason): {len(equivalent)}",
@@ -105,8 +106,13 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="reuse mutants/ from the last run")
     parser.add_argument("--names", nargs="*", default=[], help="rerun only these mutants (fnmatch patterns)")
     parser.add_argument("--report-only", action="store_true", help="write the report from mutants/ without running")
+    parser.add_argument("--note", default="", help="a line for the report (e.g. what an earlier run found)")
     args = parser.parse_args()
-    command = "make mutation" if not (args.keep or args.names or args.report_only) else "python benchmarks/mutation.py " + " ".join(sys.argv[1:])
+    command = "make mutation"
+    if args.names:
+        command = f"python benchmarks/mutation.py --names <{len(args.names)} mutants>"
+    elif args.keep or args.report_only:
+        command = "python benchmarks/mutation.py " + ("--keep" if args.keep else "--report-only")
     start = time.perf_counter()
     if not args.report_only:
         if not (args.keep or args.names):
@@ -114,7 +120,7 @@ def main() -> int:
         run = _mutmut("run", "--max-children", "1", *args.names)
         tail = run.stdout.strip().splitlines()[-3:] if run.stdout.strip() else []
         print("\n".join(tail), run.stderr[-2000:] if run.returncode else "", sep="\n")
-    score, survivors = report(statuses(), time.perf_counter() - start, command)
+    score, survivors = report(statuses(), time.perf_counter() - start, command, args.note)
     print(f"wrote {OUT}: score {score:.1%}, {len(survivors)} survivor(s) not listed as equivalent")
     return 0 if score >= FLOOR else 1
 

@@ -203,3 +203,79 @@ def test_static_model_gets_no_profile_and_a_quiet_logger(trt: Any, tmp_path: Pat
     built = build(trt, write_onnx(tmp_path, M.conv_relu(batch=1)))
     assert built.profile is None and built.input_shape == (1, 1, 8, 8)
     assert _LOGGERS[id(trt)].min_severity == trt.Logger.WARNING  # build_engine's default: not verbose
+
+
+def test_broken_tensorrt_message() -> None:
+    from edgeunet.core.errors import MissingDependencyError
+    from edgeunet.trt import INSTALL_HINT, import_tensorrt
+    from tests.trtsim import installed
+    from tests.trtsim.fixtures import PURGE
+
+    with installed("10.3", purge=PURGE, broken_import="libnvinfer.so.10: cannot open shared object file"):
+        with pytest.raises(MissingDependencyError) as info:
+            import_tensorrt()
+    assert str(info.value) == f"TensorRT is installed but does not load (OSError: libnvinfer.so.10: cannot open shared object file); {INSTALL_HINT}"
+
+
+@pytest.mark.parametrize("trt", ["10.3"], indirect=True)
+def test_refused_calibration_profile_and_dynamic_profile_recorded(trt: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from edgeunet.core.errors import EdgeUnetError
+    from edgeunet.trt.build import create_config
+    from edgeunet.trt.plan import BuildPlan, ShapeProfile, parse_shapes
+
+    requested = parse_shapes("1x1x8x8,2x1x8x8,4x1x8x8")
+    assert build(trt, write_onnx(tmp_path, M.conv_relu()), requested=requested).profile == requested
+    builder, network = _network(trt, tmp_path)
+    plan = BuildPlan(version=(10, 3, 0), precision="int8", onnx_precision="fp32", int8_flag=True, implicit_calibrator="entropy",
+                     profile=requested)
+    monkeypatch.setattr(trt.IBuilderConfig, "set_calibration_profile", lambda self, profile: False)
+    one = ShapeProfile((1, 1, 8, 8), (1, 1, 8, 8), (1, 1, 8, 8))
+    with pytest.raises(EdgeUnetError) as info:
+        create_config(builder, network, plan, trt.IInt8EntropyCalibrator2(), one)
+    assert str(info.value) == "TensorRT refused the calibration shape [1, 1, 8, 8]; rebuild from the same ONNX"
+
+
+@pytest.mark.parametrize("trt", ["10.3"], indirect=True)
+def test_runtime_that_fails_to_start_is_one_line(trt: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from edgeunet.core.errors import EdgeUnetError
+    from edgeunet.trt.runner import EngineRunner
+
+    blob = build(trt, write_onnx(tmp_path, M.conv_relu(batch=1))).plan_bytes
+
+    def refuse(logger: Any) -> Any:
+        raise RuntimeError("CUDA initialization failure with error: 35")
+
+    monkeypatch.setattr(trt, "Runtime", refuse)
+    with pytest.raises(EdgeUnetError) as info:
+        EngineRunner(blob, "m.engine")
+    assert str(info.value) == "m.engine: TensorRT could not load this engine (RuntimeError: CUDA initialization failure with error: 35); rebuild it"
+
+
+@pytest.mark.parametrize("trt", ["10.3"], indirect=True)
+def test_multi_line_parser_errors_become_one_line(trt: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from edgeunet.core.errors import EdgeUnetError
+    from edgeunet.trt import shared_logger
+    from edgeunet.trt.build import parse_onnx
+
+    class Error:
+        def __str__(self) -> str:
+            return "In node 0 (parseGraph): INVALID_NODE\nAssertion failed: inputs.at(0)\n"
+
+    class Parser:
+        num_errors = 1
+
+        def __init__(self, network: Any, logger: Any) -> None:
+            pass
+
+        def parse_from_file(self, name: str) -> bool:
+            return False
+
+        def get_error(self, index: int) -> Error:
+            return Error()
+
+    monkeypatch.setattr(trt, "OnnxParser", Parser)
+    path = tmp_path / "m.onnx"
+    with pytest.raises(EdgeUnetError) as info:
+        parse_onnx(None, shared_logger(), path)  # type: ignore[arg-type]
+    assert str(info.value) == (f"{path}: TensorRT cannot parse this ONNX (In node 0 (parseGraph): INVALID_NODE Assertion failed: inputs.at(0)); "
+                               f"run `edgeunet inspect {path} --trt`")
