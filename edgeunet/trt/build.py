@@ -99,7 +99,8 @@ def create_config(
             calib = builder.create_optimization_profile()
             shape = trt.Dims(list(calibration_profile.opt))
             calib.set_shape(name, shape, shape, shape)
-            config.set_calibration_profile(calib)
+            if not config.set_calibration_profile(calib):
+                raise EdgeUnetError(f"TensorRT refused the calibration shape {list(calibration_profile.opt)}; rebuild from the same ONNX")
     if plan.dla_core is not None:
         if builder.num_DLA_cores <= plan.dla_core:
             raise EdgeUnetError(
@@ -115,17 +116,19 @@ def create_config(
 def apply_timing_cache(config: trt.IBuilderConfig, blob: Optional[bytes]) -> Optional[str]:
     """Reuse `blob` as the timing cache when TensorRT accepts it, else start a new one; returns a note when not reused.
 
-    `set_timing_cache` returns False for a cache made by another TensorRT version or GPU, and a blob that is not a
-    cache at all is logged by TensorRT and read as empty: either way the build goes on with a fresh cache, which is
-    then what gets written back, so the next build reuses it.
+    `set_timing_cache` returns False for a cache made by another TensorRT version or GPU, and `create_timing_cache`
+    returns None for a blob that is not a cache at all (a damaged or foreign file; trtexec checks for null too):
+    either way the build goes on with a fresh cache, which is then what gets written back, so the next build reuses it.
     """
     note = None
     if blob:
         cache = config.create_timing_cache(blob)
-        if config.set_timing_cache(cache, False):
+        if cache is not None and config.set_timing_cache(cache, False):
             return None
-        note = "the --timing-cache file was made by another TensorRT version or GPU (or is damaged); building with a new one"
-    if not config.set_timing_cache(config.create_timing_cache(b""), False):
+        what = "is not a timing cache (damaged?)" if cache is None else "was made by another TensorRT version or GPU"
+        note = f"the --timing-cache file {what}; building with a new one"
+    fresh = config.create_timing_cache(b"")
+    if fresh is None or not config.set_timing_cache(fresh, False):
         note = "TensorRT did not take a timing cache; building without one"
     return note
 

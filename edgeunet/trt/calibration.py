@@ -62,6 +62,7 @@ class CalibrationSet:
     onnx_sha256: str
     seed: int = 0
     batch_size: int = 1  # a static batch-N ONNX is calibrated with whole batches of N images
+    tensorrt_version: str = ""  # a cache is TensorRT's own format: one from 8.5 must not be reused on 10.3
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or len(self.images) < self.batch_size:
@@ -102,6 +103,7 @@ class CalibrationSet:
             "onnx_sha256": self.onnx_sha256,
             "num_images": len(self.images),
             "batch_size": self.batch_size,
+            "tensorrt_version": self.tensorrt_version,
             "images": [{"path": str(p), "sha256": sha256_bytes(p.read_bytes())} for p in self.images],
             "cache": self.cache_path.name,
         }
@@ -140,10 +142,11 @@ class CalibrationSet:
 
 def make_calibration_set(
     data: Path, spec: ModelSpec, onnx_sha256: str, stem: str, method: str, num_images: int = 64, seed: int = 0,
-    folder: Path = DEFAULT_DIR, batch_size: int = 1,
+    folder: Path = DEFAULT_DIR, batch_size: int = 1, tensorrt_version: str = "",
 ) -> CalibrationSet:
+    """The calibration set; `tensorrt_version` goes into the manifest, so a JetPack upgrade recalibrates."""
     if method not in ("entropy", "minmax"):
         raise EdgeUnetError(f"--calibrator {method}: TensorRT's implicit calibrators are entropy and minmax")
     images = sample_images(data, num_images, seed)
     cache, manifest = cache_paths(onnx_sha256, stem, method, folder)
-    return CalibrationSet(images, spec, method, cache, manifest, onnx_sha256, seed, batch_size)
+    return CalibrationSet(images, spec, method, cache, manifest, onnx_sha256, seed, batch_size, tensorrt_version)

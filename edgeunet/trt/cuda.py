@@ -75,13 +75,23 @@ class EventMark:
 
 
 class CudaSession:
-    """One CUDA stream on the primary context; every public method activates the context for the calling thread."""
+    """One CUDA stream on the primary context; every public method activates the context for the calling thread.
+
+    The stream is made on first use: a session that only asks for the device (`runtime_info`) creates none, because
+    pycuda releases a stream only when the object is collected.
+    """
 
     def __init__(self) -> None:
         self._driver, self._context = _import_pycuda()
         self._lock = threading.RLock()
-        with self.activate():
-            self._stream = self._driver.Stream()
+        self._stream_obj: Any = None
+
+    @property
+    def _stream(self) -> Any:
+        if self._stream_obj is None:
+            with self.activate():
+                self._stream_obj = self._driver.Stream()
+        return self._stream_obj
 
     @contextlib.contextmanager
     def activate(self) -> Iterator[None]:

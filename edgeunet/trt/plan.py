@@ -189,8 +189,14 @@ def plan_build(
     dla_core: Optional[int] = None,
     workspace_mib: Optional[int] = None,
     profile: Optional[ShapeProfile] = None,
+    int8_fp16: bool = True,
 ) -> BuildPlan:
-    """Decide flags, calibrator and device for this TensorRT version; a combination it cannot build is one clear error."""
+    """Decide flags, calibrator and device for this TensorRT version; a combination it cannot build is one clear error.
+
+    `int8_fp16`: on a weakly typed network an INT8 engine also gets the FP16 flag, so the layers outside Q/DQ pairs
+    (ConvTranspose kept float, --keep-float / --fallback layers, the head) run in FP16 rather than FP32, as
+    `trtexec --int8 --fp16` does; otherwise an "int8" engine can be slower than the FP16 one (--int8-only turns it off).
+    """
     check_supported(version)
     vtext = format_version(version)
     if onnx_precision not in PRECISIONS:
@@ -237,8 +243,10 @@ def plan_build(
         if fp16 and int8:
             notes.append("strongly typed: layers outside Q/DQ pairs keep the ONNX's float type (--fp16 flag not applicable)")
     else:
-        fp16_flag = fp16 or onnx_precision == "fp16"
+        fp16_flag = fp16 or onnx_precision == "fp16" or (int8 and int8_fp16)
         int8_flag = int8
+        if int8 and int8_fp16 and not fp16 and has_precision_flags(version):
+            notes.append("INT8 with FP16 beside it: layers outside Q/DQ pairs run in FP16 (--int8-only keeps them in FP32)")
 
     precision = "int8" if int8 else ("fp16" if (fp16 or onnx_precision == "fp16") else "fp32")
 

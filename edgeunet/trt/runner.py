@@ -14,7 +14,7 @@ import numpy as np
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.trt import import_tensorrt, shared_logger
 from edgeunet.trt.build import dims_tuple
-from edgeunet.trt.cuda import CudaSession, DeviceBuffer
+from edgeunet.trt.cuda import CudaSession, DeviceBuffer, EventMark
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -41,6 +41,8 @@ def numpy_dtype(dtype_name: str) -> Any:
 
 
 class _Binding:
+    """One I/O tensor's pinned host and device buffers, grown only when a larger shape needs more than they hold."""
+
     def __init__(self, name: str, is_input: bool, dtype: Any) -> None:
         self.name = name
         self.is_input = is_input
@@ -48,17 +50,23 @@ class _Binding:
         self.shape: Tuple[int, ...] = ()
         self.host: npt.NDArray[Any] = np.empty(0, dtype=dtype)
         self.device: DeviceBuffer | None = None
+        self._pinned: npt.NDArray[Any] = np.empty(0, dtype=dtype)  # the whole page-locked buffer; `host` is a view of it
 
     def ensure(self, session: CudaSession, shape: Tuple[int, ...]) -> None:
-        """(Re)allocate pinned host + device memory when the shape changes."""
-        if shape == self.shape and self.device is not None:
-            return
+        """Point `host` at this shape, reallocating pinned + device memory only when it does not fit.
+
+        A stream whose batch size changes (2, then 1, then 2) must not pay cudaHostAlloc each time: page-locking is
+        slow and scarce on a Jetson, so a smaller shape uses the front of the buffers it already has.
+        """
         if any(d < 0 for d in shape):
             raise EdgeUnetError(f"engine tensor {self.name} has an unresolved shape {shape}; set the input shape first")
-        if self.device is not None:
-            self.device.free()
-        self.host = session.pinned(shape, self.dtype)
-        self.device = session.alloc(int(self.host.nbytes))
+        count = int(np.prod(shape, dtype=np.int64))
+        if self.device is None or count > self._pinned.size:
+            if self.device is not None:
+                self.device.free()
+            self._pinned = session.pinned((max(count, 1),), self.dtype)
+            self.device = session.alloc(int(self._pinned.nbytes))
+        self.host = self._pinned[:count].reshape(shape)
         self.shape = shape
 
     def release(self) -> None:
@@ -66,7 +74,7 @@ class _Binding:
         if self.device is not None:
             self.device.free()
             self.device = None
-        self.host = np.empty(0, dtype=self.dtype)
+        self._pinned = self.host = np.empty(0, dtype=self.dtype)
         self.shape = ()
 
 
@@ -86,6 +94,7 @@ class EngineRunner:
         self.bindings: List[_Binding] = []
         self.input_shapes: Dict[str, Tuple[int, ...]] = {}
         self._closed = False
+        self._marks: List[EventMark] = []  # four CUDA events, made once and recorded again on every inference
         self.session = CudaSession()
         try:
             with self.session.activate():
@@ -142,7 +151,9 @@ class EngineRunner:
                     binding.ensure(self.session, dims_tuple(self.context.get_tensor_shape(binding.name)))
                 assert binding.device is not None
                 self.context.set_tensor_address(binding.name, binding.device.ptr)
-            marks = self.session.events(4)
+            if not self._marks:
+                self._marks = self.session.events(4)
+            marks = self._marks
             marks[0].record()
             for binding in self.bindings:
                 if binding.is_input and binding.device is not None:
@@ -173,7 +184,7 @@ class EngineRunner:
 
 
 def runtime_info() -> Tuple[str, str, Tuple[int, int]]:
-    """(TensorRT version, GPU name, compute capability) of this machine, for the sidecar check."""
+    """(TensorRT version, GPU name, compute capability) of this machine, for the sidecar check (no stream is made)."""
     trt = import_tensorrt()
     session = CudaSession()
     return str(trt.__version__), session.device_name(), session.compute_capability()

@@ -55,7 +55,7 @@ SIDECAR_RULES: Dict[str, Rule] = {
 GPU_RULES: Dict[str, Rule] = {"name": text(200), "compute_capability": _pattern(r"\d{1,2}\.\d{1,2}", "major.minor such as 8.7")}
 
 
-BUILD_FLAGS = ("--fp16", "--int8", "--strongly-typed")
+BUILD_FLAGS = ("--fp16", "--int8", "--int8-only", "--strongly-typed")
 BUILD_OPTIONS = ("--calibrator", "--calib-data", "--out", "--workspace", "--shapes", "--dla-core", "--timing-cache")
 _SAFE_TOKEN = re.compile(r"[A-Za-z0-9_./:,+@%=][A-Za-z0-9_./:,+@%=-]{0,255}")
 

@@ -6,7 +6,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from tests.trtsim import calibrate, plan
+from tests.trtsim import calibrate, plan, resources
 from tests.trtsim.state import STATE
 from tests.trtsim.surface import VERSIONS, major
 
@@ -53,6 +53,19 @@ def build(builder: Any, network: Any, config: Any) -> Optional[bytes]:
         return fail("4: Network has dynamic or shape inputs, but no optimization profile has been defined.")
     if not profiles:  # TensorRT always has one profile; a static network gets it implicitly
         profiles.append({io.name: {"min": list(io.shape), "opt": list(io.shape), "max": list(io.shape)} for io in parsed.inputs})
+
+    # WORKSPACE pool (tests/trtsim/resources.py): a layer whose every tactic needs more scratch than the pool has no
+    # implementation, and TensorRT fails the build with its "Could not find any implementation" error.
+    STATE.recorder.memory_pools = dict(config._pools)
+    workspace = config._pools.get("WORKSPACE")
+    if workspace is not None:
+        largest = {n: max((p[n]["max"] for p in profiles if n in p), key=lambda s: int(np.prod(s))) for n in profiles[0]}
+        short = [(node, need) for node, need in resources.workspace_needs(parsed.model_bytes, largest) if need > workspace]
+        if short:
+            _emit(logger, "WARNING", resources.WORKSPACE_WARNING)
+            node, need = short[0]
+            _emit(logger, "VERBOSE", f"Tactic for {node} requires {need} bytes of workspace; the WORKSPACE pool limit is {workspace}")
+            return fail(f"10: [optimizer.cpp::computeCosts::3869] Error Code 10: Internal Error (Could not find any implementation for node {node}.)")
 
     # DLA (TENSORRT.md "DLA"): core index below num_DLA_cores, FP16 or INT8 only, static shapes.
     device = config._device_type.name

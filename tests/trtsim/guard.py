@@ -30,11 +30,15 @@ def _trt_name(cls: type) -> Optional[str]:
 def _user_defined(cls: type, name: str) -> bool:
     """True when `name` comes from a Python subclass (not an emulator class) in the MRO."""
     for klass in cls.__mro__:
-        if klass is object or klass.__dict__.get("_trt_name") or klass.__dict__.get("_trtsim_base"):
-            continue
+        if klass is object or klass.__dict__.get("_trt_name") or klass.__dict__.get("_trtsim_base") or klass.__module__ in ("builtins", "mmap"):
+            continue  # emulator classes and the C types an emulated class is built on (IHostMemory's mmap)
         if name in klass.__dict__:
             return True
     return False
+
+
+def _needs_base_init(cls: type) -> bool:
+    return any(k.__dict__.get("_pybind_trampoline") for k in cls.__mro__)
 
 
 def _checked(owner: str, name: str, lookup: Callable[[], Any], what: str) -> Any:
@@ -47,7 +51,21 @@ def _checked(owner: str, name: str, lookup: Callable[[], Any], what: str) -> Any
 
 
 class GuardMeta(type):
-    """Class-level lookups (`trt.Logger.WARNING`, `trt.BuilderFlag.FP16`) follow the json too."""
+    """Class-level lookups (`trt.Logger.WARNING`, `trt.BuilderFlag.FP16`) follow the json too.
+
+    Construction follows pybind11: a Python subclass of a class with a trampoline (`_pybind_trampoline`: ILogger,
+    the calibrators, IGpuAllocator, IProgressMonitor, ...) whose `__init__` does not call the base `__init__` raises
+    TypeError "<base>.__init__() must be called when overriding __init__" (pybind11 pybind11.h, the
+    `pybind11_meta_call` check), so the C++ object is never half-made.
+    """
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        obj = super().__call__(*args, **kwargs)
+        if type.__getattribute__(cls, "__dict__").get("_trt_name") is None and _needs_base_init(cls):
+            if not obj.__dict__.get("_pybind_initialised"):
+                base = next(k for k in cls.__mro__ if k.__dict__.get("_trt_name"))
+                raise TypeError(f"tensorrt.tensorrt.{base.__dict__['_trt_name']}.__init__() must be called when overriding __init__")
+        return obj
 
     def __getattribute__(cls, name: str) -> Any:
         if name.startswith("_"):
@@ -124,21 +142,16 @@ class EnumValue:
         return f"{self._enum.split('.')[-1]}.{self.name}"
 
 
-def make_enum(qualname: str, values: Optional[Dict[str, int]] = None) -> type:
-    """An enum class holding every value the json lists for `qualname` (values: known real numbers, else order)."""
+def make_enum(qualname: str, values: Dict[str, int]) -> type:
+    """An enum class holding every value the json lists for `qualname`, numbered as the headers number them
+    (shared/trt-api/enum-values-<version>.json: gaps, aliases and per-version changes included)."""
     names = list(surface(STATE.version).api.get(qualname, {}).get("members", {}))  # type: ignore[union-attr]
-    values = dict(values or {})
-    taken = set(values.values())
-    counter = 0
     attrs: Dict[str, Any] = {"_trt_name": qualname}
     for name in names:
         if name.startswith("__"):
             continue
         if name not in values:
-            while counter in taken:
-                counter += 1
-            values[name] = counter
-            taken.add(counter)
+            raise KeyError(f"trtsim: enum-values has no number for {qualname}.{name} in TensorRT {STATE.version}")
         attrs[name] = EnumValue(qualname, name, values[name])
     attrs["__members__"] = {n: v for n, v in attrs.items() if isinstance(v, EnumValue)}
     return GuardMeta(qualname.rsplit(".", maxsplit=1)[-1], (), attrs)

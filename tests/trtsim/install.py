@@ -83,6 +83,6 @@ def assert_clean() -> None:
         problems.append(f"{depth} CUDA context(s) left pushed in this thread (push without pop)")
     live = cuda.live_allocations()
     if live:
-        problems.append(f"{len(live)} device allocation(s) not freed: " + ", ".join(f"{b.address:#x} ({b.nbytes} B)" for b in live[:5]))
+        problems.append(f"{len(live)} device allocation(s) not freed: " + ", ".join(f"{b._address:#x} ({b._nbytes} B)" for b in live[:5]))
     if problems:
         raise AssertionError("trtsim: " + "; ".join(problems))

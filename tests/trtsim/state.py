@@ -52,6 +52,11 @@ class Recorder:
     frees: int = 0
     frees_by_gc: int = 0
     pinned_buffers: int = 0
+    streams_created: int = 0
+    events_created: int = 0
+    stream_ops: List[str] = field(default_factory=list)  # every enqueued op, in order (memcpy_htod_async, execute_async_v3, ...)
+    op_streams: List[int] = field(default_factory=list)  # the stream handle of each of them (0 = the default stream)
+    memory_pools: Dict[str, int] = field(default_factory=dict)  # MemoryPoolType name -> limit, of the last build
     notes: List[str] = field(default_factory=list)
 
     def messages(self, severity: Optional[str] = None) -> List[str]:

@@ -17,10 +17,11 @@ from typing import Dict, FrozenSet, List, Optional, Tuple
 REPO = Path(__file__).resolve().parents[2]
 API_DIR = Path(os.environ.get("EDGEUNET_TRT_API", str(REPO.parent / "shared" / "trt-api")))
 
-# Emulated version key -> (API json, operator matrix, tensorrt.__version__).
-# 8.5 has no json of its own: 8.6.1 is the closest tag (shared/trt-api/README.md); its operator matrix is 8.5-GA.
+# Emulated version key -> (API json, operator matrix, tensorrt.__version__). The enum values come from
+# enum-values-<the json's version>.json. 8.5 is the real 8.5.3 surface (JetPack 5.1; shared/trt-api/README.md),
+# not 8.6.1 relabelled: 46 names of 8.6.1 (ICastLayer, BuilderFlag.VERSION_COMPATIBLE, ...) raise AttributeError there.
 VERSIONS: Dict[str, Tuple[str, str, str]] = {
-    "8.5": ("python-api-8.6.1.json", "onnx-tensorrt-operators-8.5.md", "8.5.3.1"),
+    "8.5": ("python-api-8.5.3.json", "onnx-tensorrt-operators-8.5.md", "8.5.3.1"),
     "8.6": ("python-api-8.6.1.json", "onnx-tensorrt-operators-8.6.md", "8.6.1"),
     "10.3": ("python-api-10.3.0.json", "onnx-tensorrt-operators-10.1.md", "10.3.0"),
     "11": ("python-api-11.1.json", "onnx-tensorrt-operators-10.1.md", "11.1.0"),
@@ -35,6 +36,7 @@ BASES: Dict[str, Tuple[str, ...]] = {
     "IInt8MinMaxCalibrator": ("IInt8Calibrator",),
     "IInt8LegacyCalibrator": ("IInt8Calibrator",),
 }
+PYCUDA_JSON = "pycuda-api-2026.1.json"  # v2022.1 has the same surface except jit_target values (README)
 
 
 def normalize(version: str) -> str:
@@ -114,6 +116,23 @@ class Surface:
 @lru_cache(maxsize=None)
 def surface(version: str) -> Surface:
     return Surface(version)
+
+
+def enum_values(version: str) -> Dict[str, Dict[str, int]]:
+    """{enum name: {member: int}} of the version, from enum-values-<json version>.json (numbers read from the headers)."""
+    json_name = VERSIONS[normalize(version)][0].replace("python-api-", "enum-values-")
+    return {k: v for k, v in _api(json_name).items() if not k.startswith("_")}  # type: ignore[misc]
+
+
+def pycuda_members(name: str) -> FrozenSet[str]:
+    """Members of pycuda.driver class `name` ('<module>' for the module's names), from pycuda-api-*.json."""
+    entry = _api(PYCUDA_JSON).get(name, {})
+    if not isinstance(entry, dict):
+        return frozenset()
+    found = set(entry.get("members", {}))  # type: ignore[arg-type]
+    for base in entry.get("bases", []):  # type: ignore[union-attr]
+        found.update(pycuda_members(str(base)))
+    return frozenset(found)
 
 
 # -- the ONNX parser's operator matrix (onnx-tensorrt docs/operators.md at the version's branch) ------------

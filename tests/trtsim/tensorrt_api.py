@@ -16,24 +16,15 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from onnx import TensorProto
 
-from tests.trtsim import cuda, onnxcheck, plan
+from tests.trtsim import cuda, onnxcheck, plan, resources
 from tests.trtsim.guard import Emulated, EnumValue, GuardedModule, build_module, make_enum
+from tests.trtsim.pybind import TRAMPOLINES, IHostMemory, mark_initialised, trampoline
 from tests.trtsim.state import STATE
-from tests.trtsim.surface import VERSIONS, major, surface
+from tests.trtsim.surface import VERSIONS, enum_values, major, surface
 
 # The enums of the installed version (rebuilt by build_module: the json decides which values exist).
 ENUMS: Dict[str, Any] = {}
 
-# Numbers of the real enums where edgeunet does arithmetic or compares them (NvInfer.h / NvInferRuntimeBase.h).
-ENUM_VALUES: Dict[str, Dict[str, int]] = {
-    "ILogger.Severity": {"INTERNAL_ERROR": 0, "ERROR": 1, "WARNING": 2, "INFO": 3, "VERBOSE": 4},
-    "DataType": {"FLOAT": 0, "HALF": 1, "INT8": 2, "INT32": 3, "BOOL": 4, "UINT8": 5, "FP8": 6, "BF16": 7, "INT64": 8, "INT4": 9},
-    "TensorIOMode": {"NONE": 0, "INPUT": 1, "OUTPUT": 2},
-    "NetworkDefinitionCreationFlag": {"EXPLICIT_BATCH": 0, "EXPLICIT_PRECISION": 1, "STRONGLY_TYPED": 1},
-    "MemoryPoolType": {"WORKSPACE": 0, "DLA_MANAGED_SRAM": 1, "DLA_LOCAL_DRAM": 2, "DLA_GLOBAL_DRAM": 3, "TACTIC_DRAM": 4},
-    "DeviceType": {"GPU": 0, "DLA": 1},
-    "BuilderFlag": {"FP16": 0, "INT8": 1, "DEBUG": 2, "GPU_FALLBACK": 3},
-}
 PYTHON_LEVEL = ("__version__", "nptype")  # defined by the wheel's tensorrt/__init__.py, not by the bindings json
 
 
@@ -83,9 +74,10 @@ def _emit(logger: Any, severity: str, message: str) -> None:
 # -- logging -------------------------------------------------------------------------------------------
 class ILogger(Emulated):
     _trt_name = "ILogger"
+    _pybind_trampoline = True
 
     def __init__(self) -> None:
-        pass
+        mark_initialised(self)
 
 
 class Logger(ILogger):
@@ -93,9 +85,13 @@ class Logger(ILogger):
 
     _trt_name = "Logger"
 
-    def __init__(self, min_severity: Any = None) -> None:
+    def __init__(self, min_severity: Any = "WARNING") -> None:
         super().__init__()
-        self._min = min_severity if min_severity is not None else _enum("ILogger.Severity").WARNING
+        if min_severity == "WARNING":  # the binding's default argument
+            min_severity = _enum("ILogger.Severity").WARNING
+        if not isinstance(min_severity, EnumValue) or min_severity._enum != "ILogger.Severity":
+            raise TypeError("Logger(): incompatible function arguments (min_severity must be a tensorrt.ILogger.Severity)")
+        self._min = min_severity
         STATE.recorder.loggers_created += 1
 
     @property
@@ -183,8 +179,13 @@ class INetworkDefinition(Emulated):
         self._parsed: Optional[onnxcheck.Parsed] = None
         v = STATE.version
         # TENSORRT.md: 8.x needs 1 << EXPLICIT_BATCH (else implicit batch); 10.x ignores it; 11.x is always strongly typed.
-        self._explicit_batch = major(v) >= 10 or bool(flags & 1)
-        self._strongly_typed = major(v) >= 11 or (major(v) >= 10 and bool(flags & (1 << 1)))
+        # The bit numbers are the version's own (enum-values: STRONGLY_TYPED is 1 in 10.3.0, 0 in 11.1).
+        bits = enum_values(v)["NetworkDefinitionCreationFlag"]
+        known = sum(1 << b for b in bits.values())
+        if flags & ~known:
+            raise ValueError(f"create_network: flag bits {flags & ~known:#x} name no NetworkDefinitionCreationFlag of TensorRT {v}")
+        self._explicit_batch = major(v) >= 10 or bool(flags & (1 << bits.get("EXPLICIT_BATCH", 0)))
+        self._strongly_typed = major(v) >= 11 or ("STRONGLY_TYPED" in bits and bool(flags & (1 << bits["STRONGLY_TYPED"])))
 
     @property
     def num_inputs(self) -> int:
@@ -259,14 +260,21 @@ class OnnxParser(Emulated):
     _trt_name = "OnnxParser"
 
     def __init__(self, network: INetworkDefinition, logger: ILogger) -> None:
-        if not isinstance(network, INetworkDefinition):
-            raise TypeError("OnnxParser(network, logger): network must be a tensorrt.INetworkDefinition")
+        if not isinstance(network, INetworkDefinition) or not isinstance(logger, ILogger):
+            raise TypeError("OnnxParser(network, logger): incompatible function arguments (an INetworkDefinition and an ILogger)")
         self._network = network
         self._logger = logger
         self._errors: List[onnxcheck.Issue] = []
 
     def parse(self, model: Any, path: Optional[str] = None) -> bool:
-        parsed = onnxcheck.parse(bytes(model), STATE.version, self._network._explicit_batch)
+        """onnx-tensorrt parse(model, path): `path` is the model file, whose folder holds any external weights
+        (without it they are looked up relative to the working directory, as the C++ parser does)."""
+        data, missing = resources.with_external_data(bytes(model), path)
+        if missing:
+            self._errors.append(onnxcheck.Issue("INVALID_VALUE", missing))
+            _emit(self._logger, "ERROR", missing)
+            return False
+        parsed = onnxcheck.parse(data, STATE.version, self._network._explicit_batch)
         self._errors.extend(parsed.issues)
         for issue in parsed.issues:
             _emit(self._logger, "ERROR", f"ModelImporter: {issue.code}: {issue.desc}")
@@ -295,20 +303,6 @@ class OnnxParser(Emulated):
 
 
 # -- builder -------------------------------------------------------------------------------------------
-class IHostMemory(Emulated, bytes):
-    """Serialized bytes with the buffer protocol (bytes(...), memoryview(...)), like the pybind IHostMemory."""
-
-    _trt_name = "IHostMemory"
-
-    @property
-    def nbytes(self) -> int:
-        return len(self)
-
-    @property
-    def dtype(self) -> Any:
-        return _enum("DataType").UINT8
-
-
 class IOptimizationProfile(Emulated):
     _trt_name = "IOptimizationProfile"
 
@@ -389,11 +383,14 @@ class IBuilderConfig(Emulated):
 
     @property
     def flags(self) -> int:
+        """IBuilderConfig.flags: bit `1 << value` per enabled flag, with the version's own values (NvInfer.h BuilderFlags)."""
         return sum(1 << int(getattr(_enum("BuilderFlag"), f)) for f in self._flags)
 
     def set_memory_pool_limit(self, pool: EnumValue, pool_size: int) -> None:
-        if int(pool_size) < 0:
-            raise ValueError("pool_size must be >= 0")
+        message = resources.pool_problem(pool, int(pool_size))
+        if message:
+            _emit(self._builder._logger, "ERROR", message)  # TensorRT logs the parameter check and keeps the old limit
+            return
         self._pools[pool.name] = int(pool_size)
 
     def get_memory_pool_limit(self, pool: EnumValue) -> int:
@@ -446,9 +443,10 @@ class IBuilderConfig(Emulated):
     def DLA_core(self, value: int) -> None:  # noqa: N802
         self._dla_core = int(value)
 
-    def create_timing_cache(self, serialized_timing_cache: bytes) -> ITimingCache:
+    def create_timing_cache(self, serialized_timing_cache: bytes) -> Optional[ITimingCache]:
         """Empty bytes: a new cache. A blob that is not a timing cache: TensorRT logs a serialization error and
-        "The timing cache will not be used!" (NVIDIA/TensorRT#3566, 8.6.1); the emulator returns an empty cache then."""
+        "The timing cache will not be used!" (NVIDIA/TensorRT#3566, 8.6.1) and returns None (nullptr: trtexec's
+        buildEngine checks `if (!timingCache)` for a damaged cache file)."""
         data = bytes(serialized_timing_cache)
         logger = self._builder._logger
         if not data:
@@ -463,7 +461,7 @@ class IBuilderConfig(Emulated):
             _emit(logger, "ERROR", f"1: Serialization (timing cache: {exc})")
             _emit(logger, "ERROR", "4: The timing cache will not be used!")
             STATE.recorder.timing_cache.append("corrupt")
-            return ITimingCache({"version": STATE.version, "gpu": STATE.gpu.name, "cc": list(STATE.gpu.compute_capability), "entries": 0})
+            return None
         STATE.recorder.timing_cache.append("created-from-blob")
         return ITimingCache(header)
 
@@ -543,9 +541,10 @@ class Builder(_LoggerOwner):
 class IInt8Calibrator(Emulated):
     _trt_name = "IInt8Calibrator"
     _algorithm = "EntropyCalibration2"
+    _pybind_trampoline = True
 
     def __init__(self) -> None:
-        pass
+        mark_initialised(self)
 
 
 class IInt8EntropyCalibrator2(IInt8Calibrator):
@@ -556,6 +555,11 @@ class IInt8EntropyCalibrator2(IInt8Calibrator):
 class IInt8MinMaxCalibrator(IInt8Calibrator):
     _trt_name = "IInt8MinMaxCalibrator"
     _algorithm = "MinMaxCalibration"
+
+
+IInt8EntropyCalibrator = trampoline("IInt8EntropyCalibrator", IInt8Calibrator)
+IInt8LegacyCalibrator = trampoline("IInt8LegacyCalibrator", IInt8Calibrator)
+OTHER_TRAMPOLINES = tuple(trampoline(name) for name in TRAMPOLINES)
 
 
 # -- runtime, engine, execution context --------------------------------------------------------------
@@ -634,16 +638,21 @@ class ICudaEngine(Emulated):
             raise IndexError("Index out of range")
         return self._order[index]
 
+    def _name(self, name: Any) -> str:
+        if not isinstance(name, str):  # pybind: a str parameter takes no None
+            raise TypeError(f"incompatible function arguments: tensor name must be str, got {type(name).__name__}")
+        return name
+
     def get_tensor_mode(self, name: str) -> Any:
-        io = self._io.get(name)
+        io = self._io.get(self._name(name))
         return getattr(_enum("TensorIOMode"), io["mode"] if io else "NONE")
 
     def get_tensor_shape(self, name: str) -> Dims:
-        io = self._io.get(name)
+        io = self._io.get(self._name(name))
         return Dims(io["shape"] if io else ())
 
     def get_tensor_dtype(self, name: str) -> Any:
-        io = self._io.get(name)
+        io = self._io.get(self._name(name))
         return getattr(_enum("DataType"), io["dtype"] if io else "FLOAT")
 
     def get_tensor_profile_shape(self, name: str, profile_index: int) -> List[Dims]:
@@ -689,6 +698,7 @@ class IExecutionContext(Emulated):
         self._shapes: Dict[str, Tuple[int, ...]] = {}
         self._addresses: Dict[str, int] = {}
         self._out_shapes: Dict[Tuple[Tuple[str, Tuple[int, ...]], ...], Dict[str, Tuple[int, ...]]] = {}
+        self._profile = 0
 
     @property
     def engine(self) -> ICudaEngine:
@@ -696,7 +706,18 @@ class IExecutionContext(Emulated):
 
     @property
     def active_optimization_profile(self) -> int:
-        return 0
+        return self._profile
+
+    def set_optimization_profile_async(self, profile_index: int, stream_handle: int) -> bool:
+        """NvInferRuntime.h setOptimizationProfileAsync: false for an index outside [0, num profiles); the input
+        shapes set so far are forgotten (they must be set again for the new profile)."""
+        if not 0 <= int(profile_index) < len(self._engine._header.profiles):
+            self._log_error(f"IExecutionContext::setOptimizationProfileAsync: Error Code 3: API Usage Error (profile index {profile_index} "
+                            f"is out of range; the engine has {len(self._engine._header.profiles)})")
+            return False
+        self._profile = int(profile_index)
+        self._shapes.clear()
+        return True
 
     def _log_error(self, message: str) -> None:
         STATE.recorder.log.append(("ERROR", message))
@@ -712,7 +733,7 @@ class IExecutionContext(Emulated):
             return False
         want = tuple(io["shape"])
         ok = len(dims) == len(want) and all(w < 0 or w == d for w, d in zip(want, dims))
-        prof = self._engine._header.profiles[0].get(name) if self._engine._header.profiles else None
+        prof = self._engine._header.profiles[self._profile].get(name) if self._engine._header.profiles else None
         if ok and prof is not None:
             ok = all(a <= d <= b for a, d, b in zip(prof["min"], dims, prof["max"]))
         if not ok:
@@ -748,8 +769,13 @@ class IExecutionContext(Emulated):
         return Dims(outputs[name] if outputs and name in outputs else io["shape"])
 
     def set_tensor_address(self, name: str, memory: int) -> bool:
+        """NvInferRuntime.h setTensorAddress: "The pointer must have at least 256-byte alignment" (false otherwise)."""
         if name not in self._engine._io:
             self._log_error(f"IExecutionContext::setTensorAddress: {name} is not an I/O tensor")
+            return False
+        if int(memory) % resources.TENSOR_ALIGNMENT:
+            self._log_error(f"IExecutionContext::setTensorAddress: Error Code 3: API Usage Error (Parameter check failed, condition: "
+                            f"(reinterpret_cast<uintptr_t>(data) % {resources.TENSOR_ALIGNMENT}) == 0; address {int(memory):#x} of {name})")
             return False
         self._addresses[name] = int(memory)
         return True
@@ -758,11 +784,14 @@ class IExecutionContext(Emulated):
         return self._addresses.get(name, 0)
 
     def execute_async_v3(self, stream_handle: int) -> bool:
-        """Runs the engine: every I/O address set, every dynamic input shape set (NvInferRuntime.h enqueueV3 returns
-        false otherwise); buffers are read/written through bounds-checked device memory; needs a current context."""
+        """Enqueues the engine on the stream (NvInferRuntime.h enqueueV3: false if an address or a dynamic input
+        shape is missing; LogicError if no context is current). The work runs when the stream is waited for
+        (tests/trtsim/cuda.py): inputs are read from device memory then, and outputs written then. On the default
+        stream TensorRT warns and synchronizes it itself."""
         if not cuda.MEMORY.stack():
             raise cuda.LogicError("execute_async_v3: invalid device context (no CUDA context is current in this thread)")
-        if int(stream_handle) != 0 and int(stream_handle) not in cuda.MEMORY.stream_handles:
+        handle = int(stream_handle)
+        if handle != 0 and handle not in cuda.MEMORY.stream_handles:
             self._log_error(f"enqueueV3: {stream_handle:#x} is not a CUDA stream")
             return False
         missing = [n for n in self._engine._order if n not in self._addresses]
@@ -771,28 +800,35 @@ class IExecutionContext(Emulated):
             what = f"address of {', '.join(missing)} not set" if missing else "input shapes not set"
             self._log_error(f"IExecutionContext::enqueueV3: Error Code 3: API Usage Error ({what})")
             return False
+        shapes = {n: self._shapes.get(n, tuple(self._engine._io[n]["shape"])) for n in self._inputs()}
+        addresses = dict(self._addresses)
+        cuda.enqueue(handle, "execute_async_v3", lambda: self._run(shapes, addresses), cuda.EXECUTE_MS)
+        if handle == 0:
+            _emit(None, "WARNING", "Using default stream in enqueueV3() may lead to performance issues due to additional calls to "
+                  "cudaStreamSynchronize() by TensorRT to ensure correct synchronization. Please use non-default stream instead.")
+            cuda.flush(0)
+        return True
+
+    def _run(self, shapes: Dict[str, Tuple[int, ...]], addresses: Dict[str, int]) -> None:
+        """The enqueued work: read inputs from device memory, run, write outputs (bounds-checked)."""
         feeds: Dict[str, np.ndarray] = {}
-        for name in self._inputs():
-            shape = self._shapes.get(name, tuple(self._engine._io[name]["shape"]))
+        for name, shape in shapes.items():
             dtype = np.dtype(NUMPY[self._engine._io[name]["dtype"]])
-            data = cuda.read(self._addresses[name], int(np.prod(shape)) * dtype.itemsize, f"execute_async_v3 input {name}")
+            data = cuda.read(addresses[name], int(np.prod(shape)) * dtype.itemsize, f"execute_async_v3 input {name}")
             feeds[name] = np.frombuffer(data, dtype=dtype).reshape(shape).copy()
         results = plan.run(self._engine._sess(), self._engine._header, feeds)
         for name in self._engine._order:
             if self._engine._io[name]["mode"] != "OUTPUT":
                 continue
             array = np.ascontiguousarray(results[name], dtype=NUMPY[self._engine._io[name]["dtype"]])
-            cuda.write(self._addresses[name], array.tobytes(), f"execute_async_v3 output {name}")
+            cuda.write(addresses[name], array.tobytes(), f"execute_async_v3 output {name}")
         STATE.recorder.executions += 1
-        return True
 
 
 # -- the module ----------------------------------------------------------------------------------------
 CLASSES = (ILogger, Logger, Dims, ITensor, INetworkDefinition, ParserError, OnnxParser, IHostMemory, IOptimizationProfile,
-           ITimingCache, IBuilderConfig, Builder, IInt8Calibrator, IInt8EntropyCalibrator2, IInt8MinMaxCalibrator, Runtime,
-           ICudaEngine, IExecutionContext)
-ENUM_NAMES = ("DataType", "TensorIOMode", "NetworkDefinitionCreationFlag", "MemoryPoolType", "DeviceType", "BuilderFlag",
-              "ErrorCode", "ILogger.Severity")
+           ITimingCache, IBuilderConfig, Builder, IInt8Calibrator, IInt8EntropyCalibrator2, IInt8MinMaxCalibrator,
+           IInt8EntropyCalibrator, IInt8LegacyCalibrator, Runtime, ICudaEngine, IExecutionContext, *OTHER_TRAMPOLINES)
 
 
 def build_tensorrt() -> GuardedModule:
@@ -802,9 +838,9 @@ def build_tensorrt() -> GuardedModule:
         raise OSError(broken)
     ENUMS.clear()
     api = surface(STATE.version).api
-    for name in ENUM_NAMES:
+    for name, values in enum_values(STATE.version).items():  # every Python enum, numbered as the headers number it
         if name in api:
-            ENUMS[name] = make_enum(name, ENUM_VALUES.get(name))
+            ENUMS[name] = make_enum(name, values)
     severity = ENUMS["ILogger.Severity"]
     type.__setattr__(ILogger, "Severity", severity)
     for value in severity.__members__.values():  # pybind export_values(): trt.Logger.WARNING

@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnx
 import pytest
 
-from tests.trtsim import configure_gpu, installed
+from tests.trtsim import configure_gpu, installed, state
 from tests.trtsim import models as M
 from tests.trtsim.fixtures import PURGE
 from tests.trtsim.test_edgeunet_trt import build, calibration_set, write_onnx
@@ -47,8 +46,9 @@ def test_failed_build_and_raw_errors_are_one_line(trt10: Any, tmp_path: Path, mo
 
     qdq = write_onnx(tmp_path, M.qdq())
     weak = trt_build.BuildPlan(version=(10, 3, 0), precision="fp32", onnx_precision="fp32")  # Q/DQ without the INT8 flag
-    with pytest.raises(EdgeUnetError, match="could not build the engine"):
+    with pytest.raises(EdgeUnetError) as info:
         trt_build.build_engine(qdq, weak, (1, 1, 4, 4))
+    assert str(info.value) == "TensorRT could not build the engine (see its log above); try --workspace 2048 or check `edgeunet inspect`"
     monkeypatch.setattr(trt_build, "create_network", lambda *_: (_ for _ in ()).throw(RuntimeError("pybind: boom")))
     with pytest.raises(EdgeUnetError, match=r"TensorRT failed while building the engine \(RuntimeError: pybind: boom\)"):
         trt_build.build_engine(qdq, weak, (1, 1, 4, 4))
@@ -61,11 +61,13 @@ def test_workspace_dla_and_calibrator_checks(trt10: Any, tmp_path: Path) -> None
 
     path = write_onnx(tmp_path, M.conv_relu())
     built = build(trt10, path, workspace_mib=64, requested=parse_shapes("1x1x8x8"))
-    assert built.plan_bytes
+    # the limit TensorRT got, in bytes (a MiB count passed as bytes, or as KiB, is caught here and by the build itself)
+    assert built.plan_bytes and state().memory_pools == {"WORKSPACE": 64 << 20}
     configure_gpu(dla_cores=1)
     dla = plan_of(trt10, fp16=True, dla_core=0)
-    with pytest.raises(EdgeUnetError, match="static shapes"):
+    with pytest.raises(EdgeUnetError) as info:
         build_engine(path, dla, (1, 1, 8, 8), parse_shapes("1x1x8x8,2x1x8x8,4x1x8x8"))
+    assert str(info.value) == "--dla-core: the DLA needs static shapes; give --shapes with min = opt = max"
     implicit = plan_of(trt10, int8=True, calibrator="entropy")
     with pytest.raises(EdgeUnetError, match="needs calibration images"):
         build_engine(path, implicit, (1, 1, 8, 8))
@@ -86,8 +88,13 @@ def test_calibration_batch_that_does_not_fit_the_model(trt10: Any, tmp_path: Pat
 
     path = write_onnx(tmp_path, M.conv_relu(batch=2))
     three = dataclasses.replace(calibration_set(tmp_path, count=3), batch_size=3)
-    with pytest.raises(EdgeUnetError, match="fixed batch of 2"):
+    with pytest.raises(EdgeUnetError) as info:
         build(trt10, path, shape=(2, 1, 8, 8), int8=True, calibrator="entropy", calibration=three)
+    assert str(info.value) == ("the ONNX input has a fixed batch of 2 but calibration was prepared in batches of 3; rebuild from the same ONNX")
+    one = write_onnx(tmp_path, M.conv_relu(batch=1), "one.onnx")
+    two = dataclasses.replace(calibration_set(tmp_path, count=2), batch_size=2)
+    with pytest.raises(EdgeUnetError, match=r"^the ONNX input has a fixed batch of 1 but calibration was prepared in batches of 2"):
+        build(trt10, one, int8=True, calibrator="entropy", calibration=two)
     with pytest.raises(EdgeUnetError, match="at least 3 image"):
         dataclasses.replace(calibration_set(tmp_path, count=2), batch_size=3)
 
@@ -227,4 +234,4 @@ def test_selftest_needs_pycuda(trt10: Any, tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setattr("edgeunet.trt.pycuda_version", lambda: None)
     with pytest.raises(MissingDependencyError, match="pycuda"):
         selftest.build_and_run(write_onnx(tmp_path, M.conv_relu(batch=1)), {"input": np.zeros((1, 1, 8, 8), np.float32)})
-    assert onnx  # the models above are plain ONNX files
+    assert state().builders_created == 0 and state().allocations == 0  # refused before TensorRT or CUDA was touched

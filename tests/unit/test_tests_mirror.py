@@ -25,8 +25,6 @@ NOT_YET = {
     "trt/plan": "tests/trtsim",
     "trt/runner": "tests/trtsim",
     "trt/selftest": "tests/trtsim",
-    # Test modules written on other branches of the same round (issue 20): delete each line once that branch is merged.
-    "trt/calibration": "branch emulator",
 }
 
 

@@ -38,8 +38,25 @@ def test_parse_version() -> None:
     assert parse_version("8.5.2.2") == (8, 5, 2)
     assert parse_version("10.3.0.30") == (10, 3, 0)
     assert parse_version("11.4") == (11, 4, 0)
-    with pytest.raises(EdgeUnetError):
+    with pytest.raises(EdgeUnetError, match=r"^cannot read the TensorRT version 'unknown'; reinstall TensorRT$"):
         parse_version("unknown")
+
+
+def test_parse_shapes_spellings() -> None:
+    assert parse_shapes("1X1X8X8") == parse_shapes("1*1*8*8x") == ShapeProfile((1, 1, 8, 8), (1, 1, 8, 8), (1, 1, 8, 8))
+    with pytest.raises(EdgeUnetError, match=r"^--shapes: 'ax1' is not a shape"):
+        parse_shapes("ax1")
+
+
+def test_implicit_calibrators_from_85_on() -> None:
+    from edgeunet.trt.plan import has_implicit_calibrators
+
+    assert has_implicit_calibrators((8, 5, 0)) and has_implicit_calibrators((10, 3, 0)) and not has_implicit_calibrators((11, 0, 0))
+    assert not has_implicit_calibrators((8, 4, 9))
+
+
+def test_shape_profile_to_dict() -> None:
+    assert ShapeProfile((1, 3), (2, 3), (4, 3)).to_dict() == {"min": [1, 3], "opt": [2, 3], "max": [4, 3]}
 
 
 def test_version_capabilities() -> None:
@@ -81,8 +98,14 @@ def test_plan_strongly_typed_optional_on_10_only() -> None:
 
 def test_plan_int8_qdq_everywhere() -> None:
     for version in (TRT85, TRT103):
+        # weakly typed: FP16 beside INT8 by default (layers outside Q/DQ pairs run in FP16, trtexec --int8 --fp16)
         plan = plan_build(version, "int8", int8=True)
-        assert plan.builder_flags == ["INT8"] and plan.implicit_calibrator is None and plan.precision == "int8"
+        assert plan.builder_flags == ["FP16", "INT8"] and plan.implicit_calibrator is None and plan.precision == "int8"
+        assert any("FP16 beside it" in note for note in plan.notes)
+        only = plan_build(version, "int8", int8=True, int8_fp16=False)
+        assert only.builder_flags == ["INT8"] and only.precision == "int8" and not only.notes
+    implicit = plan_build(TRT85, "fp32", int8=True, calibrator="entropy")
+    assert implicit.builder_flags == ["FP16", "INT8"] and implicit.precision == "int8"
     assert plan_build(TRT103, "int8", int8=True, fp16=True).builder_flags == ["FP16", "INT8"]
     p11 = plan_build(TRT11, "int8", int8=True)
     assert p11.builder_flags == [] and p11.precision == "int8"
@@ -165,6 +188,8 @@ def test_command_line_is_the_target_rebuild_command() -> None:
     implicit = BuildOptions(onnx=Path("m.onnx"), int8=True, calib_data=Path("calib dir"), calibrator="entropy", dla_core=0)
     line = command_line(Path("m.onnx"), Path("m.int8.engine"), implicit, "int8", calibrated=False)
     assert "--calibrator entropy --calib-data 'calib dir'" in line and "--dla-core 0" in line
+    only = BuildOptions(onnx=Path("m.onnx"), int8=True, int8_only=True)
+    assert command_line(Path("m.int8.onnx"), Path("m.int8.engine"), only, "int8", calibrated=True).endswith("--int8 --int8-only --out m.int8.engine")
 
 
 def _cache_line(name: str, scale: float) -> str:
@@ -251,3 +276,88 @@ def test_stub_fixes_make_the_stub_parseable() -> None:
     fixed, changed = fix_stub_text(text)
     assert changed == 2 and ":arg in:" in fixed and "in_: list[int]" in fixed and "channel_axis: int = ..." in fixed
     compile(fixed, "stub.pyi", "exec")  # parses now
+
+
+def test_plan_messages_and_notes_exactly() -> None:
+    from edgeunet.trt.plan import check_supported, format_version
+
+    assert format_version((10, 3, 0)) == "10.3.0"
+    check_supported((8, 5, 0))  # the oldest supported version itself
+    cases = [
+        (dict(version=TRT85, onnx_precision="fp32", strongly_typed=True), "--strongly-typed needs TensorRT 10 or newer (found 8.5.2); drop the option"),
+        (dict(version=TRT103, onnx_precision="bf16"), "unknown ONNX precision 'bf16' (known: fp32, fp16, int8); re-export the model"),
+        (dict(version=TRT103, onnx_precision="fp32", calibrator="kl"), "--calibrator kl: choose from qdq, entropy, minmax"),
+        (dict(version=TRT103, onnx_precision="fp32", workspace_mib=0), "--workspace 0: give a positive size in MiB, e.g. 1024"),
+        (dict(version=TRT11, onnx_precision="fp32", int8=True, calibrator="entropy"),
+         "--calibrator entropy: implicit INT8 calibrators are not in TensorRT 11 (found 11.4.0); use --calibrator qdq (explicit Q/DQ, the default)"),
+        (dict(version=TRT103, onnx_precision="fp16", int8=True, calibrator="minmax"),
+         "--calibrator minmax calibrates an fp32 ONNX inside TensorRT, but this ONNX is already fp16; pass the fp32 ONNX, or use --calibrator qdq"),
+        (dict(version=TRT103, onnx_precision="fp32", int8=True),
+         "--int8 --calibrator qdq needs a Q/DQ ONNX; run `edgeunet calibrate` first (build-engine does it given --calib-data)"),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(EdgeUnetError) as info:
+            plan_build(**kwargs)  # type: ignore[arg-type]
+        assert str(info.value) == message
+    assert plan_build(TRT103, "fp32", workspace_mib=1).workspace_bytes == 1 << 20
+    typed = plan_build(TRT11, "int8", int8=True)
+    assert typed.notes == () and typed.fp16_flag is False and typed.int8_flag is False
+    assert plan_build(TRT11, "int8", int8=True, fp16=True).notes == (
+        "strongly typed: layers outside Q/DQ pairs keep the ONNX's float type (--fp16 flag not applicable)",)
+    assert plan_build(TRT103, "int8", int8=True).notes == (
+        "INT8 with FP16 beside it: layers outside Q/DQ pairs run in FP16 (--int8-only keeps them in FP32)",)
+    fp16_onnx = plan_build(TRT103, "fp16")
+    assert fp16_onnx.fp16_flag is True and fp16_onnx.precision == "fp16"
+
+
+def test_calibration_profile_only_beside_a_dynamic_profile(tmp_path: Path) -> None:
+    from edgeunet.trt.build import _calibration_profile
+    from edgeunet.trt.calibration import CalibrationSet
+
+    image = tmp_path / "a.png"
+    image.write_bytes(b"")
+    calib = CalibrationSet([image], ModelSpec(in_channels=1, input_size=[16, 16]), "entropy", tmp_path / "c", tmp_path / "m", "0" * 64)
+    dynamic = ShapeProfile((1, 1, 16, 16), (4, 1, 16, 16), (8, 1, 16, 16))
+    assert _calibration_profile(calib, None) is None and _calibration_profile(None, dynamic) is None
+    one = (1, 1, 16, 16)
+    assert _calibration_profile(calib, dynamic) == ShapeProfile(one, one, one)
+
+
+def test_resolve_profile_dims_and_messages() -> None:
+    requested = parse_shapes("1x1x8x8,2x1x8x8,4x1x8x8")
+    for dynamic in (-1, 0, None):  # TensorRT's -1, ONNX's unknown 0, or None: a dynamic batch
+        assert resolve_profile([dynamic, 1, 8, 8], requested, (1, 1, 8, 8)) == requested
+    assert resolve_profile([0, 1, 8, 8], None, (1, 1, 8, 8)) == ShapeProfile((1, 1, 8, 8), (1, 1, 8, 8), (1, 1, 8, 8))
+    for which, text in (("min", "1x1x8,2x1x8x8,4x1x8x8"), ("opt", "1x1x8x8,2x1x8,4x1x8x8"), ("max", "1x1x8x8,2x1x8x8,4x1x8")):
+        with pytest.raises(EdgeUnetError) as info:
+            resolve_profile([None, 1, 8, 8], ShapeProfile(*(tuple(int(d) for d in part.split("x")) for part in text.split(","))), (1, 1, 8, 8))
+        bad = next(part for part in text.split(",") if part.count("x") == 2)
+        assert str(info.value) == f"--shapes {which} {bad} has 3 dimensions; the model input has 4"
+    with pytest.raises(EdgeUnetError) as info:
+        resolve_profile([None, 1, 8, 8], parse_shapes("1x1x8x8,2x1x8x8,4x3x8x8"), (1, 1, 8, 8))
+    assert str(info.value) == "--shapes max 4x3x8x8: dimension 1 is fixed to 1 in the ONNX; export with --dynamic to vary it"
+
+
+def test_plan_dla_fields_and_messages() -> None:
+    static = ShapeProfile((1, 1, 64, 64), (1, 1, 64, 64), (1, 1, 64, 64))
+    plain = plan_build(TRT103, "fp32", profile=static)
+    assert plain.gpu_fallback is False and plain.onnx_precision == "fp32" and plain.profile == static
+    dla = plan_build(TRT103, "int8", int8=True, dla_core=0)  # Q/DQ INT8 on the DLA needs no calibrator from 10.x on
+    assert dla.gpu_fallback is True and dla.dla_core == 0
+    assert "DLA: layers the DLA cannot run fall back to the GPU (GPU_FALLBACK); the build log lists them" in dla.notes
+    messages = {
+        "--dla-core: the DLA runs FP16 or INT8 only; add --fp16 or --int8": dict(onnx_precision="fp32"),
+        "--dla-core: the DLA needs static shapes; give --shapes with min = opt = max": dict(
+            onnx_precision="fp32", fp16=True, profile=ShapeProfile((1, 1, 64, 64), (2, 1, 64, 64), (4, 1, 64, 64))),
+    }
+    for message, kwargs in messages.items():
+        with pytest.raises(EdgeUnetError) as info:
+            plan_build(TRT103, dla_core=0, **kwargs)  # type: ignore[arg-type]
+        assert str(info.value) == message
+
+
+def test_resolve_profile_defaults() -> None:
+    with pytest.raises(EdgeUnetError) as info:
+        resolve_profile([None, 1, 8], None, (1, 1, 8, 8))
+    assert str(info.value) == "model input rank 3 does not match its description; re-export the model"
+    assert resolve_profile([None, 3, 8, 8], None, (1, 1, 16, 16)) == ShapeProfile((1, 3, 8, 8), (1, 3, 8, 8), (1, 3, 8, 8))

@@ -1,18 +1,8 @@
-"""Shim: pycuda.driver from trtsim (bounds-checked device memory, per-thread context stacks)."""
+"""Shim: pycuda.driver from trtsim (bounds-checked device memory, per-thread context stacks, deferred stream work),
+held to shared/trt-api/pycuda-api-*.json like the tensorrt shim is to its json."""
 
-from tests.trtsim.cuda import (  # noqa: F401
-    Context,
-    Device,
-    DeviceAllocation,
-    Error,
-    Event,
-    LogicError,
-    Stream,
-    init,
-    mem_alloc,
-    memcpy_dtoh,
-    memcpy_dtoh_async,
-    memcpy_htod,
-    memcpy_htod_async,
-    pagelocked_empty,
-)
+import sys
+
+from tests.trtsim.cuda import driver_module
+
+sys.modules[__name__] = driver_module()
