@@ -198,71 +198,16 @@ def plan_build(
     `trtexec --int8 --fp16` does; otherwise an "int8" engine can be slower than the FP16 one (--int8-only turns it off).
     """
     check_supported(version)
-    vtext = format_version(version)
-    if onnx_precision not in PRECISIONS:
-        raise EdgeUnetError(f"unknown ONNX precision {onnx_precision!r} (known: {', '.join(PRECISIONS)}); re-export the model")
-    if calibrator not in CALIBRATORS:
-        raise EdgeUnetError(f"--calibrator {calibrator}: choose from {', '.join(CALIBRATORS)}")
-    if workspace_mib is not None and workspace_mib <= 0:
-        raise EdgeUnetError(f"--workspace {workspace_mib}: give a positive size in MiB, e.g. 1024")
-    if dla_core is not None and dla_core < 0:
-        raise EdgeUnetError(f"--dla-core {dla_core}: DLA cores are numbered from 0")
-    if onnx_precision == "int8":
-        int8 = True  # a Q/DQ graph is an INT8 engine whatever the flags say
+    _check_arguments(onnx_precision, calibrator, workspace_mib, dla_core)
+    int8 = int8 or onnx_precision == "int8"  # a Q/DQ graph is an INT8 engine whatever the flags say
     notes: List[str] = []
-
     typed = always_strongly_typed(version) or strongly_typed
     if strongly_typed and not strongly_typed_available(version):
-        raise EdgeUnetError(f"--strongly-typed needs TensorRT 10 or newer (found {vtext}); drop the option")
-
-    implicit: Optional[str] = None
-    if int8 and calibrator in IMPLICIT_CALIBRATORS:
-        if not has_implicit_calibrators(version):
-            raise EdgeUnetError(
-                f"--calibrator {calibrator}: implicit INT8 calibrators are not in TensorRT 11 (found {vtext}); "
-                "use --calibrator qdq (explicit Q/DQ, the default)"
-            )
-        if typed:
-            raise EdgeUnetError(f"--calibrator {calibrator} cannot be used with a strongly typed network; use --calibrator qdq")
-        if onnx_precision != "fp32":
-            raise EdgeUnetError(
-                f"--calibrator {calibrator} calibrates an fp32 ONNX inside TensorRT, but this ONNX is already {onnx_precision}; "
-                "pass the fp32 ONNX, or use --calibrator qdq"
-            )
-        implicit = calibrator
-    elif int8 and onnx_precision != "int8":
-        raise EdgeUnetError("--int8 --calibrator qdq needs a Q/DQ ONNX; run `edgeunet calibrate` first (build-engine does it given --calib-data)")
-
-    if typed:
-        # Precision comes from the graph's own types: an fp16 engine needs an fp16-typed ONNX.
-        if fp16 and not int8 and onnx_precision != "fp16":
-            raise EdgeUnetError(
-                f"a strongly typed FP16 engine (TensorRT {vtext}) needs an fp16-typed ONNX; run `edgeunet convert --fp16` first"
-            )
-        fp16_flag = int8_flag = False
-        if fp16 and int8:
-            notes.append("strongly typed: layers outside Q/DQ pairs keep the ONNX's float type (--fp16 flag not applicable)")
-    else:
-        fp16_flag = fp16 or onnx_precision == "fp16" or (int8 and int8_fp16)
-        int8_flag = int8
-        if int8 and int8_fp16 and not fp16 and has_precision_flags(version):
-            notes.append("INT8 with FP16 beside it: layers outside Q/DQ pairs run in FP16 (--int8-only keeps them in FP32)")
-
+        raise EdgeUnetError(f"--strongly-typed needs TensorRT 10 or newer (found {format_version(version)}); drop the option")
+    implicit = _implicit_calibrator(version, onnx_precision, int8, calibrator, typed)
+    fp16_flag, int8_flag = _precision_flags(version, onnx_precision, fp16, int8, typed, int8_fp16, notes)
     precision = "int8" if int8 else ("fp16" if (fp16 or onnx_precision == "fp16") else "fp32")
-
-    gpu_fallback = False
-    if dla_core is not None:
-        if precision == "fp32":
-            raise EdgeUnetError("--dla-core: the DLA runs FP16 or INT8 only; add --fp16 or --int8")
-        if profile is not None and not profile.is_static:
-            raise EdgeUnetError("--dla-core: the DLA needs static shapes; give --shapes with min = opt = max")
-        if int8 and implicit is None and version[0] < 10:
-            raise EdgeUnetError(
-                f"--dla-core with INT8 on TensorRT {vtext} needs implicit calibration; add --calibrator entropy --calib-data DIR"
-            )
-        gpu_fallback = True
-        notes.append("DLA: layers the DLA cannot run fall back to the GPU (GPU_FALLBACK); the build log lists them")
-
+    gpu_fallback = _dla_fallback(version, precision, dla_core, profile, int8 and implicit is None, notes)
     return BuildPlan(
         version=version,
         precision=precision,
@@ -278,3 +223,69 @@ def plan_build(
         profile=profile,
         notes=tuple(notes),
     )
+
+
+def _check_arguments(onnx_precision: str, calibrator: str, workspace_mib: Optional[int], dla_core: Optional[int]) -> None:
+    if onnx_precision not in PRECISIONS:
+        raise EdgeUnetError(f"unknown ONNX precision {onnx_precision!r} (known: {', '.join(PRECISIONS)}); re-export the model")
+    if calibrator not in CALIBRATORS:
+        raise EdgeUnetError(f"--calibrator {calibrator}: choose from {', '.join(CALIBRATORS)}")
+    if workspace_mib is not None and workspace_mib <= 0:
+        raise EdgeUnetError(f"--workspace {workspace_mib}: give a positive size in MiB, e.g. 1024")
+    if dla_core is not None and dla_core < 0:
+        raise EdgeUnetError(f"--dla-core {dla_core}: DLA cores are numbered from 0")
+
+
+def _implicit_calibrator(version: Version, onnx_precision: str, int8: bool, calibrator: str, typed: bool) -> Optional[str]:
+    """TensorRT's own calibrator (8.5-10.x, weakly typed, from an fp32 ONNX), or None for explicit Q/DQ."""
+    vtext = format_version(version)
+    if int8 and calibrator in IMPLICIT_CALIBRATORS:
+        if not has_implicit_calibrators(version):
+            raise EdgeUnetError(
+                f"--calibrator {calibrator}: implicit INT8 calibrators are not in TensorRT 11 (found {vtext}); "
+                "use --calibrator qdq (explicit Q/DQ, the default)"
+            )
+        if typed:
+            raise EdgeUnetError(f"--calibrator {calibrator} cannot be used with a strongly typed network; use --calibrator qdq")
+        if onnx_precision != "fp32":
+            raise EdgeUnetError(
+                f"--calibrator {calibrator} calibrates an fp32 ONNX inside TensorRT, but this ONNX is already {onnx_precision}; "
+                "pass the fp32 ONNX, or use --calibrator qdq"
+            )
+        return calibrator
+    if int8 and onnx_precision != "int8":
+        raise EdgeUnetError("--int8 --calibrator qdq needs a Q/DQ ONNX; run `edgeunet calibrate` first (build-engine does it given --calib-data)")
+    return None
+
+
+def _precision_flags(version: Version, onnx_precision: str, fp16: bool, int8: bool, typed: bool, int8_fp16: bool,
+                     notes: List[str]) -> Tuple[bool, bool]:
+    """(FP16 flag, INT8 flag) before the version's own flag support is applied."""
+    if typed:
+        # Precision comes from the graph's own types: an fp16 engine needs an fp16-typed ONNX.
+        if fp16 and not int8 and onnx_precision != "fp16":
+            raise EdgeUnetError(f"a strongly typed FP16 engine (TensorRT {format_version(version)}) needs an fp16-typed ONNX; "
+                                "run `edgeunet convert --fp16` first")
+        if fp16 and int8:
+            notes.append("strongly typed: layers outside Q/DQ pairs keep the ONNX's float type (--fp16 flag not applicable)")
+        return False, False
+    if int8 and int8_fp16 and not fp16 and has_precision_flags(version):
+        notes.append("INT8 with FP16 beside it: layers outside Q/DQ pairs run in FP16 (--int8-only keeps them in FP32)")
+    return fp16 or onnx_precision == "fp16" or (int8 and int8_fp16), int8
+
+
+def _dla_fallback(version: Version, precision: str, dla_core: Optional[int], profile: Optional[ShapeProfile], explicit_int8: bool,
+                  notes: List[str]) -> bool:
+    """Whether GPU_FALLBACK is set: only for a DLA build, after the DLA's own limits are checked."""
+    if dla_core is None:
+        return False
+    if precision == "fp32":
+        raise EdgeUnetError("--dla-core: the DLA runs FP16 or INT8 only; add --fp16 or --int8")
+    if profile is not None and not profile.is_static:
+        raise EdgeUnetError("--dla-core: the DLA needs static shapes; give --shapes with min = opt = max")
+    if explicit_int8 and version[0] < 10:
+        raise EdgeUnetError(
+            f"--dla-core with INT8 on TensorRT {format_version(version)} needs implicit calibration; add --calibrator entropy --calib-data DIR"
+        )
+    notes.append("DLA: layers the DLA cannot run fall back to the GPU (GPU_FALLBACK); the build log lists them")
+    return True
