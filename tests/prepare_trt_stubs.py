@@ -4,7 +4,7 @@ Why a script and not a dev dependency: TensorRT cannot be installed on our devel
 `tensorrt-stubs` wheel depends on the (unreachable) `tensorrt` wheel, so it is fetched with `--no-deps`. Its
 `tensorrt/` and `tensorrt_bindings/` .pyi folders carry no py.typed marker, so mypy only finds them through
 `mypy_path` (pyproject.toml points it at `.typecheck/stubs`). Two mechanical fixes make them parseable
-(see ../shared/TENSORRT.md): parameters named `in` (a Python keyword) are renamed, and `add_scale_nd`'s
+(see docs/TENSORRT.md): parameters named `in` (a Python keyword) are renamed, and `add_scale_nd`'s
 required parameter after defaulted ones gets a `...` default. NVIDIA's files are never committed
 (.typecheck/ is gitignored).
 

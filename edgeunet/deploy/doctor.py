@@ -39,7 +39,7 @@ JETPACK_BY_L4T: Dict[Tuple[int, int, int], str] = {
     (35, 6, 0): "5.1.4", (35, 6, 1): "5.1.5",
     (36, 2, 0): "6.0 DP", (36, 3, 0): "6.0", (36, 4, 0): "6.1", (36, 4, 3): "6.2", (36, 4, 4): "6.2.1",
 }
-# What each supported family ships (TENSORRT.md): the Python the apt TensorRT bindings are built for.
+# What each supported family ships (docs/TENSORRT.md): the Python the apt TensorRT bindings are built for.
 FAMILY = {35: ("5", "3.8", "8.5"), 36: ("6", "3.10", "8.6 (6.0) / 10.3 (6.1+)")}
 
 

@@ -24,7 +24,7 @@ def convert_fp16(onnx_path: Path, out: Path) -> Path:
 
     Keeping I/O types means the same preprocess feeds every precision; TensorRT 11 builds FP16
     from this graph (it has no FP16 flag). On CPU, ONNX Runtime computes much of it in fp32, so the
-    gate here checks weight rounding, not fp16 activation range (TENSORRT.md).
+    gate here checks weight rounding, not fp16 activation range (docs/TENSORRT.md).
     """
     onnx_path, out = Path(onnx_path), Path(out)
     if out.suffix.lower() != ".onnx":

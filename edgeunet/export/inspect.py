@@ -1,7 +1,7 @@
 """`edgeunet inspect MODEL.onnx`: what is in an ONNX file, and what TensorRT would reject.
 
 Reads the graph only (no inference, no torch). The TensorRT rules are the explicit-quantization
-rules that hold on 8.5, 10.x and 11.x (TENSORRT.md): INT8 only, zero point 0, per-channel weights
+rules that hold on 8.5, 10.x and 11.x (docs/TENSORRT.md): INT8 only, zero point 0, per-channel weights
 on axis 0 for Conv, per-tensor activations, opset >= 13, standard-domain operators only.
 `problems` are things TensorRT refuses; `warnings` are accepted but worth knowing.
 """

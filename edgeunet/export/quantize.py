@@ -128,7 +128,7 @@ def _stride(count: int, limit: int = 8) -> int:
 
 
 def _float_ops_for_target(model: Any, target: str) -> List[str]:
-    """Node names kept in float: ConvTranspose for TensorRT (axis ambiguity, see TENSORRT.md)."""
+    """Node names kept in float: ConvTranspose for TensorRT (axis ambiguity, see docs/TENSORRT.md)."""
     if target != "tensorrt":
         return []
     return [node.name for node in model.graph.node if node.op_type == "ConvTranspose"]

@@ -9,7 +9,7 @@ the published facts, so the same answer comes on any machine:
 - `NvInferRuntimeBase.h` DataType::kUINT8 (same text in 8.6.1, 10.3.0, 11.1): "kUINT8 conversions are only supported
   for {kFLOAT, kHALF}": a Cast to UINT8 only from FLOAT/FLOAT16, from UINT8 only to FLOAT/FLOAT16, and a UINT8 network
   input feeds only such a Cast (10.1 matrix: "UINT8 is only supported as network input or output tensor types").
-- Explicit quantization (TENSORRT.md "INT8"): zero point 0, per-tensor activations, Conv weights per channel on axis 0.
+- Explicit quantization (docs/TENSORRT.md "INT8"): zero point 0, per-tensor activations, Conv weights per channel on axis 0.
 
 Only the first input's type is checked against "Supported Types" (like the parser's importers; shape inputs are not).
 Each problem is one line naming node, op and types, and what to do. Version facts that do not make a graph
@@ -294,7 +294,7 @@ def _check_uint8_io(graph: _Graph, trt: str, report: CompatReport) -> None:
 
 
 def _version_notes(model: Any, target: TrtTarget, report: CompatReport) -> None:
-    """TENSORRT.md version facts that change how this graph is built, not whether it parses."""
+    """docs/TENSORRT.md version facts that change how this graph is built, not whether it parses."""
     has_qdq = any(n.op_type in QUANT_OPS for n in model.graph.node)
     fp16_graph = any(i.data_type == FLOAT16 for i in model.graph.initializer)
     if target.major >= 11:

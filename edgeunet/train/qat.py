@@ -7,12 +7,12 @@ ranges as QuantizeLinear/DequantizeLinear pairs, and TensorRT builds it like any
 The library is NVIDIA's maintained ModelOpt (`modelopt.torch.quantization`, the successor of pytorch-quantization):
 `mtq.quantize` swaps Conv2d/ConvTranspose2d for quantized twins and calibrates their ranges with a forward loop
 over training images (max calibration); training then updates weights through the straight-through estimator.
-Checked on CPU with nvidia-modelopt 0.47.0 and torch 2.13 (TENSORRT.md "NVIDIA ModelOpt on a CPU machine").
+Checked on CPU with nvidia-modelopt 0.47.0 and torch 2.13 (docs/TENSORRT.md "NVIDIA ModelOpt on a CPU machine").
 
 The scheme (QAT_SCHEME) is TensorRT's explicit-quantization rule set, not ModelOpt's default config: symmetric
 INT8 (zero point 0), per-tensor activations on the inputs of Conv and ConvTranspose only (ModelOpt's default also
 quantizes MaxPool inputs), per-channel weights on axis 0: the output channels of a Conv weight (out, in, kH, kW), and
-the input channels of a ConvTranspose weight (in, out, kH, kW). Sources disagree on that last axis (TENSORRT.md);
+the input channels of a ConvTranspose weight (in, out, kH, kW). Sources disagree on that last axis (docs/TENSORRT.md);
 we follow TensorRT's kernels as NVIDIA's TensorRT team describes them (NVIDIA/TensorRT#2380: "the kernels assume
 per-input-channel quant for ConvTranspose ... We don't support per-output-channel quant for ConvTranspose";
 #1694: axis 1 gave wrong INT8 deconvolution results, axis 0 was the fix in pytorch-quantization), which is also

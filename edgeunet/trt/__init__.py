@@ -4,12 +4,15 @@ Why lazily: the edge path (and CI) must work without TensorRT; a missing TensorR
 condition, reported as one line that names the install step (exit code 3), never an ImportError.
 
 Layout (Polygraphy-style: small callables, heavy imports inside functions):
-    build.py        per-version decisions as plain functions of a version tuple + the builder steps
-    calibration.py  implicit-calibration helpers that need no TensorRT (image choice, cache file, parsing)
-    calibrator.py   IInt8EntropyCalibrator2 / IInt8MinMaxCalibrator subclasses (imports tensorrt at import time:
-                    only ever imported from inside a build)
+    plan.py         per-version decisions as plain functions of a version tuple (no TensorRT): flags, calibrators, DLA
+    build.py        the builder steps (network from ONNX -> config -> serialized engine)
+    calibration.py  implicit-calibration helpers that need no TensorRT (image choice, cache file, manifest)
+    calibrator.py   IInt8EntropyCalibrator2 / IInt8MinMaxCalibrator subclasses: the one module that imports tensorrt
+                    at import time (a subclass needs its base class), and it is only ever imported inside a build
     cuda.py         pycuda buffers, one stream, primary context usable from any thread
     runner.py       deserialize an engine and run it with name-based I/O (execute_async_v3)
+    selftest.py     `edgeunet doctor --selftest`: a tiny engine built and run here, compared with ONNX Runtime
+    sidecar.py      the engine sidecar (TensorRT version, GPU, precision, spec), written and read (no TensorRT)
 """
 
 from __future__ import annotations

@@ -67,7 +67,7 @@ def build(builder: Any, network: Any, config: Any) -> Optional[bytes]:
             _emit(logger, "VERBOSE", f"Tactic for {node} requires {need} bytes of workspace; the WORKSPACE pool limit is {workspace}")
             return fail(f"10: [optimizer.cpp::computeCosts::3869] Error Code 10: Internal Error (Could not find any implementation for node {node}.)")
 
-    # DLA (TENSORRT.md "DLA"): core index below num_DLA_cores, FP16 or INT8 only, static shapes.
+    # DLA (docs/TENSORRT.md "DLA"): core index below num_DLA_cores, FP16 or INT8 only, static shapes.
     device = config._device_type.name
     if device == "DLA":
         if not 0 <= config._dla_core < STATE.gpu.dla_cores:

@@ -1,6 +1,6 @@
 """Implicit INT8 calibration, driven the way TensorRT's Python trampoline drives a calibrator.
 
-Protocol (TENSORRT.md "Calibrator protocol", NVIDIA/TensorRT python/src/infer/pyInt8.cpp in 8.6.1 and 10.3.0):
+Protocol (docs/TENSORRT.md "Calibrator protocol", NVIDIA/TensorRT python/src/infer/pyInt8.cpp in 8.6.1 and 10.3.0):
 read_calibration_cache() first (bytes: use them, feed nothing); else get_batch_size(), then get_batch(names) until
 None/[]; each pointer is copied as a whole batch of the input's shape (read here through the bounds-checked device
 memory, so an undersized buffer fails the build); then write_calibration_cache(memoryview). Every call is wrapped:
@@ -25,7 +25,7 @@ from tests.trtsim.surface import VERSIONS
 
 
 def _override(calibrator: Any, name: str) -> Optional[Callable[..., Any]]:
-    """The Python override, found by name on the object's class or a mixin (pybind getOverride; TENSORRT.md)."""
+    """The Python override, found by name on the object's class or a mixin (pybind getOverride; docs/TENSORRT.md)."""
     for klass in type(calibrator).__mro__:
         if klass.__dict__.get("_trt_name") or klass.__dict__.get("_trtsim_base") or klass is object:
             continue
@@ -57,7 +57,7 @@ def header_line(algorithm: str) -> str:
 
 
 def cache_text(algorithm: str, scales: Dict[str, float]) -> bytes:
-    """TENSORRT.md INT8: a header line, then `tensor_name: <hex of the fp32 scale>` per tensor."""
+    """docs/TENSORRT.md INT8: a header line, then `tensor_name: <hex of the fp32 scale>` per tensor."""
     lines = [header_line(algorithm)]
     lines += [f"{name}: {struct.pack('>f', scale).hex()}" for name, scale in sorted(scales.items())]
     return ("\n".join(lines) + "\n").encode("utf-8")

@@ -5,7 +5,7 @@ Sources: pycuda documentation (driver.html) and shared/trt-api/pycuda-api-2026.1
 there raises AttributeError, one present but not emulated NotImplementedError, as for tensorrt). `mem_alloc` returns
 a DeviceAllocation that converts to an int pointer and frees on `free()` or garbage collection; `Context.pop()` pops
 the calling thread's current context; copies and allocations need a current context (CUDA "invalid device context"
-otherwise, TENSORRT.md "CUDA buffers"); `pagelocked_empty` returns a numpy array whose `.base` chain holds a
+otherwise, docs/TENSORRT.md "CUDA buffers"); `pagelocked_empty` returns a numpy array whose `.base` chain holds a
 PagelockedHostAllocation; copies take any C- or F-contiguous buffer and refuse others (pycuda asks for
 PyBUF_ANY_CONTIGUOUS); a stream argument is a Stream object or None.
 

@@ -134,7 +134,7 @@ def check(model: onnx.ModelProto, version: str, explicit_batch: bool) -> List[Is
                   f"{node.op_type} does not support input type {MATRIX_TYPE.get(types[data], types[data])} "
                   f"(supported: {', '.join(sorted(supported))})")
         if node.op_type in ("QuantizeLinear", "DequantizeLinear") and len(node.input) > 2 and node.input[2]:
-            # operator matrix: "`y_zero_point` must be 0" / "`x_zero_point` must be zero"; TENSORRT.md INT8 (symmetric)
+            # operator matrix: "`y_zero_point` must be 0" / "`x_zero_point` must be zero"; docs/TENSORRT.md INT8 (symmetric)
             zero = _constant(graph, node.input[2])
             if zero is None or np.any(zero != 0):
                 issue("INVALID_NODE", f"{node.op_type}: zero point must be 0 (TensorRT only supports symmetric quantization)")
@@ -153,7 +153,7 @@ def check(model: onnx.ModelProto, version: str, explicit_batch: bool) -> List[Is
                     issue("UNSUPPORTED_NODE_ATTR" if major(version) >= 10 else "UNSUPPORTED_NODE",
                           f"Resize {attr}={value!r} is not supported (supported: {', '.join(sorted(allowed))})")
         if node.op_type == "Cast":
-            # include/NvInferRuntimeBase.h DataType::kUINT8 (TENSORRT.md "UINT8 I/O"): UINT8 converts only to/from FLOAT/HALF
+            # include/NvInferRuntimeBase.h DataType::kUINT8 (docs/TENSORRT.md "UINT8 I/O"): UINT8 converts only to/from FLOAT/HALF
             to = int(_attr(node, "to", 0))  # type: ignore[call-overload]
             src = types.get(data)
             if to == TensorProto.UINT8 and src is not None and src not in FLOATS:

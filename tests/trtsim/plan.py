@@ -1,7 +1,7 @@
 """The emulator's serialized engine ("plan") and how an engine computes: ONNX Runtime on the CPU.
 
 Blob layout: MAGIC | u32 header length | JSON header | ONNX bytes | u32 CRC32 of everything before it.
-The header records what real TensorRT ties an engine to (TENSORRT.md "Engines are tied to the TensorRT version and
+The header records what real TensorRT ties an engine to (docs/TENSORRT.md "Engines are tied to the TensorRT version and
 GPU that built them"): the emulated version, GPU name, compute capability, plus profiles, precision, calibration
 scales and the DLA core. Results are an ONNX Runtime reference, rounded through float16 for FP16 builds and
 fake-quantized at the input for implicit INT8: protocol, not engine accuracy (DESIGN.md).
@@ -91,7 +91,7 @@ def with_intermediates(onnx_bytes: bytes) -> Tuple[bytes, List[str]]:
 
 
 def fake_quantize(array: np.ndarray, scale: float) -> np.ndarray:
-    """Symmetric INT8 round trip (TENSORRT.md INT8: zero point 0, [-127, 127] as TensorRT's calibrators use)."""
+    """Symmetric INT8 round trip (docs/TENSORRT.md INT8: zero point 0, [-127, 127] as TensorRT's calibrators use)."""
     if scale <= 0:
         return array
     return (np.clip(np.round(array / scale), -127, 127) * scale).astype(array.dtype)

@@ -1,6 +1,6 @@
 """The emulated `tensorrt` module: the classes edgeunet calls, held to the version's json surface.
 
-Each semantic rule carries its source: shared/TENSORRT.md, shared/trt-api (json, operator matrix), NVIDIA's API
+Each semantic rule carries its source: docs/TENSORRT.md, shared/trt-api (json, operator matrix), NVIDIA's API
 documentation (NvInfer.h / NvInferRuntime.h text as published on docs.nvidia.com), or a TensorRT issue thread.
 Build with `build_module()` after selecting a version; the shim tests/trtsim/site/tensorrt/__init__.py does that.
 """
@@ -178,7 +178,7 @@ class INetworkDefinition(Emulated):
         self._flags = flags
         self._parsed: Optional[onnxcheck.Parsed] = None
         v = STATE.version
-        # TENSORRT.md: 8.x needs 1 << EXPLICIT_BATCH (else implicit batch); 10.x ignores it; 11.x is always strongly typed.
+        # docs/TENSORRT.md: 8.x needs 1 << EXPLICIT_BATCH (else implicit batch); 10.x ignores it; 11.x is always strongly typed.
         # The bit numbers are the version's own (enum-values: STRONGLY_TYPED is 1 in 10.3.0, 0 in 11.1).
         bits = enum_values(v)["NetworkDefinitionCreationFlag"]
         known = sum(1 << b for b in bits.values())

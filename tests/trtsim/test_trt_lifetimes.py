@@ -114,7 +114,7 @@ def test_inputs_are_converted_to_the_engines_type(trt: Any, tmp_path: Path) -> N
 
 @pytest.mark.parametrize("trt", ["10.3"], indirect=True)
 def test_one_inference_is_one_stream_of_copies_run_copies_and_four_marks(trt: Any, tmp_path: Path) -> None:
-    """TENSORRT.md "CUDA buffers": async H2D -> execute_async_v3 -> async D2H on the session's stream, one synchronize;
+    """docs/TENSORRT.md "CUDA buffers": async H2D -> execute_async_v3 -> async D2H on the session's stream, one synchronize;
     phase times are the virtual device clock between the marks (tests/trtsim/cuda.py), so they are exact here."""
     from edgeunet.trt.runner import EngineRunner
     from tests.trtsim import cuda as sim
