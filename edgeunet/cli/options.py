@@ -140,6 +140,14 @@ class FrameGroup(OptionGroup):
         return FrameOptions(size=values["frame_size"], tile=values["tile"], overlap=values["overlap"], upsample=values["upsample"])
 
 
+def _checked_max_drop(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """The one --max-drop check (evaluate.gate.check_max_drop), so every verb says the same line."""
+    from edgeunet.evaluate.gate import check_max_drop
+
+    check_max_drop(value)
+    return value
+
+
 class MaxDropGroup(OptionGroup):
     """Accepted drop: the largest mean accuracy drop of a variant vs the fp32 model (one definition for every verb)."""
 
@@ -148,7 +156,7 @@ class MaxDropGroup(OptionGroup):
 
     def params(self) -> List[Decorator]:
         lead = f"{self.purpose}: largest" if self.purpose else "Largest"
-        return [click.option("--max-drop", type=click.FloatRange(min=0), default=0.01, show_default=True,
+        return [click.option("--max-drop", type=float, default=0.01, show_default=True, callback=_checked_max_drop,
                              help=f"{lead} mean drop vs the fp32 model that is accepted (Dice for binary models, mIoU for multi-class).")]
 
     def read(self, options: Dict[str, Any]) -> float:

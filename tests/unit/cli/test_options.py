@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from edgeunet.cli.app import cli
 from edgeunet.cli.options import ALL_GROUPS, FloatLayersGroup, FrameGroup, GateGroup, Int8ToolsGroup, MaskGroup, MaxDropGroup, RuntimeGroup, RuntimeOptions
+from edgeunet.core.errors import EdgeUnetError
 
 
 def _verb(group: Any) -> click.Command:
@@ -56,7 +57,7 @@ def test_max_drop_has_one_help_text_naming_dice_and_miou() -> None:
 
 def test_negative_max_drop_is_one_line() -> None:
     result = CliRunner().invoke(_verb(MaxDropGroup()), ["--max-drop", "-1"])
-    assert result.exit_code == 2 and "--max-drop" in result.output
+    assert isinstance(result.exception, EdgeUnetError) and str(result.exception).startswith("--max-drop -1.0: must be 0 or more")
 
 
 def test_float_layers_split_node_names() -> None:
