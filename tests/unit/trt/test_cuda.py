@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 import threading
 from typing import Any, Iterator, List
@@ -17,7 +18,7 @@ from tests.trtsim.fixtures import PURGE
 @pytest.fixture
 def pycuda() -> Iterator[Any]:
     with installed("10.3", purge=PURGE):
-        yield sys.modules["pycuda.driver"]
+        yield importlib.import_module("pycuda.driver")
 
 
 def test_alloc_copy_and_free(pycuda: Any) -> None:
