@@ -15,16 +15,6 @@ PACKAGE = REPO / "edgeunet"
 
 # package/module -> why it has no unit test module yet (where it is tested instead). Delete a line when its test lands.
 NOT_YET = {
-    "runtime/trt_backend": "tests/trtsim",
-    "stream/command": "tests/integration/test_stream_cli.py",
-    "stream/pipeline": "tests/integration/test_stream_live.py",
-    "stream/stream": "tests/integration/test_stream_live.py",
-    "stream/web_metrics": "tests/integration/test_stream_web.py",
-    "trt/calibrator": "tests/trtsim",
-    "trt/cuda": "tests/trtsim",
-    "trt/plan": "tests/trtsim",
-    "trt/runner": "tests/trtsim",
-    "trt/selftest": "tests/trtsim",
 }
 
 
