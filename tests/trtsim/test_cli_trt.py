@@ -20,6 +20,7 @@ import pytest
 
 from tests.trtsim import configure_gpu, installed, state
 from tests.trtsim.fixtures import PURGE
+from tests.unit.cli.invoke import cli, ok  # noqa: F401 - also imported from here by the other trtsim CLI tests
 
 VERSIONS = ["8.5", "10.3", "11"]
 IMPLICIT = ["8.5", "10.3"]
@@ -31,26 +32,8 @@ def trt(request: pytest.FixtureRequest) -> Iterator[Any]:
         yield module
 
 
-def cli(capsys: pytest.CaptureFixture[str], *args: Any) -> Tuple[int, str, str]:
-    """`edgeunet ARGS` in this process: (exit code, stdout, stderr)."""
-    from edgeunet.cli import main
-
-    code = 0
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def ok(result: Tuple[int, str, str]) -> str:
-    code, out, err = result
-    assert code == 0, out + err
-    return out
-
-
 def one_line_error(result: Tuple[int, str, str], fragment: str) -> None:
+    """As tests/unit/cli/invoke.one_line_error, with TensorRT's own '[...]' log lines set aside."""
     code, _, err = result
     assert code != 0
     lines = [line for line in err.splitlines() if line.strip() and not line.startswith("[")]
