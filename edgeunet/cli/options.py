@@ -8,7 +8,7 @@ the value the library takes). Its docstring is "Title: description". A group tha
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Dict, List, Optional, Sequence, Tuple
 
@@ -119,7 +119,7 @@ class FrameOptions:
     upsample: str = "fast"
 
     def kwargs(self) -> Dict[str, Any]:
-        return {"size": self.size, "tile": self.tile, "overlap": self.overlap, "upsample": self.upsample}
+        return asdict(self)
 
 
 class FrameGroup(OptionGroup):
@@ -173,7 +173,7 @@ class GateOptions:
     gate: bool = True
 
     def kwargs(self) -> Dict[str, Any]:
-        return {"val_data": self.val_data, "max_drop": self.max_drop, "max_class_drop": self.max_class_drop, "gate": self.gate}
+        return asdict(self)
 
 
 class GateGroup(OptionGroup):
