@@ -102,4 +102,11 @@ def _stream(models: Path, video: Path, out: Path) -> Dict[str, Path]:
 @click.option("--epochs", type=click.IntRange(min=1), default=15, show_default=True)
 def demo(out: Path, epochs: int) -> None:
     """The whole chain on built-in synthetic data: synth -> train -> evaluate -> pictures."""
-    run_demo(out, epochs=epochs)
+    import shutil
+
+    target = fresh_folder(out)  # new by construction, so removing it on a full disk loses nothing the user had
+    try:
+        run_demo(target, epochs=epochs)
+    except OSError:
+        shutil.rmtree(target, ignore_errors=True)
+        raise

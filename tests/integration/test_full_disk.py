@@ -70,6 +70,7 @@ COMMANDS: List[Tuple[str, Callable[[dict, Path], List[object]]]] = [
     ("stream-frames", lambda f, o: ["stream", f["onnx"], f["video"], "-o", o / "frames/", "--max-frames", "20"]),
     ("stream-stats", lambda f, o: ["stream", f["onnx"], f["video"], "-o", "null", "--max-frames", "5", "--stats", o / "s.json"]),
     ("bench-json", lambda f, o: ["bench", f["onnx"], "--data", f["data"], "--iterations", "3", "--warmup", "1", "--json", o / "b.json"]),
+    ("demo", lambda f, o: ["demo", "--out", o / "demo", "--epochs", "1"]),
 ]
 
 
