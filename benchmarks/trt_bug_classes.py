@@ -57,6 +57,14 @@ def _pytest(root: Path, tests: List[str]) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, check=False)
 
 
+def _cpu_line() -> str:
+    """The CPU and ISA the run was on (every results file names them); nothing here is a speed figure."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from edgeunet.core.cpu import cpu_line
+
+    return cpu_line()
+
+
 def _first_error(output: str) -> str:
     lines = [line.strip() for line in output.splitlines() if line.startswith("E  ")]
     return (lines[0][1:].strip() if lines else output.strip().splitlines()[-1])[:160].replace("|", "\\|")
@@ -88,7 +96,7 @@ def main() -> int:
             print(rows[-1], flush=True)
     header = (f"# TensorRT bug classes under the emulator\n\n`PYTHONPATH=$PWD python benchmarks/trt_bug_classes.py`, "
               f"{time.strftime('%Y-%m-%d', time.gmtime())}: each patch applied to a temporary copy of the repository; the test "
-              "passes unpatched and fails patched. Emulator results, not a GPU run.\n\n")
+              f"passes unpatched and fails patched. Emulator results, not a GPU run. Ran on: {_cpu_line()}.\n\n")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(header + "\n".join(rows) + "\n", encoding="utf-8")
     print(f"wrote {OUT}: {'all caught' if ok else 'SOME MISSED'}")
