@@ -34,6 +34,11 @@ FLOOR = 0.90
 
 def _mutmut(*args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
+    # mutmut forks one child per mutant from a process that already ran torch: a forked child that enters an OpenMP
+    # parallel region (a torch convolution in a fixture that exports an ONNX) waits forever on the parent's thread pool,
+    # and mutmut then counts the hang as a "timeout", i.e. killed. One intra-op thread never starts that pool.
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[name] = "1"
     env.setdefault("EDGEUNET_TRT_API", str(REPO.parent / "shared" / "trt-api"))
     return subprocess.run([sys.executable, "-m", "mutmut", *args], cwd=REPO, env=env, capture_output=True, text=True, check=False)
 

@@ -30,6 +30,8 @@ class EpochTools:
     num_classes: int
     dist: Distributed
     on_step: Optional[Callable[[torch.nn.Module], None]] = None  # after each optimiser step (the EMA update)
+    amp_dtype: torch.dtype = torch.float16  # bf16 on CPUs (train/precision.py)
+    channels_last: bool = False
 
 
 def _unwrapped(net: torch.nn.Module) -> torch.nn.Module:
@@ -73,7 +75,9 @@ def run_epoch(tools: EpochTools, loader: DataLoader, train: bool, label: str) ->
     for images, masks in tqdm(loader, desc=label, leave=False, disable=None if tools.dist.is_main else True, unit="batch"):
         images = images.to(tools.device, non_blocking=True)
         masks = masks.to(tools.device, non_blocking=True)
-        with torch.set_grad_enabled(train), torch.autocast(tools.device.type, dtype=torch.float16, enabled=tools.use_amp):
+        if tools.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        with torch.set_grad_enabled(train), torch.autocast(tools.device.type, dtype=tools.amp_dtype, enabled=tools.use_amp):
             logits = tools.net(images)
             loss = tools.loss_fn(logits.float(), masks)
         if train:

@@ -57,6 +57,7 @@ def train(cfg: TrainConfig, resume: Optional[Path] = None, device: Optional[str]
         print(
             f"training on {len(train_samples)} images, validating on {len(val_samples)}; {spec.in_channels} channel(s), "
             f"{spec.num_classes} classes, {spec.input_size[0]}x{spec.input_size[1]} ({spec.resize}), width {cfg.width}, device {trainer.device}"
+            + (f" ({trainer.precision.describe()})" if trainer.precision.enabled else "")
             + (f", {trainer.dist.world_size} processes" if trainer.dist.enabled else ""),
             flush=True,
         )

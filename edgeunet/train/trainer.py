@@ -21,6 +21,7 @@ from typing import Any, Dict, List, Optional, Sequence, cast
 import torch
 
 from edgeunet.core.atomic import sha256_file
+from edgeunet.core.cpu import cpu_info
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.core.overlay import colour_lut
 from edgeunet.core.spec import ModelSpec
@@ -37,6 +38,7 @@ from edgeunet.train.distributed import Distributed, resolve_device
 from edgeunet.train.ema import averaged_state, ema_model
 from edgeunet.train.epoch import EpochTools, make_loader, run_epoch
 from edgeunet.train.plots import make_animation, plot_curves
+from edgeunet.train.precision import train_precision
 from edgeunet.train.qat import CALIBRATION_IMAGES, QAT_SCHEME, calibration_batches, quantize_model
 from edgeunet.train.run_files import (
     per_class_columns,
@@ -67,9 +69,9 @@ class Trainer:
         self.dist = Distributed.from_env()
         self.device = resolve_device(cfg.device, self.dist.local_rank)
         self.dist.start(self.device)
-        self.use_amp = cfg.amp and self.device.type == "cuda"
-        if cfg.amp and not self.use_amp and self.dist.is_main:
-            print("note: --amp needs CUDA; training in fp32 on the CPU", file=sys.stderr)
+        self.precision = train_precision(cfg.amp, self.device, cpu_info()["isa"])
+        if self.precision.note and self.dist.is_main:
+            print(self.precision.note, file=sys.stderr)
         mapper = MaskMapper(spec.mask_values, spec.num_classes)
         self.train_set = SegmentationDataset(train_samples, spec, mapper, cfg, train=True)
         self.val_set = SegmentationDataset(val_samples, spec, mapper, cfg, train=False)
@@ -79,6 +81,8 @@ class Trainer:
             "width": cfg.width, "depth": cfg.depth, "upsampling": cfg.upsampling,
         }
         self.model = UNet(**self.model_args).to(self.device)
+        if self.precision.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # documented; the stubs lack it
         self.net: torch.nn.Module = self.model  # what forward passes go through (DDP-wrapped under torchrun)
         if self.dist.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -86,7 +90,7 @@ class Trainer:
         self.optimizer = build_optimizer(cfg, self.model)
         self.ema = ema_model(self.model, cfg.ema_decay) if cfg.ema else None
         self.scheduler = build_scheduler(cfg, self.optimizer)
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision.loss_scaler)
         self.class_weights = parse_class_weights(cfg.class_weights, spec.num_classes)  # None for 'auto' until computed
         self.loss_fn = build_loss(cfg.loss, cfg.alpha, self.class_weights)
         self.state = TrainState()
@@ -172,7 +176,8 @@ class Trainer:
         loader = make_loader(dataset, self.cfg.batch_size, self.cfg.workers, train, epoch, self.cfg.seed, self.dist, self.device)
         net = self.net if train else self.evaluated_model
         on_step = self.ema.update_parameters if (train and self.ema is not None) else None
-        tools = EpochTools(net, self.loss_fn, self.optimizer, self.scaler, self.device, self.use_amp, self.spec.num_classes, self.dist, on_step)
+        tools = EpochTools(net, self.loss_fn, self.optimizer, self.scaler, self.device, self.precision.enabled, self.spec.num_classes, self.dist,
+                           on_step, self.precision.dtype or torch.float16, self.precision.channels_last)
         return run_epoch(tools, loader, train, f"epoch {epoch}/{self.cfg.epochs} {'train' if train else 'val'}")
 
     def _snapshot(self, epoch: int, val_dice: float) -> None:

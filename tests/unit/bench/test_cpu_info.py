@@ -27,7 +27,7 @@ def test_avx2_epyc_has_no_vnni() -> None:
 def test_xeon_with_vnni_and_amx() -> None:
     found = cpu_from_cpuinfo(XEON_AMX)
     assert found["cpu_model"].startswith("Intel(R) Xeon(R) Platinum")
-    assert found["isa"] == ["AVX2", "AVX-512", "AVX512-VNNI", "AVX-VNNI", "AMX", "AMX-INT8"]
+    assert found["isa"] == ["AVX2", "AVX-512", "AVX512-VNNI", "AVX-VNNI", "AMX", "AMX-INT8", "AMX-BF16"]
 
 
 def test_orin_arm_cores_report_neon_dotprod() -> None:
