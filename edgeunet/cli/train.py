@@ -42,7 +42,8 @@ TRAIN_OPTION_NAMES = [
 @click.option("--class-weights", default=None, help="'auto' (median-frequency balancing of the training masks) or w0,w1,... one per real class.")
 @click.option("--class-names", default=None, help="Comma-separated, background first.")
 @DeviceGroup()
-@click.option("--amp", is_flag=True, help="Mixed precision: fp16 on CUDA; bf16 + channels-last on a CPU with AVX512-BF16 or AMX (~2.4x faster steps); fp32 elsewhere, with a note.")
+@click.option("--amp", is_flag=True,
+              help="Mixed precision: fp16 on CUDA; bf16 + channels-last on a CPU with AVX512-BF16 or AMX (~2x faster); fp32 elsewhere, with a note.")
 @click.option("--out", type=PathArg, default=Path("runs/train"), show_default=True, help="Run folder.")
 @click.option("--patience", type=click.IntRange(min=0), default=15, show_default=True, help="Early stop after N epochs without improvement (0: off).")
 @click.option("--monitor", type=click.Choice(["dice", "miou"]), default="dice", show_default=True)

@@ -137,6 +137,13 @@ def frame_tensor(image: np.ndarray, spec: ModelSpec) -> np.ndarray:
     return batch.astype(np.float32) if spec.frame_dtype == "float32" else batch
 
 
+def overlay_image(output: np.ndarray) -> np.ndarray:
+    """An end-to-end model's overlay output (1xHxWx3; uint8, or float already rounded and clipped in the 8.5 variant) as HxWx3 uint8."""
+    view = np.asarray(output)
+    view = view.reshape(view.shape[-3:])
+    return view if view.dtype == np.uint8 else view.astype(np.uint8)
+
+
 def frame_mask(output: np.ndarray, out_hw: Optional[Tuple[int, int]]) -> np.ndarray:
     """An end-to-end model's mask (already at frame size) as uint8 HxW; nearest-resized only for a resized frame."""
     mask = np.asarray(output)

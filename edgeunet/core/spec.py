@@ -36,6 +36,7 @@ RESIZE_MODES = ("stretch", "letterbox", "native")
 IO_MODES = ("float", "uint8", "end-to-end")
 END_TO_END = "end-to-end"
 FRAME_DTYPES = ("uint8", "float32")  # float32: for TensorRT 8.5, whose ONNX parser has no UINT8
+OVERLAY_OUTPUT = "overlay"  # an end-to-end model's second output (export --overlay): the frame blended with class colours
 MAX_CLASSES = 255  # class ids are uint8 and 255 is IGNORE_LABEL
 # Types and bounds of every field, checked before a spec from a file (checkpoint, ONNX metadata, sidecar) is used:
 # the bounds keep a stranger's numbers from allocating gigabytes or indexing past a colour table.

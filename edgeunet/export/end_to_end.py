@@ -28,9 +28,9 @@ import numpy as np
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.core.onnx_model import KEY_END_TO_END, KEY_IO, KEY_SPEC, input_info, json_field, read_metadata, set_metadata
 from edgeunet.core.processing import letterbox_size, logit_threshold, native_input_size
-from edgeunet.core.spec import END_TO_END, FRAME_DTYPES, ModelSpec
+from edgeunet.core.spec import END_TO_END, FRAME_DTYPES, OVERLAY_OUTPUT, ModelSpec
 
-FRAME, MASK, OVERLAY = "frame", "mask", "overlay"
+FRAME, MASK, OVERLAY = "frame", "mask", OVERLAY_OUTPUT
 NET_IN, NET_OUT = "e2e/network_input", "e2e/network_output"
 PREFIX = "e2e/"
 # cv2.COLOR_BGR2GRAY's fixed-point weights (sum 2**14), in the frame's B, G, R order

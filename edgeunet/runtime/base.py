@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, TypeVar
+from typing import Any, Callable, Dict, Optional, Tuple, TypeVar
 
 import numpy as np
 
@@ -41,9 +41,21 @@ class Backend:
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         """One inference on a prepared batch; returns the graph's (first) output as numpy."""
+        self._check_open()
+        return self._run(batch)
+
+    def run_with_overlay(self, batch: np.ndarray) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        """One inference: the first output, and the blended frame (HxWx3 uint8) of an end-to-end model exported with
+        --overlay, else None. Why: that model draws the overlay on the GPU, so the CPU must not draw it again."""
+        self._check_open()
+        return self._run_with_overlay(batch)
+
+    def _check_open(self) -> None:
         if self._closed:
             raise EdgeUnetError(f"the {self.name} backend was closed; open the model again to run it")
-        return self._run(batch)
+
+    def _run_with_overlay(self, batch: np.ndarray) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        return self._run(batch), None  # a graph without an overlay output
 
     def close(self) -> None:
         """Release the backend's resources; a second call does nothing."""

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
 from edgeunet.core.errors import EdgeUnetError, MissingDependencyError
 from edgeunet.core.onnx_model import KEY_TARGET, precision_of, spec_from_metadata
+from edgeunet.core.processing import overlay_image
+from edgeunet.core.spec import OVERLAY_OUTPUT
 from edgeunet.runtime.base import Backend
 
 GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
@@ -109,6 +111,8 @@ class OrtBackend(Backend):
         self.input_shape: List[Any] = list(inp.shape)  # ints where fixed, names/None where dynamic
         self._check_input(path, inp.shape, inp.type)
         self.output_name = self.session.get_outputs()[0].name
+        names = [o.name for o in self.session.get_outputs()]
+        self.overlay_name = OVERLAY_OUTPUT if self.spec.end_to_end and self.spec.overlay_alpha is not None and OVERLAY_OUTPUT in names else None
 
     def _check_input(self, path: Path, shape: List[Any], type_name: str) -> None:
         """The graph's input must be what preprocess makes for this spec (catches hand-edited metadata)."""
@@ -131,6 +135,12 @@ class OrtBackend(Backend):
         if self.spec.io == "float" and batch.dtype != np.float32:
             batch = batch.astype(np.float32)
         return np.asarray(self.session.run([self.output_name], {self.input_name: batch})[0])
+
+    def _run_with_overlay(self, batch: np.ndarray) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        if self.overlay_name is None:
+            return self._run(batch), None
+        mask, view = self.session.run([self.output_name, self.overlay_name], {self.input_name: batch})
+        return np.asarray(mask), overlay_image(view)
 
     def describe(self) -> str:
         return json.dumps({"providers": self.session.get_providers(), "precision": self.precision, "target": self.target})

@@ -10,12 +10,14 @@ No torch here.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from edgeunet.core.errors import EdgeUnetError
 from edgeunet.core.precisions import file_precision
+from edgeunet.core.processing import overlay_image
+from edgeunet.core.spec import OVERLAY_OUTPUT
 from edgeunet.runtime.base import Backend
 from edgeunet.trt.sidecar import check_compatible, check_engine_file, sidecar_path, spec_of_sidecar
 
@@ -47,9 +49,15 @@ class TensorRTBackend(Backend):
         self._input = self.runner.input_names[0]
         self.input_shape: List[Any] = list(self.runner.input_shapes.get(self._input, ()))
         self._output = self.runner.output_names[0]
+        has_overlay = self.spec.end_to_end and self.spec.overlay_alpha is not None and OVERLAY_OUTPUT in self.runner.output_names
+        self._overlay = OVERLAY_OUTPUT if has_overlay else None
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
         return self.runner.infer({self._input: batch})[self._output]
+
+    def _run_with_overlay(self, batch: np.ndarray) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        outputs = self.runner.infer({self._input: batch})
+        return outputs[self._output], (overlay_image(outputs[self._overlay]) if self._overlay is not None else None)
 
     @property
     def phase_ms(self) -> Dict[str, float]:

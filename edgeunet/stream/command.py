@@ -16,6 +16,8 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 from edgeunet.core.atomic import STDOUT, atomic_write_text, check_replaceable, ensure_writable_dir
 from edgeunet.core.errors import EdgeUnetError
+from edgeunet.core.spec import ModelSpec
+from edgeunet.stream.drawing import graph_draws_overlay
 from edgeunet.stream.options import Log, StreamOptions
 from edgeunet.stream.redact import redact_text
 from edgeunet.stream.sinks import display_problem, listening_schemes
@@ -94,6 +96,7 @@ def stream_command(model: Path, source: str, outputs: Sequence[str], stats_out: 
         b = stream.backend
         codecs = stream.codecs()
         coding = f"; decode {codecs['decode']}" + "".join(f"; {name}: encode {how}" for name, how in codecs["encode"].items())
+        coding += pixel_path(b.spec, opts)
         echo(f"{stream.source_spec.text} -> {', '.join(s.where or s.name for s in stream.sinks)}  ({b.name} {b.precision} on {b.device}){coding}")
         with stop_controls(stream, note):
             report = stream.run(raise_errors=False)
@@ -127,3 +130,13 @@ def _raise_problems(report: Dict[str, Any], error: Optional[BaseException]) -> N
     if report["source_lost"]:
         raise EdgeUnetError(f"source {report['source']}: {report['ended']}; the summary and --stats above cover the frames "
                             "processed before", exit_code=4)
+
+
+def pixel_path(spec: ModelSpec, opts: StreamOptions) -> str:
+    """Which pixel steps an end-to-end model does itself, for the run's header (nothing for a logits model)."""
+    if not spec.end_to_end:
+        return ""
+    if graph_draws_overlay(spec, opts.overlay, opts.alpha):
+        return "; resize, mask and overlay inside the model"
+    differs = opts.overlay == "alpha" and spec.overlay_alpha is not None
+    return "; resize and mask inside the model, overlay on the CPU" + (f" (--alpha {opts.alpha:g}, the model's is {spec.overlay_alpha:g})" if differs else "")

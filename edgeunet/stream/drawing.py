@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from edgeunet.core.overlay import colourise, contour_overlay, overlay, to_bgr
+from edgeunet.core.spec import ModelSpec
 
 
 def render(frame: np.ndarray, mask: np.ndarray, mode: str, lut: np.ndarray, colors: Sequence[Sequence[int]], alpha: float) -> np.ndarray:
@@ -19,6 +20,12 @@ def render(frame: np.ndarray, mask: np.ndarray, mode: str, lut: np.ndarray, colo
     if mode == "contour":
         return contour_overlay(frame, mask, colors)
     return cv2.hconcat([to_bgr(frame), colourise(mask, lut)])
+
+
+def graph_draws_overlay(spec: ModelSpec, mode: str, alpha: float) -> bool:
+    """Whether an end-to-end model's own overlay output is the picture (it was drawn on the GPU): for --overlay alpha at
+    the alpha it was exported with. Another --alpha or mode is drawn on the CPU from the mask, as for any model."""
+    return mode == "alpha" and spec.end_to_end and spec.overlay_alpha is not None and abs(float(spec.overlay_alpha) - alpha) < 1e-6
 
 
 def draw_hud(view: np.ndarray, text: str) -> None:

@@ -32,7 +32,7 @@ from edgeunet.core.overlay import colour_lut
 from edgeunet.core.processing import postprocess, preprocess
 from edgeunet.runtime.base import Backend
 from edgeunet.stream.channel import Channel, Closed
-from edgeunet.stream.drawing import draw_hud, render
+from edgeunet.stream.drawing import draw_hud, graph_draws_overlay, render
 from edgeunet.stream.options import LIVE_STAGE_NICE, Log, StreamOptions, lower_thread_priority, pin_thread, reserve_stage_core, stage_cores
 from edgeunet.stream.sinks import Sink
 from edgeunet.stream.source_base import CORRUPT, END, OK, Source
@@ -97,6 +97,7 @@ class Pipeline:
         self.backend, self.source, self.sinks, self.options, self.rec, self.log = backend, source, sinks, options, recorder, log
         self.spec = backend.spec
         self.lut = colour_lut(self.spec.colors)
+        self.graph_overlay = graph_draws_overlay(self.spec, options.overlay, options.alpha)
         self.dropping = bool(source.live or options.realtime)
         self.stage_nice = options.stage_nice if options.stage_nice is not None else (LIVE_STAGE_NICE if self.dropping else 0)
         pin = options.pin_stages if options.pin_stages is not None else (self.dropping and reserve_stage_core())
@@ -292,7 +293,10 @@ class Pipeline:
         p.tensor = preprocess(p.frame, self.spec)
 
     def _infer(self, p: _Packet) -> None:
-        p.output = self.backend.run(p.tensor)
+        if self.graph_overlay:
+            p.output, p.view = self.backend.run_with_overlay(p.tensor)
+        else:
+            p.output = self.backend.run(p.tensor)
         p.tensor = None
 
     def _postprocess(self, p: _Packet) -> None:
@@ -307,7 +311,8 @@ class Pipeline:
 
     def _overlay(self, p: _Packet) -> None:
         o = self.options
-        p.view = render(p.frame, p.mask, o.overlay, self.lut, self.spec.colors, o.alpha)
+        if p.view is None or p.view.shape[:2] != p.frame.shape[:2]:  # no overlay from the graph, or a frame resized for it
+            p.view = render(p.frame, p.mask, o.overlay, self.lut, self.spec.colors, o.alpha)
         if o.hud:
             text = f"{self.rec.rolling_fps():.1f} FPS  infer {p.timings.get('inference', 0.0):.1f} ms  e2e {self.rec.last(END_TO_END):.0f} ms"
             if self.dropping:

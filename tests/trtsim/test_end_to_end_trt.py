@@ -63,3 +63,22 @@ def test_engine_streams_frames_of_its_size(version_and_model: Tuple[Any, Path], 
     code, out, err = cli(capsys, "stream", engine, video, "-o", "null", "--max-frames", "4")
     assert code == 0, out + err
     assert "warning: frames" not in err
+    assert "resize, mask and overlay inside the model" in out
+
+
+def test_the_engine_hands_back_the_graphs_overlay(version_and_model: Tuple[Any, Path], capsys: Any, tmp_path: Path) -> None:
+    """One inference gives mask and overlay (the runner returns every output), like ONNX Runtime on the same file."""
+    from edgeunet.runtime.base import load_backend
+
+    _, model = version_and_model
+    engine = tmp_path / "e2e.engine"
+    assert cli(capsys, "build-engine", model, "--out", engine)[0] == 0
+    frame = np.random.default_rng(0).integers(0, 256, (1, 96, 128, 3), dtype=np.uint8)
+    views = []
+    for path in (engine, model):
+        with load_backend(path, device="auto") as backend:
+            batch = frame.astype(np.float32) if backend.spec.frame_dtype == "float32" else frame
+            mask, view = backend.run_with_overlay(batch)
+            assert view is not None and view.shape == (96, 128, 3) and view.dtype == np.uint8
+            views.append(view)
+    assert np.array_equal(views[0], views[1])

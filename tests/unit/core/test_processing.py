@@ -152,3 +152,14 @@ def test_colour_frames_are_resized_before_the_channel_swap_with_the_same_result(
     rgb = cv2.resize(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), (40, 24), interpolation=cv2.INTER_LINEAR)
     expected = (rgb.astype(np.float32) / 255.0 - np.array(spec.mean, np.float32)) / np.array(spec.std, np.float32)
     np.testing.assert_allclose(preprocess(frame, spec)[0], expected.transpose(2, 0, 1), atol=1e-5)
+
+
+def test_overlay_image_takes_either_variants_output() -> None:
+    """uint8 from the default export; float (already rounded and clipped in the graph) from TensorRT 8.5's float32 variant."""
+    from edgeunet.core.processing import overlay_image
+
+    as_uint8 = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(1, 2, 3, 3)
+    assert overlay_image(as_uint8).shape == (2, 3, 3) and np.array_equal(overlay_image(as_uint8), as_uint8[0])
+    as_float = as_uint8.astype(np.float32)
+    got = overlay_image(as_float)
+    assert got.dtype == np.uint8 and np.array_equal(got, as_uint8[0])

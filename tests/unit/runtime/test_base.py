@@ -39,6 +39,14 @@ def test_lifecycle_of_a_subclass() -> None:
         backend.run(np.ones(2))
 
 
+def test_a_graph_without_an_overlay_output_gives_none_and_a_closed_backend_refuses() -> None:
+    with Doubler() as backend:
+        output, view = backend.run_with_overlay(np.ones(2))
+        assert output.tolist() == [2.0, 2.0] and view is None
+    with pytest.raises(EdgeUnetError, match="the doubler backend was closed; open the model again"):
+        backend.run_with_overlay(np.ones(2))
+
+
 def test_the_base_has_nothing_to_run_or_release() -> None:
     bare = Backend()
     with pytest.raises(NotImplementedError):

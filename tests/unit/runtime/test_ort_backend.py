@@ -65,3 +65,26 @@ def test_not_an_onnx_is_one_line(tmp_path: Path) -> None:
     bad.write_bytes(b"\x00garbage")
     with pytest.raises(EdgeUnetError, match="by ONNX Runtime"):
         load_backend(bad)
+
+
+def test_an_end_to_end_model_with_overlay_returns_the_graphs_blended_frame(tmp_path: Path) -> None:
+    """What lets `stream` skip its CPU overlay: the second output, as HxWx3 uint8, from the same single inference."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from edgeunet.export.end_to_end import FrameOptions, wrap
+    from tests.unit.export.test_end_to_end import frames, network, rgb_spec
+
+    spec = rgb_spec()
+    for alpha, name in ((0.45, "overlay.onnx"), (None, "mask-only.onnx")):
+        path = tmp_path / name
+        save_onnx(wrap(network(spec, (32, 48)), spec, FrameOptions((64, 96), overlay_alpha=alpha)), path)
+        frame = frames((64, 96), 1)[0]
+        with load_backend(path, device="cpu") as backend:
+            mask, view = backend.run_with_overlay(frame[None])
+            assert np.array_equal(mask, backend.run(frame[None]))
+        if alpha is None:
+            assert view is None
+            continue
+        expected = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(["overlay"], {"frame": frame[None]})[0][0]
+        assert view is not None and view.shape == (64, 96, 3) and view.dtype == np.uint8 and np.array_equal(view, expected)

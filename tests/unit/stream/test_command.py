@@ -150,3 +150,17 @@ def test_problems_are_exit_4(tmp_path: Path) -> None:
     assert caught.value.exit_code == 4
     with pytest.raises(EdgeUnetError, match="^camera unplugged$"):
         command._raise_problems(_report(lost=True), EdgeUnetError("camera unplugged"))  # the stream's own error comes first
+
+
+def test_the_header_says_which_pixel_steps_the_model_does() -> None:
+    from edgeunet.core.spec import ModelSpec
+    from edgeunet.stream.command import pixel_path
+    from edgeunet.stream.options import StreamOptions
+
+    e2e = ModelSpec(in_channels=3, num_classes=2, input_size=[16, 16], io="end-to-end", frame_size=[24, 32], overlay_alpha=0.45)
+    assert pixel_path(ModelSpec(), StreamOptions()) == ""
+    assert pixel_path(e2e, StreamOptions(alpha=0.45)) == "; resize, mask and overlay inside the model"
+    assert pixel_path(e2e, StreamOptions(alpha=0.6)) == "; resize and mask inside the model, overlay on the CPU (--alpha 0.6, the model's is 0.45)"
+    assert pixel_path(e2e, StreamOptions(overlay="contour")) == "; resize and mask inside the model, overlay on the CPU"
+    mask_only = ModelSpec(in_channels=3, num_classes=2, input_size=[16, 16], io="end-to-end", frame_size=[24, 32])
+    assert pixel_path(mask_only, StreamOptions()) == "; resize and mask inside the model, overlay on the CPU"

@@ -201,3 +201,62 @@ def test_warm_up() -> None:
     assert model.calls == 4
     with pytest.raises(RuntimeError, match="exploded"):
         warm_up(Model(fail_at=1), 1)  # type: ignore[arg-type]
+
+
+class EndToEnd:
+    """An end-to-end model exported with --overlay: mask and blended frame come out of the graph (grey 123 here)."""
+
+    name, precision, device = "fake-e2e", "fp32", "cpu"
+
+    def __init__(self, alpha: float = 0.45) -> None:
+        self.spec = ModelSpec(in_channels=3, num_classes=2, input_size=[16, 16], io="end-to-end", frame_size=[24, 32], overlay_alpha=alpha)
+        self.masks = self.overlays = 0
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        self.masks += 1
+        return np.ones((1, 24, 32), np.uint8)
+
+    def run_with_overlay(self, batch: np.ndarray) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        self.overlays += 1
+        height, width = self.spec.frame_size
+        return np.ones((1, height, width), np.uint8), np.full((height, width, 3), 123, np.uint8)
+
+
+def _views(model: Any, **options: Any) -> List[FrameResult]:
+    results = Channel("results", 8)
+    pipeline, _ = run(Script([OK] * 3), [], model=model, results=results, **options)
+    got: List[FrameResult] = []
+    while True:
+        try:
+            got.append(results.get())
+        except Closed:
+            break
+    pipeline.join()
+    assert pipeline.error is None and len(got) == 3
+    return got
+
+
+def test_an_end_to_end_models_overlay_is_the_picture_and_the_cpu_draws_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    import edgeunet.stream.pipeline as pipeline_module
+
+    monkeypatch.setattr(pipeline_module, "render", lambda *a, **k: pytest.fail("the overlay was drawn again on the CPU"))
+    model = EndToEnd()
+    got = _views(model, overlay="alpha", alpha=0.45)
+    assert model.overlays == 3 and model.masks == 0  # one inference per frame gave both outputs
+    assert all(r.view.shape == (24, 32, 3) and int(r.view[0, 0, 0]) == 123 and r.mask.shape == (24, 32) for r in got)
+
+
+@pytest.mark.parametrize("options", [{"overlay": "alpha", "alpha": 0.7}, {"overlay": "mask"}, {"overlay": "contour"}])
+def test_another_alpha_or_mode_is_drawn_on_the_cpu_from_the_mask(options: Any) -> None:
+    model = EndToEnd()
+    got = _views(model, **options)
+    assert model.overlays == 0 and model.masks == 3
+    assert all(int(r.view[0, 0, 0]) != 123 for r in got)
+
+
+def test_a_frame_of_another_size_gets_a_cpu_overlay_at_its_own_size() -> None:
+    """The graph's overlay has the model's frame size; a camera frame of another size is drawn at its own."""
+    model = EndToEnd()
+    model.spec.frame_size = [12, 16]
+    got = _views(model, overlay="alpha", alpha=0.45)
+    assert model.overlays == 3 and all(r.view.shape == (24, 32, 3) and int(r.view[0, 0, 0]) != 123 for r in got)
