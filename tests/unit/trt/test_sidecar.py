@@ -122,3 +122,51 @@ def test_a_plain_recorded_command_is_kept() -> None:
 def test_control_characters_in_the_gpu_name_are_stripped(tmp_path: Path) -> None:
     data = read_sidecar(_stranger_engine(tmp_path, gpu={"name": "Orin\x1b]0;pwned\x07", "compute_capability": "8.7"}))
     assert data["gpu"]["name"] == "Orin?]0;pwned?"
+
+
+def test_the_sidecar_holds_exactly_these_fields_in_sorted_order(tmp_path: Path) -> None:
+    """What a reader (Triton export, bench, a person diffing two engines) can count on, key by key."""
+    from edgeunet.core.version import __version__
+
+    engine = _engine(tmp_path)
+    data = json.loads(sidecar_path(engine).read_text())
+    assert list(data) == sorted(data)  # sorted keys: two sidecars diff line by line
+    assert set(data) == {"format", "sidecar_version", "edgeunet_version", "engine", "engine_sha256", "engine_bytes", "tensorrt_version",
+                         "gpu", "precision", "onnx", "input", "shapes", "build", "calibration", "float_layers", "gate", "built_at",
+                         "build_command", "spec"}
+    assert data["sidecar_version"] == 1 and data["edgeunet_version"] == __version__
+    assert data["input"] == {"name": "input", "shape": [-1, 1, 64, 64]}
+    plan = plan_build((10, 3, 0), "int8", int8=True, profile=ShapeProfile((1, 1, 64, 64), (2, 1, 64, 64), (4, 1, 64, 64)))
+    assert data["build"] == {"network_flags": plan.network_flags, "builder_flags": plan.builder_flags, "strongly_typed": plan.strongly_typed,
+                             "calibrator": "qdq", "dla_core": plan.dla_core, "workspace_bytes": plan.workspace_bytes, "seconds": 1.23}
+    assert data["calibration"] == {"manifest": "calibration/m.json", "method": "entropy"}
+    assert data["built_at"].endswith("+00:00")  # UTC, with its offset: engines built on two machines compare
+
+
+def test_a_one_byte_engine_that_matches_its_sha256_is_accepted(tmp_path: Path) -> None:
+    """Only an empty file is refused for its size; anything else is judged by its sha256."""
+    engine = _engine(tmp_path)
+    engine.write_bytes(b"\x07")
+    path = sidecar_path(engine)
+    data = json.loads(path.read_text())
+    data["engine_sha256"] = sha256_file(engine)
+    path.write_text(json.dumps(data))
+    assert check_engine_file(engine)["engine_sha256"] == sha256_file(engine)
+    engine.write_bytes(b"")
+    with pytest.raises(EdgeUnetError, match="truncated or was changed"):
+        check_engine_file(engine)
+
+
+def test_the_generic_rebuild_hint_for_a_missing_or_unparsable_command() -> None:
+    assert rebuild_command({"precision": "fp32"}) == "edgeunet build-engine MODEL.onnx"
+    assert rebuild_command({"build_command": 'edgeunet build-engine "x.onnx', "precision": "fp16"}) == "edgeunet build-engine MODEL.onnx --fp16"
+    assert rebuild_command({"build_command": "edgeunet build-engine x.onnx", "precision": "int8"}) == "edgeunet build-engine x.onnx"
+
+
+def test_pattern_rules_accept_only_a_whole_string_match() -> None:
+    """Called directly: the module's rules are built at import, before a test could swap the function."""
+    from edgeunet.trt.sidecar import _pattern
+
+    rule = _pattern(r"\d{1,2}\.\d{1,2}", "major.minor such as 8.7")
+    assert rule("8.7") is None and rule("10.0") is None
+    assert rule("8.7x") == rule("x8.7") == rule("") == rule(8.7) == rule(None) == "major.minor such as 8.7"
