@@ -39,6 +39,9 @@ def _mutmut(*args: str) -> subprocess.CompletedProcess[str]:
     # and mutmut then counts the hang as a "timeout", i.e. killed. One intra-op thread never starts that pool.
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[name] = "1"
+    # The tiny trained model and its ONNX (tests/conftest.py) do not depend on the mutated layer: made once, shared by
+    # every mutant's pytest session instead of trained again per mutant.
+    env.setdefault("EDGEUNET_TEST_ARTIFACTS", str(REPO / "mutants" / ".test-artifacts"))
     env.setdefault("EDGEUNET_TRT_API", str(REPO.parent / "shared" / "trt-api"))
     return subprocess.run([sys.executable, "-m", "mutmut", *args], cwd=REPO, env=env, capture_output=True, text=True, check=False)
 

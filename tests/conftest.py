@@ -57,10 +57,24 @@ def synth_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_dataset(tmp_path_factory.mktemp("synth") / "cells", count=16, size=64, seed=0)
 
 
+def _shared_artifact(name: str) -> Path | None:
+    """Where a session fixture may keep its product across pytest sessions: only when EDGEUNET_TEST_ARTIFACTS is set.
+
+    Why: `make mutation` starts one pytest session per mutant of the TensorRT layer, and a test that needs the tiny
+    ONNX would train and export it again each time (seconds per mutant, hours per run); that model does not depend on
+    the mutated code, so one copy serves every mutant. Ordinary test runs never set it.
+    """
+    root = os.environ.get("EDGEUNET_TEST_ARTIFACTS")
+    return Path(root) / name if root else None
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory, synth_data: Path) -> Path:
     """A finished 2-epoch width-8 run on synthetic data (seconds on a CPU)."""
-    out = tmp_path_factory.mktemp("runs") / "tiny"
+    shared = _shared_artifact("tiny-run")
+    if shared is not None and (shared / "best.pt").is_file():
+        return shared
+    out = shared or tmp_path_factory.mktemp("runs") / "tiny"
     proc = run_cli("train", "--data", synth_data, "--out", out, "--epochs", "2", "--width", "8", "--size", "64",
                    "--batch-size", "4", "--snapshot-samples", "2")
     assert proc.returncode == 0, proc.stderr
@@ -70,7 +84,10 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory, synth_data: Path) -> Path
 @pytest.fixture(scope="session")
 def tiny_onnx(tmp_path_factory: pytest.TempPathFactory, tiny_run: Path, synth_data: Path) -> Path:
     """The tiny run exported to a 64x64 fp32 ONNX (what `edgeunet stream` and bench tests run)."""
-    out = tmp_path_factory.mktemp("onnx") / "tiny.onnx"
+    shared = _shared_artifact("tiny.onnx")
+    if shared is not None and shared.is_file():
+        return shared
+    out = shared or tmp_path_factory.mktemp("onnx") / "tiny.onnx"
     proc = run_cli("export", tiny_run / "best.pt", "--out", out, "--parity-data", synth_data)
     assert proc.returncode == 0, proc.stderr
     return out
