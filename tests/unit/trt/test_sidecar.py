@@ -170,3 +170,60 @@ def test_pattern_rules_accept_only_a_whole_string_match() -> None:
     rule = _pattern(r"\d{1,2}\.\d{1,2}", "major.minor such as 8.7")
     assert rule("8.7") is None and rule("10.0") is None
     assert rule("8.7x") == rule("x8.7") == rule("") == rule(8.7) == rule(None) == "major.minor such as 8.7"
+
+
+REBUILD_HINT = "rebuild the engine with `edgeunet build-engine MODEL.onnx`"
+
+
+def _error(engine: Path) -> str:
+    with pytest.raises(EdgeUnetError) as info:
+        read_sidecar(engine)
+    return str(info.value)
+
+
+def test_each_unreadable_sidecar_is_one_exact_line(tmp_path: Path) -> None:
+    """The whole line, not a fragment: which file, what is wrong, the command that fixes it."""
+    engine = tmp_path / "m.engine"
+    engine.write_bytes(b"\x01")
+    side = sidecar_path(engine)
+    assert _error(engine) == (f"{engine}: no sidecar {side.name} next to it (it records the TensorRT version and GPU the engine needs); "
+                              "rebuild with `edgeunet build-engine MODEL.onnx`")
+    side.write_text("[1, 2]")
+    assert _error(engine) == (f"{side}: not an edgeunet engine sidecar (missing format, engine_sha256, tensorrt_version, gpu, precision, "
+                              "spec, build_command); rebuild with `edgeunet build-engine MODEL.onnx`")
+    engine = _stranger_engine(tmp_path, format="someone-else")
+    assert _error(engine) == (f"{sidecar_path(engine)}: not an edgeunet engine sidecar (missing format); "
+                              "rebuild with `edgeunet build-engine MODEL.onnx`")
+
+
+def test_a_malformed_field_names_the_file_the_field_and_the_fix(tmp_path: Path) -> None:
+    engine = _stranger_engine(tmp_path, precision="int4")
+    line = _error(engine)
+    assert line.startswith(f"{sidecar_path(engine)}: engine sidecar field 'precision'") and line.endswith(REBUILD_HINT)
+    engine = _stranger_engine(tmp_path, gpu={"name": "Orin", "compute_capability": "eight"})
+    line = _error(engine)
+    assert line.startswith(f"{sidecar_path(engine)}: engine sidecar gpu field 'compute_capability'") and line.endswith(REBUILD_HINT)
+
+
+def test_names_and_recorded_commands_are_kept_whole_up_to_their_limits(tmp_path: Path) -> None:
+    """A GPU name passes whole up to the 200 characters the schema allows; the recorded command is cut at 400 for reports."""
+    name = "Orin " + "x" * 145  # 150 characters
+    command = "edgeunet build-engine m.onnx --fp16 " + "y" * 964  # 1000 characters
+    data = read_sidecar(_stranger_engine(tmp_path, gpu={"name": name, "compute_capability": "8.7"}, build_command=command))
+    assert data["gpu"]["name"] == name
+    assert data["recorded_build_command"] == command[:400] + "..."
+    plain = "edgeunet build-engine m.onnx --fp16 --out m.engine"
+    assert read_sidecar(_stranger_engine(tmp_path, build_command=plain))["recorded_build_command"] == plain
+
+
+@pytest.mark.parametrize("command", [
+    "python evil.py m.onnx", "edgeunet build-engine", "edgeunet build-engine m.onnx --evil", "edgeunet build-engine m.onnx --fp16 --evil",
+    "edgeunet build-engine m.onnx" + " --fp16" * 22,  # 25 arguments: longer than any real build-engine line
+])
+def test_only_a_plain_build_engine_line_is_kept(command: str) -> None:
+    assert rebuild_command({"build_command": command, "precision": "int8"}) == "edgeunet build-engine MODEL.onnx --int8"
+
+
+def test_a_build_engine_line_of_24_arguments_is_kept() -> None:
+    command = "edgeunet build-engine m.onnx" + " --fp16" * 21
+    assert rebuild_command({"build_command": command, "precision": "fp16"}) == command
