@@ -82,3 +82,16 @@ def test_the_engine_hands_back_the_graphs_overlay(version_and_model: Tuple[Any, 
             assert view is not None and view.shape == (96, 128, 3) and view.dtype == np.uint8
             views.append(view)
     assert np.array_equal(views[0], views[1])
+
+
+def test_a_mask_only_engine_hands_back_no_overlay(capsys: Any, tmp_path: Path, tiny_onnx: Path) -> None:
+    from edgeunet.runtime.base import load_backend
+
+    model = tmp_path / "mask-only.e2e.onnx"
+    assert run_cli("export", tiny_onnx, "--end-to-end", "--frame-size", "96x128", "--out", model).returncode == 0
+    with installed("10.3", purge=PURGE):
+        engine = tmp_path / "mask-only.engine"
+        assert cli(capsys, "build-engine", model, "--out", engine)[0] == 0
+        with load_backend(engine, device="auto") as backend:
+            mask, view = backend.run_with_overlay(np.zeros((1, 96, 128, 3), np.uint8))
+    assert view is None and mask.shape[-2:] == (96, 128)

@@ -77,3 +77,22 @@ def test_another_gpu_is_refused_before_deserializing(trt: Any, engine: Path) -> 
     with pytest.raises(EdgeUnetError, match=r"this machine: NVIDIA H100 sm 9\.0.*rebuild"):
         TensorRTBackend(engine)
     assert state().engines_loaded == 0 and state().runtimes_created == 0
+
+
+def test_an_output_named_overlay_counts_only_for_an_end_to_end_model(trt: Any, engine: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A logits engine whose graph happens to name an output 'overlay' is not taken for an end-to-end model's picture."""
+    from edgeunet.runtime.trt_backend import TensorRTBackend
+    from edgeunet.trt import runner as runner_module
+
+    class NamedOverlay(runner_module.EngineRunner):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.output_names = [*self.output_names, "overlay"]
+
+        def infer(self, inputs: Any) -> Any:
+            return {**super().infer(inputs), "overlay": np.zeros((1, 2, 2, 3), np.uint8)}
+
+    monkeypatch.setattr(runner_module, "EngineRunner", NamedOverlay)
+    with TensorRTBackend(engine) as backend:
+        mask, view = backend.run_with_overlay(np.zeros((1, 1, SIZE, SIZE), np.float32))
+    assert view is None and mask.shape[0] == 1
