@@ -83,8 +83,10 @@ def test_plan_fp32_per_version() -> None:
 def test_plan_fp16_flag_up_to_10_fp16_onnx_on_11() -> None:
     assert plan_build(TRT85, "fp32", fp16=True).builder_flags == ["FP16"]
     assert plan_build(TRT103, "fp32", fp16=True).builder_flags == ["FP16"]
-    with pytest.raises(EdgeUnetError, match="fp16-typed ONNX"):
+    with pytest.raises(EdgeUnetError) as info:
         plan_build(TRT11, "fp32", fp16=True)
+    assert str(info.value) == ("a strongly typed FP16 engine (TensorRT 11.4.0) needs an fp16-typed ONNX; "
+                               "run `edgeunet convert --fp16` first")
     p11 = plan_build(TRT11, "fp16", fp16=True)
     assert p11.builder_flags == [] and p11.precision == "fp16"
 
