@@ -160,9 +160,10 @@ def test_an_error_in_a_stage_ends_the_run_and_is_kept() -> None:
     assert len(sink.indices) <= 2
 
 
-def test_results_reach_the_consumer() -> None:
-    results = Channel("results", 2)
-    pipeline, _ = run(Script([OK] * 3), [], results=results)
+def _results(model: Any = None, capacity: int = 2, **options: Any) -> List[FrameResult]:
+    """Three frames through the pipeline to a results consumer, as the Python API iterates them."""
+    results = Channel("results", capacity)
+    pipeline, _ = run(Script([OK] * 3), [], model=model, results=results, **options)
     got: List[FrameResult] = []
     while True:
         try:
@@ -170,6 +171,12 @@ def test_results_reach_the_consumer() -> None:
         except Closed:
             break
     pipeline.join()
+    assert pipeline.error is None
+    return got
+
+
+def test_results_reach_the_consumer() -> None:
+    got = _results()
     assert [r.index for r in got] == [0, 1, 2]
     first = got[0]
     assert first.mask.shape == (24, 32) and first.mask.dtype == np.uint8 and first.view.shape == (24, 32, 3)
@@ -223,16 +230,8 @@ class EndToEnd:
 
 
 def _views(model: Any, **options: Any) -> List[FrameResult]:
-    results = Channel("results", 8)
-    pipeline, _ = run(Script([OK] * 3), [], model=model, results=results, **options)
-    got: List[FrameResult] = []
-    while True:
-        try:
-            got.append(results.get())
-        except Closed:
-            break
-    pipeline.join()
-    assert pipeline.error is None and len(got) == 3
+    got = _results(model, capacity=8, **options)
+    assert len(got) == 3
     return got
 
 
