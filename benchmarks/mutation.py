@@ -83,7 +83,7 @@ def report(found: Dict[str, str], seconds: float, command: str, note: str = "") 
         "# Mutation score of the TensorRT layer (edgeunet/trt/, edgeunet/runtime/trt_backend.py)", "",
         f"`{command}`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, mutmut {_version()}, one worker under `nice -n 19` on the "
         f"development machine (2 cores shared with other jobs; Intel Xeon, AVX-512): {seconds / 60:.1f} min. "
-        "Tests: tests/trtsim and tests/unit/trt without the slow CLI/ModelOpt tests, only those that ran the mutated "
+        "Tests: tests/trtsim, tests/unit/trt and tests/unit/runtime/test_trt_backend.py without the slow CLI/ModelOpt tests, only those that ran the mutated "
         "function (mutmut's per-test tracing); every mutant of the layer, no sampling. Emulator tests: protocol, not a GPU.", "",
         *([note, ""] if note else []),
         f"- mutants: {len(found)} ({len(found) - len(checked)} not checked)",
